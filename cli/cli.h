@@ -1,0 +1,41 @@
+/* cli.h — shared pieces of the ferc command-line tool: the subcommands and
+ * small helpers for option parsing, progress bars and error printing. */
+#ifndef FERC_CLI_H
+#define FERC_CLI_H
+
+#include "ferc.h"
+
+#include <stdio.h>
+
+/* Each subcommand gets argv with argv[0] = its name; returns the exit code. */
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_video(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_augment(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+/* Print "ferc: <msg>" to stderr and return 1 (or 2 for usage errors). */
+int cli_error(const ferc_error *err);
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Option parsing: returns the value following argv[*i] (advancing *i), or
+ * NULL after printing a usage error when it is missing. Accepts --opt=value. */
+const char *cli_value(int argc, char **argv, int *i, const char *opt);
+/* Does argv[i] name option opt (exactly, or as opt=value)? */
+int cli_is(const char *arg, const char *opt);
+/* Parse numbers strictly; on failure print a usage error and return 0. */
+int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, int *out);
+int cli_float(const char *cmd, const char *opt, const char *s, double lo, double hi, float *out);
+
+/* A one-line progress bar on stderr (only when stderr is a terminal, or
+ * FERC_PROGRESS=1): "label [#####.....] 45% done/total extra". */
+void cli_progress(const char *label, long done, long total, const char *extra);
+void cli_progress_end(void);
+int cli_isatty_err(void);
+/* Monotonic clock in seconds. */
+double cli_now(void);
+
+#endif

@@ -1,0 +1,215 @@
+/* cmd_train.c — `ferc train`: load FER2013 (CSV or folders), train a network
+ * with a live progress bar and Keras-like epoch lines, checkpoint each epoch,
+ * and save the best-on-validation model. */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_DATA "../shared/data/fer2013/fer2013.csv.gz"
+
+static void help(void) {
+    printf(
+        "usage: ferc train [--data FILE|DIR] [options]\n\n"
+        "Trains a CNN on FER2013 and saves the weights that score best on a validation\n"
+        "split carved (stratified by class) from the training rows.\n\n"
+        "data:\n"
+        "  --data FILE|DIR      FER2013 CSV (emotion,pixels,Usage; plain or .gz) or a folder\n"
+        "                       ROOT/<label>/*.png|jpg (default %s)\n"
+        "  --usage NAME         rows to train on: Training|PublicTest|PrivateTest|all (Training)\n"
+        "  --skip-bad-rows      skip malformed rows instead of stopping (prints the count)\n"
+        "  --limit N            use only the first N selected rows (quick experiments)\n"
+        "  --val-fraction F     validation share of the training rows (0.1)\n\n"
+        "network and optimiser:\n"
+        "  --arch NAME          seed (48x48, 3 conv blocks) | seed2 (40x40) | vgg (48x48)\n"
+        "                       | spec:SIZE:LAYERS, e.g. spec:48:conv16 relu pool flatten dense7 (seed)\n"
+        "  --epochs N           (30)      --batch N  (64)      --lr X  (1e-3)\n"
+        "  --optimizer adam|sgd (adam: beta1 0.9, beta2 0.999, eps 1e-7 as Keras)\n"
+        "  --momentum X         SGD momentum (0.9); --no-nesterov turns Nesterov off\n"
+        "  --weight-decay X     L2 added to the gradient of conv/dense weights (0)\n"
+        "  --labels sparse|onehot  cross-entropy on integer or one-hot labels (sparse)\n"
+        "  --seed N             weights, split, shuffles and dropout (1); same seed and\n"
+        "                       thread count give the same model bit for bit\n"
+        "  --threads N          (all cores)\n\n"
+        "augmentation and class imbalance:\n"
+        "  --augment KEY=VALUE  repeatable, e.g. --augment zoom=0.3 --augment fill=nearest\n"
+        "                       --augment flip (see 'ferc augment --help' for every key)\n"
+        "  --augment-config FILE  key = value lines\n"
+        "  --class-weight balanced  loss weights n/(k*n_c) as scikit-learn\n"
+        "  --balance oversample     draw each class equally often\n\n"
+        "output:\n"
+        "  --out FILE           model file (model.ferc)\n"
+        "  --checkpoint FILE    written atomically after every epoch (OUT.ckpt)\n"
+        "  --resume             continue from the checkpoint if it exists\n"
+        "  --plot DIR           refresh DIR/curves.png after every epoch\n"
+        "  --quiet              no progress bar or epoch lines\n\n"
+        "example:\n"
+        "  ferc train --data %s --arch seed --epochs 30 \\\n"
+        "             --batch 64 --lr 1e-3 --seed 1 --out models/seed.ferc\n",
+        DEFAULT_DATA, DEFAULT_DATA);
+}
+
+typedef struct { int quiet; const char *plot_dir; } train_ui;
+
+#pragma weak ferc_plot_curves
+
+static void on_progress(const ferc_progress *p, void *user) {
+    train_ui *ui = user;
+    if (ui->quiet && !(p->done && ui->plot_dir)) return;
+    if (ui->quiet) goto plot;
+    char label[32], extra[160];
+    if (!p->done) {
+        snprintf(label, sizeof label, "Epoch %d/%d", p->epoch, p->epochs);
+        snprintf(extra, sizeof extra, "loss %.4f acc %.4f  %.0f img/s  ETA %.0fs", p->loss, p->acc,
+                 p->images_per_s, p->eta_s);
+        cli_progress(label, p->batch, p->batches, extra);
+        return;
+    }
+    cli_progress_end();
+    const ferc_epoch_stats *h = p->done;
+    fprintf(stderr, "Epoch %d/%d - %.1fs - %.0f img/s - loss: %.4f - accuracy: %.4f - val_loss: %.4f - val_accuracy: %.4f%s\n",
+            h->epoch, p->epochs, h->seconds, p->images_per_s, h->train_loss, h->train_acc, h->val_loss, h->val_acc,
+            p->improved ? "  (best)" : "");
+plot:
+    if (ui->plot_dir) {
+        char path[4096];
+        ferc_error err;
+        snprintf(path, sizeof path, "%s/curves.png", ui->plot_dir);
+        if (ferc_plot_curves(p->history, p->nhistory, path, &err) != FERC_OK)
+            fprintf(stderr, "ferc train: --plot: %s\n", err.msg);
+    }
+}
+
+static void on_log(ferc_log_level lv, const char *msg, void *user) {
+    train_ui *ui = user;
+    if (ui->quiet && lv < FERC_LOG_WARN) return;
+    fprintf(stderr, "%s\n", msg);
+}
+
+int cmd_train(int argc, char **argv) {
+    ferc_train_opts o;
+    ferc_train_opts_default(&o);
+    ferc_augment_opts aug;
+    ferc_augment_opts_default(&aug);
+    ferc_error err = {0};
+    const char *data = NULL, *out = "model.ferc", *ckpt = NULL, *usage = "Training";
+    int limit = 0, skip_bad = 0, quiet = 0, use_aug = 0;
+    train_ui ui = {0, NULL};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+#define VAL() do { if (!(v = cli_value(argc, argv, &i, a))) return 2; } while (0)
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
+        else if (cli_is(a, "--data")) { VAL(); data = v; }
+        else if (cli_is(a, "--usage")) { VAL(); usage = v; }
+        else if (cli_is(a, "--arch")) { VAL(); o.arch = v; }
+        else if (cli_is(a, "--epochs")) { VAL(); if (!cli_int("train", a, v, 1, 100000, &o.epochs)) return 2; }
+        else if (cli_is(a, "--batch")) { VAL(); if (!cli_int("train", a, v, 1, 65536, &o.batch)) return 2; }
+        else if (cli_is(a, "--lr")) { VAL(); if (!cli_float("train", a, v, 1e-9, 10, &o.lr)) return 2; }
+        else if (cli_is(a, "--optimizer")) {
+            VAL();
+            if (!strcmp(v, "adam")) o.optimizer = FERC_OPT_ADAM;
+            else if (!strcmp(v, "sgd")) o.optimizer = FERC_OPT_SGD;
+            else return cli_usage_error("train", "--optimizer: '%s' is not adam or sgd", v);
+        }
+        else if (cli_is(a, "--momentum")) { VAL(); if (!cli_float("train", a, v, 0, 0.9999, &o.momentum)) return 2; }
+        else if (!strcmp(a, "--no-nesterov")) o.nesterov = 0;
+        else if (cli_is(a, "--weight-decay")) { VAL(); if (!cli_float("train", a, v, 0, 1, &o.weight_decay)) return 2; }
+        else if (cli_is(a, "--labels")) {
+            VAL();
+            if (!strcmp(v, "sparse")) o.labels = FERC_LABELS_SPARSE;
+            else if (!strcmp(v, "onehot")) o.labels = FERC_LABELS_ONEHOT;
+            else return cli_usage_error("train", "--labels: '%s' is not sparse or onehot", v);
+        }
+        else if (cli_is(a, "--seed")) { int s; VAL(); if (!cli_int("train", a, v, 0, 2147483647, &s)) return 2; o.seed = (uint64_t)s; }
+        else if (cli_is(a, "--val-fraction")) { VAL(); if (!cli_float("train", a, v, 0, 0.9, &o.val_fraction)) return 2; }
+        else if (cli_is(a, "--threads")) { VAL(); if (!cli_int("train", a, v, 1, 1024, &o.threads)) return 2; }
+        else if (cli_is(a, "--out")) { VAL(); out = v; }
+        else if (cli_is(a, "--checkpoint")) { VAL(); ckpt = v; }
+        else if (!strcmp(a, "--resume")) o.resume = 1;
+        else if (!strcmp(a, "--skip-bad-rows")) skip_bad = 1;
+        else if (cli_is(a, "--limit")) { VAL(); if (!cli_int("train", a, v, 2, 1 << 30, &limit)) return 2; }
+        else if (cli_is(a, "--augment")) {
+            VAL();
+            if (ferc_augment_opts_parse(&aug, v, &err) != FERC_OK) return cli_usage_error("train", "--augment: %s", err.msg);
+            use_aug = 1;
+        }
+        else if (cli_is(a, "--augment-config")) {
+            VAL();
+            if (ferc_augment_load_config(v, &aug, &err) != FERC_OK) return cli_error(&err);
+            use_aug = 1;
+        }
+        else if (cli_is(a, "--class-weight")) {
+            VAL();
+            if (strcmp(v, "balanced") && strcmp(v, "none")) return cli_usage_error("train", "--class-weight: '%s' is not balanced or none", v);
+            o.class_weight_balanced = !strcmp(v, "balanced");
+        }
+        else if (cli_is(a, "--balance")) {
+            VAL();
+            if (strcmp(v, "oversample") && strcmp(v, "none")) return cli_usage_error("train", "--balance: '%s' is not oversample or none", v);
+            o.balance_oversample = !strcmp(v, "oversample");
+        }
+        else if (cli_is(a, "--plot")) { VAL(); ui.plot_dir = v; }
+        else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) quiet = 1;
+        else return cli_usage_error("train", "unknown option '%s'", a);
+#undef VAL
+    }
+    int u = ferc_usage_from_name(usage);
+    if (u == -2) return cli_usage_error("train", "--usage: '%s' is not Training, PublicTest, PrivateTest or all", usage);
+    if (!data) {
+        if (access(DEFAULT_DATA, R_OK) != 0) {
+            fprintf(stderr, "ferc train: no --data given and %s is not there.\n"
+                            "Get FER2013 (fer2013.csv, from the Kaggle challenge) and pass --data PATH.\n", DEFAULT_DATA);
+            return 2;
+        }
+        data = DEFAULT_DATA;
+    }
+    if (ui.plot_dir && !ferc_plot_curves) return cli_usage_error("train", "--plot is not available in this build");
+    char ckbuf[4096];
+    if (!ckpt) { snprintf(ckbuf, sizeof ckbuf, "%s.ckpt", out); ckpt = ckbuf; }
+    o.checkpoint = ckpt;
+    if (use_aug) o.augment = &aug;
+    ui.quiet = quiet;
+    o.progress = on_progress; o.progress_user = &ui;
+    o.log = on_log; o.log_user = &ui;
+
+    ferc_dataset d;
+    ferc_load_opts lo = {u, skip_bad, 0};
+    if (!quiet) fprintf(stderr, "loading %s ...\n", data);
+    double t0 = cli_now();
+    if (ferc_dataset_load(data, &lo, &d, &err) != FERC_OK) return cli_error(&err);
+    if (limit && limit < d.n) d.n = limit;
+    if (!quiet) {
+        int counts[FERC_NUM_CLASSES];
+        ferc_dataset_class_counts(&d, counts);
+        fprintf(stderr, "loaded %d faces (%s) in %.2fs", d.n, usage, cli_now() - t0);
+        if (d.skipped) fprintf(stderr, ", skipped %d bad rows", d.skipped);
+        fprintf(stderr, "; per class:");
+        for (int c = 0; c < FERC_NUM_CLASSES; c++) fprintf(stderr, " %s %d", ferc_label_name(c), counts[c]);
+        fprintf(stderr, "\n");
+        if (use_aug) { char buf[512]; ferc_augment_describe(&aug, buf, sizeof buf); fprintf(stderr, "augmentation: %s\n", buf); }
+    } else if (d.skipped) {
+        fprintf(stderr, "skipped %d bad rows\n", d.skipped);
+    }
+    if (ui.plot_dir) mkdir(ui.plot_dir, 0755);
+    ferc_model *m = NULL;
+    double tt = cli_now();
+    ferc_status st = ferc_train(&d, &o, &m, &err);
+    ferc_dataset_free(&d);
+    if (st != FERC_OK) { cli_progress_end(); return cli_error(&err); }
+    if (ferc_model_save(m, out, &err) != FERC_OK) { ferc_model_free(m); return cli_error(&err); }
+    const ferc_epoch_stats *h;
+    int nh = ferc_model_history(m, &h);
+    if (ui.plot_dir) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/curves.png", ui.plot_dir);
+        if (ferc_plot_curves(h, nh, path, &err) != FERC_OK) fprintf(stderr, "ferc train: --plot: %s\n", err.msg);
+    }
+    float best = 0; int be = 0;
+    for (int i = 0; i < nh; i++) if (h[i].val_acc > best) { best = h[i].val_acc; be = h[i].epoch; }
+    if (!quiet) fprintf(stderr, "saved %s (best val_accuracy %.4f at epoch %d; %.1f s of training)\n", out, best, be,
+                        cli_now() - tt);
+    ferc_model_free(m);
+    return 0;
+}

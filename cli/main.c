@@ -1,0 +1,58 @@
+/* main.c — the ferc command-line tool: dispatches to the subcommands. */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Subcommands live in their own files; a weak declaration lets the tool
+ * build while one of them is not written yet. */
+#pragma weak cmd_video
+#pragma weak cmd_predict
+#pragma weak cmd_bench
+#pragma weak cmd_augment
+#pragma weak cmd_report
+
+static const struct { const char *name; int (*fn)(int, char **); const char *help; } cmds[] = {
+    {"train", cmd_train, "train a network on FER2013 (CSV or image folders)"},
+    {"eval", cmd_eval, "accuracy, classification report and confusion matrix"},
+    {"predict", cmd_predict, "classify the faces in images or folders"},
+    {"video", cmd_video, "classify the faces in a video, frame by frame, to CSV"},
+    {"report", cmd_report, "an HTML report with curves, confusion, errors, activations"},
+    {"augment", cmd_augment, "a PNG grid of faces beside their augmented versions"},
+    {"bench", cmd_bench, "speed of training and inference on random data"},
+    {"info", cmd_info, "what a model file holds (architecture, history, size)"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "ferc %s — facial emotion recognition in C\n\n"
+            "usage: ferc <command> [options]   (ferc <command> --help for its options)\n\n"
+            "commands:\n", FERC_VERSION_STRING);
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (cmds[i].fn) fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].help);
+    fprintf(f,
+            "\nlabels: angry disgust fear happy sad surprise neutral (FER2013 order 0-6)\n"
+            "quick start:\n"
+            "  ferc train --data ../shared/data/fer2013/fer2013.csv.gz --arch seed --out seed.ferc\n"
+            "  ferc eval --model seed.ferc --data ../shared/data/fer2013/fer2013.csv.gz --usage PublicTest\n"
+            "  ferc predict --model models/seed.ferc face.png\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) { printf("ferc %s\n", FERC_VERSION_STRING); return 0; }
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (strcmp(argv[1], cmds[i].name) == 0) {
+            if (!cmds[i].fn) { fprintf(stderr, "ferc: '%s' is not built in this version\n", argv[1]); return 2; }
+            return cmds[i].fn(argc - 1, argv + 1);
+        }
+    fprintf(stderr, "ferc: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,97 @@
+/* util.c — option parsing, error printing and the progress bar of the CLI. */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int cli_error(const ferc_error *err) {
+    fprintf(stderr, "ferc: %s\n", err->msg[0] ? err->msg : ferc_status_name(err->status));
+    return 1;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "ferc %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see 'ferc %s --help')\n", cmd);
+    return 2;
+}
+
+int cli_is(const char *arg, const char *opt) {
+    size_t n = strlen(opt);
+    return strncmp(arg, opt, n) == 0 && (arg[n] == 0 || arg[n] == '=');
+}
+
+const char *cli_value(int argc, char **argv, int *i, const char *opt) {
+    const char *eq = strchr(argv[*i], '=');
+    if (eq && strncmp(argv[*i], "--", 2) == 0) return eq + 1;
+    if (*i + 1 >= argc) {
+        cli_usage_error(argv[0], "option %s needs a value", opt);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        cli_usage_error(cmd, "%s: '%s' is not a whole number in %ld..%ld", opt, s, lo, hi);
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}
+
+int cli_float(const char *cmd, const char *opt, const char *s, double lo, double hi, float *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi)) {
+        cli_usage_error(cmd, "%s: '%s' is not a number in %g..%g", opt, s, lo, hi);
+        return 0;
+    }
+    *out = (float)v;
+    return 1;
+}
+
+int cli_isatty_err(void) {
+    const char *e = getenv("FERC_PROGRESS");
+    if (e) return atoi(e) != 0;
+    return isatty(2);
+}
+
+static int bar_shown;
+
+void cli_progress(const char *label, long done, long total, const char *extra) {
+    if (!cli_isatty_err()) return;
+    const int width = 30;
+    double f = total > 0 ? (double)done / (double)total : 0.0;
+    if (f > 1) f = 1;
+    int fill = (int)lround(f * width);
+    char bar[64];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+    bar[width] = 0;
+    fprintf(stderr, "\r\033[K%s [%s] %3d%% %ld/%ld %s", label, bar, (int)(f * 100), done, total,
+            extra ? extra : "");
+    fflush(stderr);
+    bar_shown = 1;
+}
+
+void cli_progress_end(void) {
+    if (bar_shown) { fprintf(stderr, "\r\033[K"); fflush(stderr); bar_shown = 0; }
+}
+
+double cli_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}

@@ -1,0 +1,450 @@
+/* ferc.h — the one public header of libferc: facial emotion recognition in C.
+ *
+ * Conventions: every function that can fail returns a ferc_status and, when
+ * `err` is not NULL, fills it with the status and a human-readable message
+ * naming the file, the line and the problem. The library never prints and
+ * never exits; only the CLI does. All randomness goes through an explicit
+ * ferc_rng: the same seed (and thread count) gives the same result.
+ */
+#ifndef FERC_H
+#define FERC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FERC_VERSION_STRING "0.1.0"
+#define FERC_NUM_CLASSES 7
+
+/* ------------------------------------------------------------------------ */
+/* Status, errors, logging                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+    FERC_OK = 0,
+    FERC_ERR_IO,       /* missing, unreadable or unwritable file */
+    FERC_ERR_PARSE,    /* malformed data (CSV row, config, XML) */
+    FERC_ERR_FORMAT,   /* model file: bad magic, version, checksum, truncation */
+    FERC_ERR_DECODE,   /* an image that does not decode */
+    FERC_ERR_ARG,      /* invalid argument */
+    FERC_ERR_NOMEM,    /* allocation failed */
+    FERC_ERR_LIMIT,    /* input over a safety limit (e.g. decompression bomb) */
+    FERC_ERR_INTERNAL
+} ferc_status;
+
+typedef struct {
+    ferc_status status;
+    char msg[1024];
+} ferc_error;
+
+/* Short name of a status ("io error", "parse error", ...). */
+const char *ferc_status_name(ferc_status s);
+
+typedef enum { FERC_LOG_DEBUG = 0, FERC_LOG_INFO, FERC_LOG_WARN } ferc_log_level;
+typedef void (*ferc_log_fn)(ferc_log_level level, const char *msg, void *user);
+
+/* ------------------------------------------------------------------------ */
+/* Labels and RNG                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Lowercase FER2013 label names: angry disgust fear happy sad surprise neutral. */
+const char *ferc_label_name(int label);
+/* Label index of a name (case-insensitive, also accepts "0".."6"); -1 if unknown. */
+int ferc_label_from_name(const char *name);
+
+/* xoshiro256** state; seed it with ferc_rng_seed (splitmix64 expansion). */
+typedef struct { uint64_t s[4]; } ferc_rng;
+void ferc_rng_seed(ferc_rng *r, uint64_t seed);
+uint64_t ferc_rng_next(ferc_rng *r);
+float ferc_rng_uniform(ferc_rng *r);             /* [0,1) */
+uint32_t ferc_rng_below(ferc_rng *r, uint32_t n); /* [0,n), unbiased */
+float ferc_rng_normal(ferc_rng *r);               /* N(0,1), Box-Muller */
+
+/* ------------------------------------------------------------------------ */
+/* Images                                                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    int w, h, c;     /* c = 1 (gray) or 3 (RGB) */
+    uint8_t *data;   /* (h, w, c) row-major, interleaved */
+} ferc_image;
+
+/* Largest image the decoders accept (width * height); larger is FERC_ERR_LIMIT. */
+#define FERC_MAX_IMAGE_PIXELS (64u * 1024u * 1024u)
+
+/* Decode a PNG or JPEG file (by content, not extension). JPEG EXIF
+ * orientation is applied. want_c: 0 keeps the file's colour, 1 converts to
+ * gray with ITU-R BT.601 luma weights, 3 converts to RGB. */
+ferc_status ferc_image_load(const char *path, int want_c, ferc_image *out, ferc_error *err);
+ferc_status ferc_image_save_png(const char *path, const ferc_image *img, ferc_error *err);
+void ferc_image_free(ferc_image *img);
+
+/* Bilinear resize of one float plane, align_corners=false (pixel centres),
+ * like OpenCV INTER_LINEAR and PyTorch interpolate(bilinear). */
+void ferc_resize_bilinear(const float *src, int sh, int sw, float *dst, int dh, int dw);
+
+/* ------------------------------------------------------------------------ */
+/* Datasets                                                                  */
+/* ------------------------------------------------------------------------ */
+
+enum { FERC_USAGE_TRAINING = 0, FERC_USAGE_PUBLICTEST = 1, FERC_USAGE_PRIVATETEST = 2,
+       FERC_USAGE_ALL = -1 };
+/* "Training" | "PublicTest" | "PrivateTest" | "all" -> FERC_USAGE_*; -2 if unknown. */
+int ferc_usage_from_name(const char *name);
+const char *ferc_usage_name(int usage);
+
+typedef struct {
+    int n;            /* number of images */
+    int h, w;         /* every image is h x w, one channel */
+    uint8_t *pix;     /* (n, h, w) raw gray pixels 0..255 */
+    int *label;       /* (n) 0..6 */
+    uint8_t *usage;   /* (n) FERC_USAGE_* (folders: FERC_USAGE_TRAINING) */
+    int skipped;      /* rows skipped because of skip_bad_rows */
+} ferc_dataset;
+
+typedef struct {
+    int usage;          /* FERC_USAGE_* to keep, FERC_USAGE_ALL for every row */
+    int skip_bad_rows;  /* skip malformed rows (count them) instead of failing */
+    int size;           /* folder images are resized to size x size (0 = 48) */
+} ferc_load_opts;
+
+/* Load a FER2013 CSV (plain or gzip, detected by content) or an image
+ * folder ROOT/<label>/ holding .png and .jpg files. opts may be NULL (all rows, strict). */
+ferc_status ferc_dataset_load(const char *path, const ferc_load_opts *opts,
+                              ferc_dataset *out, ferc_error *err);
+void ferc_dataset_free(ferc_dataset *d);
+/* Per-class counts of a dataset into counts[7]. */
+void ferc_dataset_class_counts(const ferc_dataset *d, int counts[FERC_NUM_CLASSES]);
+
+/* ------------------------------------------------------------------------ */
+/* Models                                                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct ferc_model ferc_model;
+
+typedef struct {
+    int epoch;            /* 1-based */
+    float train_loss, train_acc;
+    float val_loss, val_acc;
+    float lr;
+    float seconds;        /* wall time of the epoch */
+} ferc_epoch_stats;
+
+/* Architectures known by name: "seed" (48x48), "seed2" (40x40), "vgg" (48x48).
+ * ferc_arch_list returns them space-separated. */
+const char *ferc_arch_list(void);
+
+/* A new model with freshly initialised weights (Glorot-uniform, as Keras). */
+ferc_status ferc_model_create(const char *arch, uint64_t seed, ferc_model **out, ferc_error *err);
+void ferc_model_free(ferc_model *m);
+ferc_status ferc_model_save(const ferc_model *m, const char *path, ferc_error *err);
+ferc_status ferc_model_load(const char *path, ferc_model **out, ferc_error *err);
+
+const char *ferc_model_arch(const ferc_model *m);
+const char *ferc_model_spec(const ferc_model *m);      /* layer list, one word per layer */
+int ferc_model_input_size(const ferc_model *m);        /* side of the square input */
+size_t ferc_model_num_params(const ferc_model *m);
+/* Training history; returns the number of epochs and points *hist at them. */
+int ferc_model_history(const ferc_model *m, const ferc_epoch_stats **hist);
+/* Forward FLOPs per image (2 x multiply-adds of conv and dense layers). */
+double ferc_model_flops(const ferc_model *m);
+
+/* Classify n faces already at the model's input size: x (n, S, S) floats in
+ * [0,1]; probs (n, 7) softmax outputs. threads <= 0 uses every core. */
+ferc_status ferc_model_predict(ferc_model *m, const float *x, int n, float *probs,
+                               int threads, ferc_error *err);
+
+/* Looking inside (for reports): a "block" ends at each max-pool layer. */
+int ferc_model_num_blocks(const ferc_model *m);
+/* Feature maps at the end of conv block b (after ReLU, before pooling) for
+ * one face x (S,S): writes (c,h,w) floats to maps, which holds cap floats. */
+ferc_status ferc_model_activations(ferc_model *m, const float *x, int block, float *maps,
+                                   size_t cap, int *c, int *h, int *w, ferc_error *err);
+/* Saliency: d logit[cls] / d x for one face x (S,S), eval mode; grad (S,S). */
+ferc_status ferc_model_saliency(ferc_model *m, const float *x, int cls, float *grad,
+                                ferc_error *err);
+/* The first conv layer's kernels (k, kh, kw), single input channel. */
+ferc_status ferc_model_first_filters(const ferc_model *m, float *w, size_t cap, int *k,
+                                     int *kh, int *kw, ferc_error *err);
+
+/* Convert dataset images [first, first+n) to the model's input (scale to
+ * [0,1], bilinear resize when sizes differ): x (n, S, S). */
+void ferc_prepare_images(const ferc_dataset *d, int first, int n, int size, float *x);
+
+/* ------------------------------------------------------------------------ */
+/* Training                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    int epoch, epochs;         /* 1-based current epoch */
+    int batch, batches;        /* batches done in this epoch / per epoch */
+    double loss, acc;          /* running means over this epoch */
+    double images_per_s;
+    double eta_s;              /* for the rest of this epoch */
+    const ferc_epoch_stats *done;  /* non-NULL at the end of an epoch */
+    int improved;              /* with done: validation accuracy improved */
+    const ferc_epoch_stats *history; /* with done: every epoch so far */
+    int nhistory;
+} ferc_progress;
+
+typedef void (*ferc_progress_fn)(const ferc_progress *p, void *user);
+
+typedef enum { FERC_OPT_ADAM = 0, FERC_OPT_SGD = 1 } ferc_optimizer;
+typedef enum { FERC_LABELS_SPARSE = 0, FERC_LABELS_ONEHOT = 1 } ferc_label_mode;
+
+typedef struct {
+    const char *arch;          /* "seed" */
+    int epochs;                /* 30 */
+    int batch;                 /* 64 */
+    float lr;                  /* 1e-3 */
+    ferc_optimizer optimizer;  /* Adam */
+    float beta1, beta2, eps;   /* Adam: 0.9, 0.999, 1e-7 (Keras) */
+    float momentum;            /* SGD: 0.9 */
+    int nesterov;              /* SGD: 1 */
+    float weight_decay;        /* L2 added to the gradient (0) */
+    ferc_label_mode labels;    /* sparse or one-hot cross-entropy */
+    uint64_t seed;             /* 1 */
+    float val_fraction;        /* 0.1, stratified by class */
+    int threads;               /* 0 = all cores */
+    const char *checkpoint;    /* written each epoch (atomically); NULL = none */
+    /* augmentation applied on the fly to training batches (NULL = none;
+     * the evaluation path then resizes or centre-crops, see augment.h) */
+    const struct ferc_augment_opts *augment;
+    int class_weight_balanced; /* loss weights n / (k n_c) */
+    int balance_oversample;    /* draw each class equally often */
+    int resume;                /* continue from checkpoint if it exists */
+    ferc_progress_fn progress; void *progress_user;
+    ferc_log_fn log; void *log_user;
+} ferc_train_opts;
+
+void ferc_train_opts_default(ferc_train_opts *o);
+
+/* Train on the dataset rows (all of them: select Training before calling).
+ * A stratified validation split is carved out; the returned model holds the
+ * weights with the best validation accuracy and the epoch history. */
+ferc_status ferc_train(const ferc_dataset *data, const ferc_train_opts *o,
+                       ferc_model **out, ferc_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Metrics                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    int n;
+    double accuracy;
+    double precision[FERC_NUM_CLASSES], recall[FERC_NUM_CLASSES], f1[FERC_NUM_CLASSES];
+    int support[FERC_NUM_CLASSES];
+    double macro_precision, macro_recall, macro_f1;
+    double weighted_precision, weighted_recall, weighted_f1;
+    int confusion[FERC_NUM_CLASSES][FERC_NUM_CLASSES];  /* [true][pred] */
+} ferc_metrics;
+
+/* Metrics as scikit-learn computes them (zero_division=0). */
+void ferc_metrics_compute(const int *y_true, const int *y_pred, int n, ferc_metrics *m);
+/* scikit-learn classification_report layout (digits=2 by default); returns
+ * the length written (snprintf semantics). */
+int ferc_metrics_report(const ferc_metrics *m, int digits, char *buf, size_t cap);
+/* One JSON object: n, accuracy, macro_f1, weighted_f1, per_class, confusion. */
+int ferc_metrics_json(const ferc_metrics *m, char *buf, size_t cap);
+/* The confusion matrix as text, rows true and columns predicted. */
+int ferc_metrics_confusion_text(const ferc_metrics *m, char *buf, size_t cap);
+
+/* Evaluate a model on every row of a dataset: predictions into pred (n) and,
+ * when probs != NULL, probabilities (n, 7). */
+ferc_status ferc_evaluate(ferc_model *m, const ferc_dataset *d, int threads,
+                          int *pred, float *probs, ferc_metrics *out, ferc_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Augmentation and class imbalance (augment.c)                             */
+/* ------------------------------------------------------------------------ */
+/* FERC-AUGMENT-BEGIN */
+/* On-the-fly augmentation of one-channel float images in [0,1], after Keras'
+ * ImageDataGenerator: zoom, shift and rotation about the image centre and a
+ * horizontal flip are composed into ONE affine map from output to source
+ * pixels (inverse mapping), sampled once (bilinear, like scipy order=1, or
+ * nearest) with a fill mode for points outside; the result is cropped or
+ * resized to the output size on the way; then brightness and contrast, and a
+ * clamp to [0,1]. No allocation: safe in the training step. The random draws
+ * come only from the ferc_rng passed in (same seed, same images). */
+
+/* Fill for points outside the source (Keras fill_mode, scipy.ndimage modes):
+ *   nearest   aaaa|abcd|dddd   (Keras default)
+ *   constant  kkkk|abcd|kkkk   (k = cval; scipy 'constant': no interpolation past the edge)
+ *   reflect   dcba|abcd|dcba   (edge pixel repeated: scipy 'reflect')
+ *   wrap      abcd|abcd|abcd   (periodic: scipy 'grid-wrap') */
+typedef enum { FERC_FILL_NEAREST = 0, FERC_FILL_CONSTANT, FERC_FILL_REFLECT, FERC_FILL_WRAP } ferc_fill_mode;
+typedef enum { FERC_INTERP_BILINEAR = 0, FERC_INTERP_NEAREST } ferc_interp;
+
+typedef struct ferc_augment_opts {
+    int enabled;                        /* 0: ferc_augment_image = ferc_augment_center */
+    float zoom_lo, zoom_hi;             /* zoom factor range, source px per output px:
+                                         * > 1 zooms out (shows more), < 1 zooms in.
+                                         * Keras zoom_range=z means [1-z, 1+z]. 1,1 = off */
+    int zoom_same;                      /* 1: one factor for both axes; 0: independent (Keras) */
+    float shift_x, shift_y;             /* max shift, fraction of width / height (0 = off) */
+    float rotation;                     /* max rotation in degrees, uniform in [-r, r] (0 = off) */
+    int flip;                           /* horizontal flip with probability 0.5 */
+    int crop;                           /* 1: random crop of the output size (centre crop at
+                                         * evaluation); 0: resize to the output size */
+    float brightness_lo, brightness_hi; /* factor range, pixels multiplied (1,1 = off) */
+    float contrast_lo, contrast_hi;     /* factor range, (x - mean) * c + mean (1,1 = off) */
+    ferc_fill_mode fill;                /* nearest */
+    float cval;                         /* value for FERC_FILL_CONSTANT, in [0,1] (0) */
+    ferc_interp interp;                 /* bilinear */
+} ferc_augment_opts;
+
+/* Everything off (enabled = 0, factors 1, fill nearest, bilinear). */
+void ferc_augment_opts_default(ferc_augment_opts *o);
+/* Apply one "key=value" setting (a bare "flip" means flip=1). Keys (Keras
+ * names accepted too): enabled, preset (none | seed2 = zoom 0.3 + nearest |
+ * fer = zoom 0.2, shift 0.1, rotation 10, flip), zoom (z or lo,hi), zoom_same,
+ * shift (f or fx,fy), shift_x, shift_y, rotation, flip, crop, brightness (b or
+ * lo,hi), contrast (c or lo,hi), fill (nearest|constant|reflect|wrap), cval,
+ * interp (bilinear|nearest). Setting a transform turns `enabled` on.
+ * FERC_ERR_ARG with a message on an unknown key or a bad value. */
+ferc_status ferc_augment_opts_parse(ferc_augment_opts *o, const char *setting, ferc_error *err);
+/* Read a config file of "key = value" lines (the keys above; '#' starts a
+ * comment; blank lines ignored) on top of *o. Errors name the file and line. */
+ferc_status ferc_augment_load_config(const char *path, ferc_augment_opts *o, ferc_error *err);
+/* One readable line describing the options, e.g. "zoom 0.70..1.30 per axis,
+ * h-flip p=0.5, fill nearest, bilinear"; snprintf semantics. */
+int ferc_augment_describe(const ferc_augment_opts *o, char *buf, size_t cap);
+/* Check the options against the sizes (crop needs dh <= sh, dw <= sw). */
+ferc_status ferc_augment_check(const ferc_augment_opts *o, int sh, int sw, int dh, int dw,
+                               ferc_error *err);
+
+/* The transform of one image, drawn or given by hand. Forward meaning: the
+ * content is rotated by `angle` degrees counter-clockwise about the centre,
+ * shifted by (dx, dy) source pixels (right, down), zoomed about the centre
+ * (zx, zy source px per output px), mirrored left-right when flip, then
+ * cropped at (crop_x, crop_y) when crop, else resized to the output size. */
+typedef struct {
+    float zx, zy;
+    float dx, dy;
+    float angle;
+    int flip;
+    int crop, crop_x, crop_y;
+    float brightness, contrast;
+} ferc_augment_params;
+
+/* Identity (crop = 0, factors 1). */
+void ferc_augment_params_identity(ferc_augment_params *p);
+/* Draw the parameters for one image (only enabled transforms use the rng;
+ * crop offsets are uniform in [0, sh-dh] x [0, sw-dw]). */
+ferc_status ferc_augment_draw(const ferc_augment_opts *o, ferc_rng *rng, int sh, int sw,
+                              int dh, int dw, ferc_augment_params *p);
+/* Apply given parameters with o's fill, cval and interpolation (o may be NULL:
+ * nearest fill, bilinear): src (sh, sw) -> dst (dh, dw). FERC_ERR_ARG on bad
+ * sizes (crop window outside the source). */
+ferc_status ferc_augment_apply(const ferc_augment_opts *o, const ferc_augment_params *p,
+                               const float *src, int sh, int sw, float *dst, int dh, int dw);
+/* Random augmentation of one image: draw + apply (when o->enabled), else
+ * ferc_augment_center. */
+ferc_status ferc_augment_image(const ferc_augment_opts *o, ferc_rng *rng, const float *src,
+                               int sh, int sw, float *dst, int dh, int dw);
+/* Evaluation view: a centre crop when o->crop (offset floor((sh-dh)/2)),
+ * otherwise a bilinear resize (pixel centres, as ferc_resize_bilinear). */
+ferc_status ferc_augment_center(const ferc_augment_opts *o, const float *src, int sh, int sw,
+                                float *dst, int dh, int dw);
+/* Ten crops for test-time averaging (torchvision TenCrop order): top-left,
+ * top-right, bottom-left, bottom-right, centre, then the same five mirrored.
+ * dst holds 10 * dh * dw floats. */
+ferc_status ferc_augment_ten_crop(const float *src, int sh, int sw, float *dst, int dh, int dw);
+/* A batch straight from a dataset: rows idx[0..n) (raw 0..255 pixels, scaled
+ * by 1/255 while sampling) -> dst (n, dh, dw). train = 1 augments (drawing
+ * image after image from rng, so the result does not depend on threads);
+ * train = 0 gives the evaluation view (rng unused, may be NULL). */
+ferc_status ferc_augment_batch(const ferc_augment_opts *o, ferc_rng *rng, const ferc_dataset *d,
+                               const int *idx, int n, int train, float *dst, int dh, int dw);
+
+/* Class imbalance. Balanced class weights as scikit-learn's
+ * compute_class_weight('balanced'): w[c] = n / (k * counts[c]), n the total
+ * and k the number of classes present; absent classes get 0. Returns k. */
+int ferc_class_weights_balanced(const int counts[FERC_NUM_CLASSES], float w[FERC_NUM_CLASSES]);
+
+/* Oversampler: each draw picks a class uniformly among the classes present,
+ * then a member of that class uniformly, so every class is seen equally
+ * often. The per-class index lists are built once by init. */
+typedef struct {
+    int n;                          /* rows indexed */
+    int nclass;                     /* classes present */
+    int cls[FERC_NUM_CLASSES];      /* their labels */
+    int count[FERC_NUM_CLASSES];    /* members of each label (0 if absent) */
+    int start[FERC_NUM_CLASSES];    /* offset of each label's members in idx */
+    int *idx;                       /* (n) row indices grouped by label */
+} ferc_balanced_sampler;
+
+/* labels (n) in 0..6; FERC_ERR_ARG names the first bad label. */
+ferc_status ferc_balanced_sampler_init(ferc_balanced_sampler *s, const int *labels, int n,
+                                       ferc_error *err);
+/* m row indices into out_idx (with replacement). No allocation. */
+void ferc_balanced_sampler_draw(const ferc_balanced_sampler *s, ferc_rng *rng, int *out_idx, int m);
+void ferc_balanced_sampler_free(ferc_balanced_sampler *s);
+/* FERC-AUGMENT-END */
+
+/* ------------------------------------------------------------------------ */
+/* Face detection (detect.c)                                                */
+/* ------------------------------------------------------------------------ */
+/* FERC-DETECT-BEGIN */
+/* FERC-DETECT-END */
+
+/* ------------------------------------------------------------------------ */
+/* Reports and plots (report.c, plot.c)                                     */
+/* ------------------------------------------------------------------------ */
+/* FERC-REPORT-BEGIN */
+typedef struct {
+    int threads;              /* 0 = every core */
+    int max_faces;            /* faces in misclassified.png and correct.png (24) */
+    int pairs;                /* confused pairs shown (6), each with up to 6 faces */
+    int activation_faces;     /* faces in activations.png (3) */
+    int maps_per_block;       /* feature maps per conv block and face (10) */
+    int saliency_faces;       /* faces in saliency.png (8) */
+    int calib_bins;           /* reliability-diagram bins (10) */
+    int quantiles;            /* brightness / contrast groups (5) */
+    const char *data_label;   /* shown on the page, e.g. "fer2013.csv.gz (PublicTest)" */
+    const char *model_label;  /* shown on the page, e.g. the model file name */
+    ferc_log_fn log; void *log_user;  /* stage messages ("evaluating 3589 faces") */
+} ferc_report_opts;
+
+void ferc_report_opts_default(ferc_report_opts *o);
+
+/* Write an HTML report into folder dir (created if missing; its parent must
+ * exist): dir/index.html with the headline numbers, the classification
+ * report, error-analysis tables, and the PNGs curves, confusion, per_class,
+ * misclassified, correct, confused_pairs, activations, filters, saliency,
+ * calibration, quantiles and share. Everything is written to a temporary
+ * folder first and renamed into place at the end (index.html last), so a
+ * failure leaves no new index.html. Refused before anything is written:
+ * a model without training history (FERC_ERR_ARG), a dataset without rows
+ * (FERC_ERR_ARG), a folder that cannot be written (FERC_ERR_IO). o may be NULL. */
+ferc_status ferc_report(ferc_model *m, const ferc_dataset *d, const char *dir,
+                        const ferc_report_opts *o, ferc_error *err);
+
+/* (Re)draw only the training curves (loss and accuracy, train and
+ * validation, per epoch) as a 1100x420 PNG at path, atomically (temp file +
+ * rename), for `ferc train --plot DIR`. n >= 1. */
+ferc_status ferc_plot_curves(const ferc_epoch_stats *h, int n, const char *path, ferc_error *err);
+
+/* Calibration of top-1 confidences: nb equal-width bins over [0,1]; per bin
+ * the mean confidence, accuracy and count; ece = sum_b count_b/n *
+ * |acc_b - conf_b|, mce = the largest such gap over non-empty bins. */
+#define FERC_MAX_CALIB_BINS 50
+typedef struct {
+    int nb, n;
+    double conf[FERC_MAX_CALIB_BINS], acc[FERC_MAX_CALIB_BINS];
+    int count[FERC_MAX_CALIB_BINS];
+    double ece, mce;
+} ferc_calibration;
+
+/* probs (n, 7) softmax outputs, labels (n) true classes. 1 <= nb <= 50. */
+ferc_status ferc_calibration_compute(const float *probs, const int *labels, int n, int nb,
+                                     ferc_calibration *out, ferc_error *err);
+/* FERC-REPORT-END */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FERC_H */

@@ -1,0 +1,254 @@
+/* net.c — builds a network from a spec string, owns its parameter, gradient
+ * and workspace blocks (one allocation each), and runs the layers in order
+ * for the forward pass and in reverse for the backward pass. */
+#include "net.h"
+#include "internal.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const layer_ops conv_ops, bn_ops, relu_ops, pool_ops, drop_ops, flat_ops, dense_ops;
+
+static int parse_word(const char *w, layer *l, ferc_error *err, int pos) {
+    char *end;
+    memset(l, 0, sizeof *l);
+    if (strncmp(w, "conv", 4) == 0 && isdigit((unsigned char)w[4])) {
+        long k = strtol(w + 4, &end, 10);
+        l->kind = LAYER_CONV; l->ops = &conv_ops; l->oc = (int)k; l->k = 3; l->pad = 1;
+        if (*end == 'k') { l->k = (int)strtol(end + 1, &end, 10); l->pad = l->k / 2; }
+        if (*end || k <= 0 || k > 65536 || l->k <= 0 || l->k > 15) goto bad;
+    } else if (strcmp(w, "bn") == 0) {
+        l->kind = LAYER_BN; l->ops = &bn_ops; l->eps = 1e-3f; l->momentum = 0.01f;
+    } else if (strcmp(w, "relu") == 0) {
+        l->kind = LAYER_RELU; l->ops = &relu_ops;
+    } else if (strcmp(w, "pool") == 0) {
+        l->kind = LAYER_MAXPOOL; l->ops = &pool_ops;
+    } else if (strncmp(w, "drop", 4) == 0) {
+        l->kind = LAYER_DROPOUT; l->ops = &drop_ops;
+        l->p = strtof(w + 4, &end);
+        if (end == w + 4 || *end || !(l->p >= 0 && l->p < 1)) goto bad;
+    } else if (strcmp(w, "flatten") == 0) {
+        l->kind = LAYER_FLATTEN; l->ops = &flat_ops;
+    } else if (strncmp(w, "dense", 5) == 0 && isdigit((unsigned char)w[5])) {
+        long k = strtol(w + 5, &end, 10);
+        l->kind = LAYER_DENSE; l->ops = &dense_ops; l->oc = (int)k;
+        if (*end || k <= 0 || k > 1 << 20) goto bad;
+    } else {
+        goto bad;
+    }
+    return 1;
+bad:
+    ferc_fail(err, FERC_ERR_ARG, "architecture spec: word %d '%s' is not a layer "
+              "(conv<N>[k<S>], bn, relu, pool, drop<P>, flatten, dense<N>)", pos, w);
+    return 0;
+}
+
+ferc_status net_build(ferc_net *net, const char *spec, int in_c, int in_h, int in_w,
+                      ferc_error *err) {
+    memset(net, 0, sizeof *net);
+    net->in_c = in_c; net->in_h = in_h; net->in_w = in_w;
+    int cap = 8;
+    net->layers = calloc((size_t)cap, sizeof(layer));
+    if (!net->layers) return ferc_fail(err, FERC_ERR_NOMEM, "out of memory");
+    int c = in_c, h = in_h, w = in_w, flat = 0;
+    const char *p = spec;
+    char word[64];
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == ',') p++;
+        if (!*p) break;
+        size_t n = 0;
+        while (p[n] && p[n] != ' ' && p[n] != '\t' && p[n] != '\n' && p[n] != ',') n++;
+        if (n >= sizeof word) { net_free(net); return ferc_fail(err, FERC_ERR_ARG, "architecture spec: word too long"); }
+        memcpy(word, p, n); word[n] = 0; p += n;
+        if (net->nlayers == cap) {
+            cap *= 2;
+            layer *nl = realloc(net->layers, sizeof(layer) * (size_t)cap);
+            if (!nl) { net_free(net); return ferc_fail(err, FERC_ERR_NOMEM, "out of memory"); }
+            net->layers = nl;
+        }
+        layer *l = &net->layers[net->nlayers];
+        if (!parse_word(word, l, err, net->nlayers + 1)) { net_free(net); return FERC_ERR_ARG; }
+        l->index = net->nlayers;
+        l->c = c; l->h = h; l->w = w;
+        l->oc = l->oc ? l->oc : c; l->oh = h; l->ow = w;
+        switch (l->kind) {
+        case LAYER_CONV:
+            if (flat) goto after_flatten;
+            l->oh = h + 2 * l->pad - l->k + 1; l->ow = w + 2 * l->pad - l->k + 1;
+            l->nparam = (size_t)l->oc * c * l->k * l->k + l->oc;
+            break;
+        case LAYER_BN:
+            if (flat) goto after_flatten;
+            l->nparam = 2 * (size_t)c; l->nstate = 2 * (size_t)c;
+            break;
+        case LAYER_MAXPOOL:
+            if (flat) goto after_flatten;
+            if (h < 2 || w < 2) { net_free(net); return ferc_fail(err, FERC_ERR_ARG, "architecture spec: pool on a %dx%d map", h, w); }
+            l->oh = h / 2; l->ow = w / 2;
+            break;
+        case LAYER_FLATTEN:
+            l->oc = c * h * w; l->oh = 1; l->ow = 1; flat = 1;
+            break;
+        case LAYER_DENSE:
+            if (!flat) { net_free(net); return ferc_fail(err, FERC_ERR_ARG, "architecture spec: dense before flatten"); }
+            l->oh = 1; l->ow = 1;
+            l->nparam = (size_t)l->oc * c * h * w + l->oc;
+            break;
+        default: break;
+        }
+        if (l->oh <= 0 || l->ow <= 0) { net_free(net); return ferc_fail(err, FERC_ERR_ARG, "architecture spec: layer %d shrinks the map to nothing", l->index + 1); }
+        c = l->oc; h = l->oh; w = l->ow;
+        net->nparams += l->nparam;
+        net->nstate += l->nstate;
+        net->nlayers++;
+        continue;
+    after_flatten:
+        net_free(net);
+        return ferc_fail(err, FERC_ERR_ARG, "architecture spec: '%s' after flatten", word);
+    }
+    if (net->nlayers == 0 || net->layers[net->nlayers - 1].kind != LAYER_DENSE)
+        { net_free(net); return ferc_fail(err, FERC_ERR_ARG, "architecture spec: must end with a dense layer"); }
+    net->nclasses = net->layers[net->nlayers - 1].oc;
+    net->params = calloc(net->nparams, sizeof(float));
+    net->grads = calloc(net->nparams, sizeof(float));
+    net->state = calloc(net->nstate ? net->nstate : 1, sizeof(float));
+    net->tensors = calloc((size_t)net->nlayers * 2, sizeof(param_tensor));
+    if (!net->params || !net->grads || !net->state || !net->tensors)
+        { net_free(net); return ferc_fail(err, FERC_ERR_NOMEM, "out of memory for %zu parameters", net->nparams); }
+    size_t po = 0, so = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        layer *l = &net->layers[i];
+        l->param = net->params + po; l->grad = net->grads + po; l->state = net->state + so;
+        if (l->kind == LAYER_CONV || l->kind == LAYER_DENSE || l->kind == LAYER_BN) {
+            size_t nb = (l->kind == LAYER_BN) ? (size_t)l->c : (size_t)l->oc;
+            param_tensor *a = &net->tensors[net->ntensors++], *b = &net->tensors[net->ntensors++];
+            const char *nm = l->kind == LAYER_CONV ? "conv" : l->kind == LAYER_DENSE ? "dense" : "bn";
+            snprintf(a->name, sizeof a->name, "%d.%s.%s", i, nm, l->kind == LAYER_BN ? "gamma" : "weight");
+            snprintf(b->name, sizeof b->name, "%d.%s.%s", i, nm, l->kind == LAYER_BN ? "beta" : "bias");
+            a->offset = po; a->size = l->nparam - nb; a->decay = l->kind != LAYER_BN;
+            b->offset = po + a->size; b->size = nb; b->decay = 0;
+        }
+        po += l->nparam; so += l->nstate;
+    }
+    return FERC_OK;
+}
+
+void net_free(ferc_net *net) {
+    free(net->layers); free(net->params); free(net->grads); free(net->state);
+    free(net->tensors); free(net->ws);
+    memset(net, 0, sizeof *net);
+}
+
+/* Glorot uniform: w ~ U(-a, a), a = sqrt(6 / (fan_in + fan_out)). */
+void net_init(ferc_net *net, ferc_rng *rng) {
+    for (int i = 0; i < net->nlayers; i++) {
+        layer *l = &net->layers[i];
+        if (l->kind == LAYER_CONV || l->kind == LAYER_DENSE) {
+            size_t nw = l->nparam - (size_t)l->oc;
+            double fan_in = (double)nw / l->oc, fan_out;
+            fan_out = l->kind == LAYER_CONV ? (double)l->oc * l->k * l->k : (double)l->oc;
+            float a = (float)sqrt(6.0 / (fan_in + fan_out));
+            for (size_t j = 0; j < nw; j++) l->param[j] = (2.0f * ferc_rng_uniform(rng) - 1.0f) * a;
+            memset(l->param + nw, 0, sizeof(float) * (size_t)l->oc);
+        } else if (l->kind == LAYER_BN) {
+            for (int c = 0; c < l->c; c++) {
+                l->param[c] = 1; l->param[l->c + c] = 0;
+                l->state[c] = 0; l->state[l->c + c] = 1;
+            }
+        }
+    }
+}
+
+static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+ferc_status net_reserve(ferc_net *net, int N, int training, int threads, ferc_error *err) {
+    threads = ferc_threads(threads);
+    if (N <= net->max_batch && threads <= net->ws_threads && (!training || net->ws_training))
+        return FERC_OK;
+    if (N < net->max_batch) N = net->max_batch;
+    if (threads < net->ws_threads) threads = net->ws_threads;
+    training = training || net->ws_training;
+    /* two passes: measure, then carve */
+    size_t maxact = (size_t)net->in_c * net->in_h * net->in_w;
+    size_t total = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        char *base = net->ws;
+        size_t off = 0;
+#define CARVE(ptr, type, count) do {                                   \
+            size_t sz_ = align64(sizeof(type) * (size_t)(count));         \
+            if (pass) ptr = (type *)(void *)(base + off);                 \
+            off += sz_;                                                   \
+        } while (0)
+        for (int i = 0; i < net->nlayers; i++) {
+            layer *l = &net->layers[i];
+            size_t in_sz = (size_t)l->c * l->h * l->w, out_sz = (size_t)l->oc * l->oh * l->ow;
+            if (out_sz > maxact) maxact = out_sz;
+            CARVE(l->out, float, (size_t)N * out_sz);
+            if (l->kind == LAYER_BN) CARVE(l->stat, float, 2 * l->c);
+            if (l->kind == LAYER_MAXPOOL) CARVE(l->idx, int32_t, (size_t)N * out_sz);
+            if (l->kind == LAYER_DROPOUT && training) CARVE(l->mask, uint8_t, (size_t)N * in_sz);
+            if (l->kind == LAYER_CONV) {
+                size_t ckk = (size_t)l->c * l->k * l->k, hw = (size_t)l->oh * l->ow;
+                size_t per = ckk * hw;                       /* im2col */
+                if (training) per = 2 * ckk * hw + (size_t)l->oc * ckk + l->oc;
+                per = align64(per * sizeof(float)) / sizeof(float);
+                if (pass) l->scratch_per_thread = per;
+                CARVE(l->scratch, float, per * (size_t)threads);
+            }
+        }
+        if (training) {
+            CARVE(net->dbuf[0], float, (size_t)N * maxact);
+            CARVE(net->dbuf[1], float, (size_t)N * maxact);
+        }
+#undef CARVE
+        if (!pass) {
+            total = off;
+            free(net->ws);
+            net->ws = aligned_alloc(64, total ? total : 64);
+            if (!net->ws) {
+                net->max_batch = 0;
+                return ferc_fail(err, FERC_ERR_NOMEM, "out of memory for a batch of %d (%zu MB)", N, total >> 20);
+            }
+        }
+    }
+    net->max_batch = N; net->ws_threads = threads; net->ws_training = training;
+    return FERC_OK;
+}
+
+const float *net_forward(ferc_net *net, const float *x, int N, const exec_ctx *ctx) {
+    const float *in = x;
+    for (int i = 0; i < net->nlayers; i++) {
+        layer *l = &net->layers[i];
+        l->ops->forward(l, in, N, ctx);
+        in = l->out;
+    }
+    return in;
+}
+
+void net_backward(ferc_net *net, const float *x, const float *dlogits, float *dx, int N,
+                  const exec_ctx *ctx) {
+    memset(net->grads, 0, sizeof(float) * net->nparams);
+    const float *dout = dlogits;
+    int which = 0;
+    for (int i = net->nlayers - 1; i >= 0; i--) {
+        layer *l = &net->layers[i];
+        const float *in = i > 0 ? net->layers[i - 1].out : x;
+        float *din = i > 0 ? net->dbuf[which] : dx;
+        l->ops->backward(l, in, dout, din, N, ctx);
+        dout = din;
+        which ^= 1;
+    }
+}
+
+double net_flops(const ferc_net *net) {
+    double f = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        const layer *l = &net->layers[i];
+        if (l->kind == LAYER_CONV || l->kind == LAYER_DENSE)
+            f += 2.0 * (double)(l->nparam - (size_t)l->oc) * l->oh * l->ow;
+    }
+    return f;
+}

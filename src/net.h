@@ -1,0 +1,175 @@
+/* net.h — the network engine (internal): a network is a sequence of layers,
+ * each with a forward and a backward pass over NCHW float buffers. The
+ * training loop only sees the layer_ops table, never a particular layer. */
+#ifndef FERC_NET_H
+#define FERC_NET_H
+
+#include "ferc.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    LAYER_CONV, LAYER_BN, LAYER_RELU, LAYER_MAXPOOL, LAYER_DROPOUT, LAYER_FLATTEN, LAYER_DENSE
+} layer_kind;
+
+struct layer;
+
+/* What a pass may use: thread count and, for dropout, a per-step seed. */
+typedef struct {
+    int threads;
+    int training;       /* batch statistics and dropout on */
+    uint64_t step_seed; /* dropout masks are a hash of (step_seed, layer, element) */
+} exec_ctx;
+
+typedef struct layer_ops {
+    const char *name;
+    /* out = f(in) for N images; in is (N, c, h, w), l->out is (N, oc, oh, ow). */
+    void (*forward)(struct layer *l, const float *in, int N, const exec_ctx *x);
+    /* din = df/din given dout = dL/dout; accumulates parameter gradients into
+     * l->grad (which the caller zeroes once per step). din may be NULL when
+     * the input gradient is not needed (first layer). */
+    void (*backward)(struct layer *l, const float *in, const float *dout, float *din, int N,
+                     const exec_ctx *x);
+} layer_ops;
+
+typedef struct layer {
+    layer_kind kind;
+    const layer_ops *ops;
+    int index;                 /* position in the network */
+    int c, h, w;               /* input shape per image */
+    int oc, oh, ow;            /* output shape per image */
+    int k, pad;                /* conv: kernel side, padding */
+    float p;                   /* dropout rate */
+    float eps, momentum;       /* batchnorm: epsilon, running-stat momentum (torch convention) */
+    size_t nparam;             /* trained parameters (views into net->params / net->grads) */
+    float *param, *grad;
+    size_t nstate;             /* untrained state saved with the model (BN running mean, var) */
+    float *state;
+    /* workspace, sized for net->max_batch, no allocation during a pass */
+    float *out;                /* (N, oc, oh, ow) */
+    float *stat;               /* bn: mean and inv-std per channel (2*c) */
+    int32_t *idx;              /* maxpool: argmax per output element */
+    uint8_t *mask;             /* dropout: keep mask */
+    float *scratch;            /* conv: per-thread im2col + weight-gradient buffers */
+    size_t scratch_per_thread;
+} layer;
+
+/* A named block of trained parameters, for optimisers, files and tests. */
+typedef struct {
+    char name[32];
+    size_t offset, size;
+    int decay;                 /* weight decay applies (weights, not biases or BN) */
+} param_tensor;
+
+typedef struct {
+    int nlayers;
+    layer *layers;
+    int in_c, in_h, in_w;
+    int nclasses;
+    size_t nparams;            /* one allocation each: */
+    float *params, *grads;
+    size_t nstate;
+    float *state;
+    int ntensors;
+    param_tensor *tensors;
+    /* workspace */
+    int max_batch, ws_threads, ws_training;
+    void *ws;                  /* one allocation for every buffer below and in layers */
+    float *dbuf[2];            /* ping-pong gradient buffers */
+} ferc_net;
+
+/* Build from a spec ("conv32 bn relu pool drop0.25 ... flatten dense128 relu
+ * dense7"). Parameters are allocated but not initialised. */
+ferc_status net_build(ferc_net *net, const char *spec, int in_c, int in_h, int in_w,
+                      ferc_error *err);
+void net_free(ferc_net *net);
+/* Glorot-uniform weights, zero biases, BN gamma 1 / beta 0 / mean 0 / var 1. */
+void net_init(ferc_net *net, ferc_rng *rng);
+/* Make sure the workspace holds N images (with training buffers if asked);
+ * allocates only when it grows. */
+ferc_status net_reserve(ferc_net *net, int N, int training, int threads, ferc_error *err);
+/* Forward of N images x (N, in_c, in_h, in_w) -> logits, returned (N, nclasses). */
+const float *net_forward(ferc_net *net, const float *x, int N, const exec_ctx *ctx);
+/* Backward from dlogits (N, nclasses); parameter gradients are zeroed first.
+ * dx (N, in_c, in_h, in_w) receives the input gradient when not NULL. */
+void net_backward(ferc_net *net, const float *x, const float *dlogits, float *dx, int N,
+                  const exec_ctx *ctx);
+double net_flops(const ferc_net *net);  /* forward, per image */
+
+/* Softmax cross-entropy. labels (N) when onehot == NULL, else onehot (N,K);
+ * class weights w (K) or NULL. Returns the mean loss sum_i w_i ce_i / N;
+ * dlogits (N,K) = w_i (softmax - target) / N; probs (N,K) optional output. */
+double softmax_xent(const float *logits, const int *labels, const float *onehot,
+                    const float *w, int N, int K, float *dlogits, float *probs);
+void softmax_rows(const float *logits, int N, int K, float *probs);
+
+/* Row-major C (M,N) = alpha op(A) op(B) + beta C through oneDNN's sgemm,
+ * split over `threads` OpenMP threads (runs single-threaded when already
+ * inside a parallel region). */
+void gemm(char ta, char tb, int M, int N, int K, float alpha, const float *A, int lda,
+          const float *B, int ldb, float beta, float *C, int ldc, int threads);
+
+/* The naive reference kernels, kept beside the fast ones and used by tests. */
+void ref_conv_forward(const float *x, const float *w, const float *b, float *y, int N, int C,
+                      int H, int W, int K, int ks, int pad);
+void ref_conv_backward(const float *x, const float *w, const float *dy, float *dx, float *dw,
+                       float *db, int N, int C, int H, int W, int K, int ks, int pad);
+
+/* Optimisers over the whole parameter block. */
+typedef struct {
+    ferc_optimizer kind;
+    float lr, beta1, beta2, eps, momentum, weight_decay;
+    int nesterov;
+    long t;                    /* steps taken */
+    float *m, *v;              /* Adam moments / SGD momentum buffer (m) */
+    size_t n;
+} optim_state;
+
+ferc_status optim_init(optim_state *o, const ferc_train_opts *opts, size_t n, ferc_error *err);
+void optim_free(optim_state *o);
+/* One step: p -= update(g); decay applies per tensor flag. */
+void optim_step(optim_state *o, const ferc_net *net, int threads);
+/* The kernels on one flat block (used by optim_step and the tests). */
+void adam_update(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1,
+                 float b2, float eps, float wd, long t);
+void sgd_update(float *p, const float *g, float *buf, size_t n, float lr, float momentum,
+                int nesterov, float wd, long t);
+
+/* The model object behind the public opaque handle. */
+struct ferc_model {
+    char arch[32];
+    char *spec;
+    int input_size;
+    char labels[FERC_NUM_CLASSES][16];
+    float norm_scale, norm_mean, norm_std;   /* x = (pix * scale - mean) / std */
+    ferc_net net;
+    int nhist;
+    ferc_epoch_stats *hist;
+};
+
+/* Spec and input size of a named architecture, NULL if unknown. */
+const char *arch_spec(const char *arch, int *input_size);
+ferc_status model_new(const char *arch, const char *spec, int input_size, ferc_model **out,
+                      ferc_error *err);
+ferc_status model_set_history(ferc_model *m, const ferc_epoch_stats *h, int n, ferc_error *err);
+
+/* Training-state extras stored in checkpoint files. */
+typedef struct {
+    int epochs_done;
+    ferc_rng rng;
+    float best_val_acc;
+    int best_epoch;
+    long opt_t;
+    const float *opt_m, *opt_v;   /* save: moments (nparams each); NULL = none */
+    float *load_m, *load_v;       /* load: allocated and filled when present; caller frees */
+    const float *best_params, *best_state; /* save */
+    float *load_best_params, *load_best_state; /* load: allocated; caller frees */
+    int has_train_state;
+} ckpt_extra;
+
+ferc_status model_save_ex(const ferc_model *m, const char *path, const ckpt_extra *ex,
+                          ferc_error *err);
+ferc_status model_load_ex(const char *path, ferc_model **out, ckpt_extra *ex, ferc_error *err);
+
+#endif

@@ -1,0 +1,146 @@
+/* plot.h — internal drawing layer of the HTML report: line charts, heat
+ * maps, bar charts, reliability diagrams and image grids drawn with cairo
+ * and written as PNG with cairo_surface_write_to_png (libpng underneath).
+ * Also the small analysis helpers (quantile accuracy) the report shares
+ * with the tests. Not part of the public API. */
+#ifndef FERC_PLOT_H
+#define FERC_PLOT_H
+
+#include "ferc.h"
+
+#include <cairo.h>
+#include <stdint.h>
+
+/* 0xRRGGBB colours used across the report. */
+#define PLOT_BLUE   0x1f77b4u
+#define PLOT_ORANGE 0xff7f0eu
+#define PLOT_GREEN  0x2ca02cu
+#define PLOT_RED    0xd62728u
+#define PLOT_GRAY   0x7f7f7fu
+#define PLOT_OK_TEXT  0x1b7a1bu   /* caption colour of a correct prediction */
+#define PLOT_BAD_TEXT 0xc41e1eu   /* caption colour of a mistake */
+
+/* ---- charts --------------------------------------------------------------- */
+
+/* Two panels side by side: loss (train, val) and accuracy (train, val) per
+ * epoch, with axes, ticks, legends and a dashed line at the best validation
+ * accuracy. n >= 1. NaN values are skipped. Image is width x height. */
+ferc_status plot_curves(const ferc_epoch_stats *h, int n, int width, int height,
+                        const char *path, ferc_error *err);
+
+/* Heat map of a k x k count matrix counts[r*k+c] (rows = true label,
+ * columns = predicted). Each cell shows the count and the row-normalised
+ * percentage; the colour encodes the row share, explained by a colour bar. */
+ferc_status plot_confusion(const int *counts, int k, const char *const *names, int width,
+                           int height, const char *title, const char *path, ferc_error *err);
+
+typedef struct {
+    const char *title, *ylabel;
+    int ngroups, nseries;                 /* nseries <= 6 */
+    const char *const *group_names;       /* ngroups labels under the x axis */
+    const char *const *series_names;      /* legend (NULL when nseries == 1: no legend) */
+    const double *values;                 /* values[g * nseries + s]; NaN = no bar */
+    double ymin, ymax;                    /* y range (ymax <= ymin: automatic from 0) */
+    const char *value_fmt;                /* printf format of the label above each bar, NULL = none */
+    double ref_line;                      /* horizontal dashed reference; NaN = none */
+    const char *ref_label;                /* its legend text */
+} plot_bars_spec;
+
+/* Grouped bar chart (precision/recall/F1 per class, predicted vs true share). */
+ferc_status plot_bars(const plot_bars_spec *s, int width, int height, const char *path,
+                      ferc_error *err);
+/* Several bar charts side by side in one image, each panel width/n wide. */
+ferc_status plot_bars_panels(const plot_bars_spec *s, int n, int width, int height,
+                             const char *path, ferc_error *err);
+
+/* Reliability diagram: bins[b] covers confidence [b/nb, (b+1)/nb); per bin
+ * the mean confidence, the accuracy and the count. Left panel: accuracy bars
+ * with the gap to the mean confidence, the diagonal and the counts above the
+ * bars; right panel: the histogram of confidences. `ece` goes in the title. */
+ferc_status plot_reliability(const double *bin_conf, const double *bin_acc, const int *bin_count,
+                             int nb, double ece, int width, int height, const char *path,
+                             ferc_error *err);
+
+/* ---- image grids ----------------------------------------------------------- */
+
+typedef enum {
+    PLOT_TILE_GRAY01 = 0,   /* values in [0,1] drawn as gray (faces) */
+    PLOT_TILE_AUTO,         /* min..max of the tile mapped to the viridis scale */
+    PLOT_TILE_DIVERGING,    /* -scale..+scale mapped blue-white-red (kernels) */
+    PLOT_TILE_OVERLAY       /* gray face data with `overlay` (>= 0, scaled by its max)
+                               drawn on top in the hot colour scale with alpha */
+} plot_tile_mode;
+
+typedef struct {
+    const float *data;      /* (h, w); NULL = empty cell */
+    int h, w;
+    plot_tile_mode mode;
+    float scale;            /* DIVERGING: value of full colour (<= 0: tile max |v|) */
+    const float *overlay;   /* OVERLAY: (h, w) non-negative heat */
+    int nearest;            /* 1: nearest-neighbour enlargement, 0: bilinear */
+    const char *caption;    /* up to two lines separated by '\n'; NULL = none */
+    uint32_t caption_rgb;
+} plot_tile;
+
+typedef struct {
+    const char *title;            /* NULL = no title band */
+    int cols, rows;               /* tiles t[r*cols + c] */
+    int tile_px;                  /* side of each drawn tile in pixels */
+    int caption_lines;            /* 0, 1 or 2 lines of caption under each tile */
+    const char *const *row_titles;/* rows strings on the left (NULL = none) */
+    int row_title_px;             /* width of the row-title column (when row_titles) */
+} plot_grid_spec;
+
+/* Size in pixels of the image plot_tiles draws for spec g. */
+void plot_tiles_size(const plot_grid_spec *g, int *width, int *height);
+/* A grid of tiles (faces, feature maps, kernels, saliency overlays). */
+ferc_status plot_tiles(const plot_grid_spec *g, const plot_tile *t, const char *path,
+                       ferc_error *err);
+
+/* ---- colour scales and helpers (exposed for the tests) --------------------- */
+
+/* Viridis-like sequential scale, hot scale, and blue-white-red diverging
+ * scale: t in [0,1] (clamped) -> 0xRRGGBB. */
+uint32_t plot_viridis(double t);
+uint32_t plot_hot(double t);
+uint32_t plot_diverging(double t);
+
+/* "Nice" axis ticks covering [lo, hi]: step 1, 2 or 5 x 10^k, at most
+ * max_ticks; writes the first tick and the step, returns the tick count. */
+int plot_nice_ticks(double lo, double hi, int max_ticks, double *first, double *step);
+
+/* Accuracy by quantile of a per-image value (brightness, contrast): sorts
+ * the n images by value and splits them into q groups of (almost) equal
+ * size; group g gets acc[g] = mean(correct), lo[g]/hi[g] = value range and
+ * count[g]. Returns FERC_ERR_ARG when n < q or q < 1. */
+ferc_status plot_quantile_accuracy(const double *value, const int *correct, int n, int q,
+                                   double *acc, double *lo, double *hi, int *count,
+                                   ferc_error *err);
+
+/* Write a PNG atomically: draw into path + ".tmp-<pid>" and rename. */
+ferc_status plot_write_surface(cairo_surface_t *s, const char *path, ferc_error *err);
+
+/* ---- report internals (report.c) ------------------------------------------ */
+
+/* Everything the page needs once the model has been evaluated. With
+ * model == NULL the model-internal figures (activations, filters,
+ * saliency) are left out and the page says so; the tests use this to
+ * check the page without a trained model. */
+typedef struct {
+    const ferc_dataset *d;             /* rows shown (faces come from d->pix) */
+    const int *pred;                   /* (d->n) predicted classes */
+    const float *probs;                /* (d->n, 7) softmax outputs */
+    const ferc_epoch_stats *hist;      /* training history, nhist >= 1 */
+    int nhist;
+    const char *arch;                  /* architecture name */
+    size_t params;                     /* trained parameters */
+    double flops;                      /* forward FLOPs per face (0 = unknown) */
+    ferc_model *model;                 /* NULL: no activations / filters / saliency */
+} report_input;
+
+/* Validate, draw every figure into a temporary folder, write index.html and
+ * move everything into dir. o may be NULL (defaults). */
+ferc_status report_render(const report_input *in, const char *dir, const ferc_report_opts *o,
+                          ferc_error *err);
+
+#endif
