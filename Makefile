@@ -17,7 +17,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test asan clean deps bench
+.PHONY: all test asan clean deps bench check run
 all: $(BUILD)/ferc $(BUILD)/test_ferc
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h src/*.h tests/*.h cli/*.h)
@@ -37,7 +37,7 @@ $(BUILD)/test_ferc: $(TEST_OBJ) $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(LIB_OBJ) $(LDLIBS)
 
 test: $(BUILD)/test_ferc $(BUILD)/ferc
-	./$(BUILD)/test_ferc $(T)
+	OMP_WAIT_POLICY=PASSIVE ./$(BUILD)/test_ferc $(T)
 
 asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -march=native -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
@@ -46,6 +46,14 @@ asan:
 
 deps:
 	sh scripts/install-deps.sh
+
+# The README's two commands: the test suite (plain and sanitizer builds, with
+# dependency install) and the main job (build, train seed, evaluate).
+check:
+	sh scripts/check.sh $(T)
+
+run:
+	sh scripts/run.sh $(DATA)
 
 clean:
 	rm -rf build build-asan

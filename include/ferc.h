@@ -389,6 +389,61 @@ void ferc_balanced_sampler_free(ferc_balanced_sampler *s);
 /* Face detection (detect.c)                                                */
 /* ------------------------------------------------------------------------ */
 /* FERC-DETECT-BEGIN */
+/* A Viola-Jones detector that reads OpenCV's Haar cascade XML files (current
+ * and old formats; Debian package opencv-data) and finds the same boxes as
+ * OpenCV 4's CascadeClassifier::detectMultiScale with the same parameters.
+ * A cascade is read-only once loaded: one can serve several threads. */
+typedef struct ferc_cascade ferc_cascade;
+
+typedef struct { int x, y, w, h; } ferc_box;
+
+typedef struct {
+    double scale_factor;  /* 1.1: each scale is this much larger than the last (> 1) */
+    int min_neighbors;    /* 5: a face needs more than this many raw detections (0 = raw) */
+    int min_size;         /* 30: smallest face side in pixels */
+    int max_size;         /* 0: largest face side in pixels, 0 = no limit */
+    int threads;          /* 0: every core */
+} ferc_detect_opts;
+
+void ferc_detect_opts_default(ferc_detect_opts *o);
+
+/* The first readable of /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml,
+ * /usr/share/opencv/haarcascades/..., /usr/local/share/opencv{4,}/...; NULL if none. */
+const char *ferc_cascade_default_path(void);
+/* Load a cascade; path NULL or "" uses ferc_cascade_default_path(). A missing
+ * file is FERC_ERR_IO with a message naming the package to install
+ * (apt-get install opencv-data); LBP/HOG cascades are refused (FERC_ERR_PARSE). */
+ferc_status ferc_cascade_load(const char *path, ferc_cascade **out, ferc_error *err);
+void ferc_cascade_free(ferc_cascade *c);
+/* Window size of the cascade; returns its number of stages. */
+int ferc_cascade_window(const ferc_cascade *c, int *w, int *h);
+
+/* Detect faces in an 8-bit gray image (w x h, rows `stride` bytes apart).
+ * opts NULL = defaults. Writes up to max_boxes boxes (clipped to the image)
+ * and sets *nfound to the number of faces found, which may exceed max_boxes.
+ * Zero faces is FERC_OK with *nfound = 0. The result does not depend on the
+ * thread count. */
+ferc_status ferc_detect_faces(const ferc_cascade *c, const uint8_t *gray, int w, int h, int stride,
+                              const ferc_detect_opts *opts, ferc_box *boxes, int max_boxes, int *nfound,
+                              ferc_error *err);
+
+/* Group raw detections in place as cv::groupRectangles(boxes, min_neighbors,
+ * eps): returns the new count (-1 when out of memory); neighbors (optional,
+ * room for n) receives each group's size. min_neighbors <= 0 keeps all. */
+int ferc_group_boxes(ferc_box *boxes, int n, int min_neighbors, double eps, int *neighbors);
+
+/* One face as model input: the box grown by margin * its size on each side
+ * (edge pixels repeated outside the image), scaled to [0,1] and resized
+ * bilinearly (ferc_resize_bilinear) to size x size floats in out. tmp needs
+ * (w + 2*margin*w + 1) * (h + 2*margin*h + 1) floats of the box. */
+void ferc_crop_face(const uint8_t *gray, int w, int h, int stride, ferc_box box, float margin, int size,
+                    float *out, float *tmp);
+
+/* Classify n faces of a gray image: each box is cropped with a margin (0.1 =
+ * 10% of its size on each side), resized to ferc_model_input_size(model),
+ * scaled to [0,1] and run through ferc_model_predict: probs (n, 7). */
+ferc_status ferc_classify_faces(ferc_model *model, const uint8_t *gray, int w, int h, int stride,
+                                const ferc_box *boxes, int n, float margin, float *probs, ferc_error *err);
 /* FERC-DETECT-END */
 
 /* ------------------------------------------------------------------------ */
@@ -407,6 +462,8 @@ typedef struct {
     const char *data_label;   /* shown on the page, e.g. "fer2013.csv.gz (PublicTest)" */
     const char *model_label;  /* shown on the page, e.g. the model file name */
     ferc_log_fn log; void *log_user;  /* stage messages ("evaluating 3589 faces") */
+    /* called during the evaluation (the slow part) with faces done / total */
+    void (*progress)(int done, int total, void *user); void *progress_user;
 } ferc_report_opts;
 
 void ferc_report_opts_default(ferc_report_opts *o);

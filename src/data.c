@@ -16,10 +16,6 @@
 
 #include <zlib.h>
 
-/* In image.c: bilinear resize of a uint8 plane into floats scaled to [0,1],
- * identical to ferc_resize_bilinear on pix/255.0f, without allocating. */
-void ferc_resize_bilinear_u8(const uint8_t *src, int sh, int sw, float *dst, int dh, int dw);
-
 #define FER_SIDE 48
 #define FER_PIXELS (FER_SIDE * FER_SIDE)
 
@@ -33,6 +29,7 @@ void ferc_resize_bilinear_u8(const uint8_t *src, int sh, int sw, float *dst, int
 
 typedef struct {
     gzFile gz;
+    const char *path;
     int threaded;
     pthread_t th;
     pthread_mutex_t mu;
@@ -55,7 +52,10 @@ static long feeder_read(feeder *f, unsigned char *dst, unsigned cap) {
     const char *m = gzerror(f->gz, &e);
     if (n < 0 || (e != Z_OK && e != Z_STREAM_END)) {
         f->zerr = e ? e : Z_ERRNO;
-        snprintf(f->zmsg, sizeof f->zmsg, "%s", (m && *m) ? m : "read error");
+        if (!m || !*m) m = "read error";
+        size_t lp = strlen(f->path); /* zlib prefixes its message with "PATH: " */
+        if (strncmp(m, f->path, lp) == 0 && m[lp] == ':' && m[lp + 1] == ' ') m += lp + 2;
+        snprintf(f->zmsg, sizeof f->zmsg, "%s", m);
         return -1;
     }
     return n;
@@ -149,7 +149,6 @@ typedef struct {
     int error;     /* stream error */
     int discard;   /* skipping the rest of an overlong line */
     long line;     /* number of the last line returned (1-based) */
-    long bytes;    /* bytes received so far */
 } reader;
 
 /* Pull one more chunk into the buffer (compacting it first). */
@@ -162,7 +161,7 @@ static void reader_fill(reader *r) {
     long n = feeder_get(r->fd, r->buf + r->end);
     if (n < 0) { r->error = 1; r->eof = 1; }
     else if (n == 0) r->eof = 1;
-    else { r->end += (size_t)n; r->bytes += n; }
+    else r->end += (size_t)n;
 }
 
 enum { LINE_END = 0, LINE_OK = 1, LINE_LONG = 2 };
@@ -427,6 +426,7 @@ static ferc_status load_csv_stream(const char *path, const ferc_load_opts *o, re
 static ferc_status load_csv(const char *path, const ferc_load_opts *o, ferc_dataset *d, ferc_error *err) {
     feeder fd;
     memset(&fd, 0, sizeof fd);
+    fd.path = path;
     fd.gz = gzopen(path, "rb");
     if (!fd.gz) {
         int e = errno;
@@ -451,11 +451,15 @@ static ferc_status load_csv(const char *path, const ferc_load_opts *o, ferc_data
         st = FERC_ERR_IO;
     }
     if (st == FERC_ERR_IO && r.error) {
+        long line = r.line + 1; /* the line being read */
         if (fd.zerr == Z_BUF_ERROR)
-            st = ferc_fail(err, FERC_ERR_IO, "%s:%ld: truncated gzip file (unexpected end of file)", path,
-                           r.line + 1);
+            st = ferc_fail(err, FERC_ERR_IO, "%s:%ld: truncated gzip file (unexpected end of file)", path, line);
+        else if (fd.zerr == Z_DATA_ERROR)
+            st = ferc_fail(err, FERC_ERR_IO, "%s:%ld: corrupt gzip data: %s", path, line, fd.zmsg);
+        else if (fd.zerr == Z_MEM_ERROR)
+            st = ferc_fail(err, FERC_ERR_NOMEM, "%s:%ld: out of memory while decompressing", path, line);
         else
-            st = ferc_fail(err, FERC_ERR_IO, "%s:%ld: cannot read: %s", path, r.line + 1, fd.zmsg);
+            st = ferc_fail(err, FERC_ERR_IO, "%s:%ld: read error: %s", path, line, fd.zmsg);
     }
     free(r.buf);
     return st;
@@ -572,7 +576,7 @@ static ferc_status load_folder(const char *root, const ferc_load_opts *o, ferc_d
         ndirs++;
     }
     closedir(dr);
-    if (st == FERC_OK) qsort(dirs, (size_t)ndirs, sizeof *dirs, cmp_dirs);
+    if (st == FERC_OK && ndirs > 1) qsort(dirs, (size_t)ndirs, sizeof *dirs, cmp_dirs);
 
     for (int di = 0; di < ndirs && st == FERC_OK; di++) {
         char *sub = join_path(root, dirs[di].name);
@@ -595,7 +599,7 @@ static ferc_status load_folder(const char *root, const ferc_load_opts *o, ferc_d
         }
         closedir(ds);
         free(sub);
-        qsort(files + first, (size_t)(nfiles - first), sizeof *files, cmp_str);
+        if (nfiles - first > 1) qsort(files + first, (size_t)(nfiles - first), sizeof *files, cmp_str);
     }
 
     if (st == FERC_OK && nfiles == 0)

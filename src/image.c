@@ -179,8 +179,8 @@ static void jpeg_decode(jpeg_ctx *x, FILE *f, const char *path, ferc_image *out,
     jpeg_save_markers(ci, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(ci, TRUE);
     uint64_t np = (uint64_t)ci->image_width * ci->image_height;
-    if (np > FERC_MAX_IMAGE_PIXELS || ci->image_width == 0 || ci->image_height == 0) {
-        x->st = ferc_fail(err, np ? FERC_ERR_LIMIT : FERC_ERR_DECODE,
+    if (np > FERC_MAX_IMAGE_PIXELS) {
+        x->st = ferc_fail(err, FERC_ERR_LIMIT,
                           "%s: JPEG of %ux%u pixels is over the limit of %u pixels", path,
                           (unsigned)ci->image_width, (unsigned)ci->image_height,
                           FERC_MAX_IMAGE_PIXELS);
@@ -247,7 +247,6 @@ typedef struct {
     uint8_t *data;
     png_bytep *rows;
     FILE *f;
-    int writing;
     char msg[256];
     ferc_status st;
 } png_ctx;
@@ -372,7 +371,6 @@ ferc_status ferc_image_save_png(const char *path, const ferc_image *img, ferc_er
                          path ? path : "(null)", img ? img->c : 0);
     png_ctx *x = calloc(1, sizeof *x);
     if (!x) return ferc_fail(err, FERC_ERR_NOMEM, "%s: out of memory", path);
-    x->writing = 1;
     x->st = FERC_ERR_INTERNAL;
     x->f = fopen(path, "wb");
     if (!x->f) {
@@ -406,16 +404,18 @@ void ferc_image_free(ferc_image *img) {
 
 /* Source coordinate of output index i for PyTorch's align_corners=False:
  * (i + 0.5) * in/out - 0.5, clamped at 0; i0 = floor, i1 = i0 + 1 clamped to
- * the last index, and the weight of i1. Float arithmetic, as PyTorch's CPU
- * kernel does for float tensors. */
+ * the last index, and the weight of i1. As PyTorch's CPU kernel does for
+ * float tensors: the ratio in/out is a float, the source index and the
+ * weight are computed in double, then the weight is rounded to float. */
 static inline void bil_coord(int i, float scale, int in, int *i0, int *i1, float *l1) {
-    float s = scale * ((float)i + 0.5f) - 0.5f;
-    if (s < 0.f) s = 0.f;
+    double s = (double)scale * ((double)i + 0.5) - 0.5;
+    if (s < 0.0) s = 0.0;
     int a = (int)s;
     if (a > in - 1) a = in - 1;
     *i0 = a;
     *i1 = a + (a < in - 1 ? 1 : 0);
-    *l1 = s - (float)a;
+    double l = s - (double)a;
+    *l1 = (float)(l < 0.0 ? 0.0 : l > 1.0 ? 1.0 : l);
 }
 
 /* One implementation for float planes and for uint8 planes (scaled by
@@ -449,9 +449,8 @@ void ferc_resize_bilinear(const float *src, int sh, int sw, float *dst, int dh, 
     bil_resize(src, NULL, sh, sw, dst, dh, dw);
 }
 
-/* Internal (declared in data.c's use): resize a uint8 plane to floats in
- * [0,1] without allocating. */
-void ferc_resize_bilinear_u8(const uint8_t *src, int sh, int sw, float *dst, int dh, int dw);
+/* Internal (internal.h): resize a uint8 plane to floats in [0,1] without
+ * allocating. */
 void ferc_resize_bilinear_u8(const uint8_t *src, int sh, int sw, float *dst, int dh, int dw) {
     if (sh <= 0 || sw <= 0 || dh <= 0 || dw <= 0) return;
     bil_resize(NULL, src, sh, sw, dst, dh, dw);

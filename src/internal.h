@@ -20,4 +20,8 @@ double ferc_now(void);
 /* Read a whole file into memory (NUL-terminated). */
 ferc_status ferc_read_file(const char *path, unsigned char **data, size_t *len, ferc_error *err);
 
+/* Bilinear resize of a uint8 plane into floats scaled to [0,1], identical to
+ * ferc_resize_bilinear on pix/255.0f, without allocating (image.c). */
+void ferc_resize_bilinear_u8(const uint8_t *src, int sh, int sw, float *dst, int dh, int dw);
+
 #endif

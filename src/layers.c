@@ -23,7 +23,11 @@ static void sgemm1(char ta, char tb, int M, int N, int K, float alpha, const flo
 void gemm(char ta, char tb, int M, int N, int K, float alpha, const float *A, int lda,
           const float *B, int ldb, float beta, float *C, int ldc, int threads) {
     if (threads <= 1 || omp_in_parallel() || (long)M * N * K < (1L << 18)) {
+        /* dnnl_sgemm would use every OpenMP thread outside a parallel region */
+        int old = omp_get_max_threads();
+        omp_set_num_threads(1);
         sgemm1(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        omp_set_num_threads(old);
         return;
     }
     int split_m = M >= N;
@@ -346,17 +350,6 @@ static void pool_backward(layer *l, const float *in, const float *dout, float *d
 /* dropout: y = x m / (1 - p), m ~ Bernoulli(1 - p) (training); y = x (eval)   */
 /* ------------------------------------------------------------------------ */
 
-/* The mask bit of element i: a hash of (seed, layer, i), so masks do not
- * depend on how the work is split over threads. */
-static inline int keep_bit(uint64_t seed, int layer, size_t i, uint32_t thresh) {
-    uint64_t z = seed ^ ((uint64_t)(layer + 1) * 0xD1B54A32D192ED03ull);
-    z += (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return (uint32_t)(z >> 40) >= thresh;
-}
-
 static void drop_forward(layer *l, const float *in, int N, const exec_ctx *x) {
     size_t n = (size_t)N * l->c * l->h * l->w;
     if (!x->training || l->p <= 0) {
@@ -369,7 +362,7 @@ static void drop_forward(layer *l, const float *in, int N, const exec_ctx *x) {
     uint8_t *mask = l->mask;
 #pragma omp parallel for num_threads(x->threads) schedule(static)
     for (size_t i = 0; i < n; i++) {
-        int k = keep_bit(x->step_seed, l->index, i, thresh);
+        int k = dropout_keep(x->step_seed, l->index, i, thresh);
         mask[i] = (uint8_t)k;
         out[i] = k ? in[i] * scale : 0.0f;
     }

@@ -133,10 +133,13 @@ ferc_status net_build(ferc_net *net, const char *spec, int in_c, int in_h, int i
         }
         po += l->nparam; so += l->nstate;
     }
+    fused_plan(net);
     return FERC_OK;
 }
 
 void net_free(ferc_net *net) {
+    fused_release(net);
+    free(net->stages); free(net->blocks);
     free(net->layers); free(net->params); free(net->grads); free(net->state);
     free(net->tensors); free(net->ws);
     memset(net, 0, sizeof *net);
@@ -203,6 +206,29 @@ ferc_status net_reserve(ferc_net *net, int N, int training, int threads, ferc_er
             CARVE(net->dbuf[0], float, (size_t)N * maxact);
             CARVE(net->dbuf[1], float, (size_t)N * maxact);
         }
+        /* fused blocks */
+        size_t convmax = 0, kmax = 0, trsum = 0, trmax = 0;
+        for (int b = 0; b < net->nblocks; b++) {
+            fblock *fb = &net->blocks[b];
+            size_t co = (size_t)fb->K * fb->CH * fb->CW, bo = (size_t)fb->K * fb->OH * fb->OW;
+            if (co > convmax) convmax = co;
+            if ((size_t)fb->K > kmax) kmax = (size_t)fb->K;
+            if (!fb->out_blocked) {
+                if (pass) fb->tr_off = trsum;
+                trsum += (size_t)N * bo;
+                if (bo > trmax) trmax = bo;
+            }
+        }
+        if (net->nblocks) {
+            CARVE(net->fcoef, float, 8 * kmax);
+            CARVE(net->fpart, float, 2 * (size_t)N * kmax);
+            if (trsum) CARVE(net->ftr, float, trsum);
+            if (training) {
+                CARVE(net->dconv, float, (size_t)N * convmax);
+                if (trmax) CARVE(net->ftd, float, (size_t)N * trmax);
+                CARVE(net->xpad, float, (size_t)N * net->in_c * net->in_h * net->in_w);
+            }
+        }
 #undef CARVE
         if (!pass) {
             total = off;
@@ -215,10 +241,12 @@ ferc_status net_reserve(ferc_net *net, int N, int training, int threads, ferc_er
         }
     }
     net->max_batch = N; net->ws_threads = threads; net->ws_training = training;
+    if (training && net->fuse && net->nblocks) fused_prepare(net, N, threads);
     return FERC_OK;
 }
 
-const float *net_forward(ferc_net *net, const float *x, int N, const exec_ctx *ctx) {
+const float *net_forward_layers(ferc_net *net, const float *x, int N, const exec_ctx *ctx) {
+    net->last_fused = 0;
     const float *in = x;
     for (int i = 0; i < net->nlayers; i++) {
         layer *l = &net->layers[i];
@@ -228,8 +256,8 @@ const float *net_forward(ferc_net *net, const float *x, int N, const exec_ctx *c
     return in;
 }
 
-void net_backward(ferc_net *net, const float *x, const float *dlogits, float *dx, int N,
-                  const exec_ctx *ctx) {
+void net_backward_layers(ferc_net *net, const float *x, const float *dlogits, float *dx, int N,
+                         const exec_ctx *ctx) {
     memset(net->grads, 0, sizeof(float) * net->nparams);
     const float *dout = dlogits;
     int which = 0;
@@ -240,6 +268,65 @@ void net_backward(ferc_net *net, const float *x, const float *dlogits, float *dx
         l->ops->backward(l, in, dout, din, N, ctx);
         dout = din;
         which ^= 1;
+    }
+}
+
+/* Output of stage s of the fused schedule (x for s < 0); flatten is a view. */
+static const float *stage_out(const ferc_net *net, int s, const float *x) {
+    for (; s >= 0; s--) {
+        const net_stage *st = &net->stages[s];
+        const layer *l = &net->layers[st->last];
+        if (st->block < 0 && l->kind == LAYER_FLATTEN) continue;
+        return l->out;
+    }
+    return x;
+}
+
+const float *net_forward(ferc_net *net, const float *x, int N, const exec_ctx *ctx) {
+    if (!net->fuse || !net->nblocks || !fused_ready(net, N, ctx, ctx->training))
+        return net_forward_layers(net, x, N, ctx);
+    const float *in = x;
+    for (int s = 0; s < net->nstages; s++) {
+        const net_stage *st = &net->stages[s];
+        if (st->block >= 0) {
+            in = fused_block_forward(net, st->block, in, s == 0, N, ctx);
+        } else {
+            layer *l = &net->layers[st->first];
+            if (l->kind == LAYER_FLATTEN) continue;   /* NCHW is already flat */
+            l->ops->forward(l, in, N, ctx);
+            in = l->out;
+        }
+    }
+    net->last_fused = 1;
+    return in;
+}
+
+void net_backward(ferc_net *net, const float *x, const float *dlogits, float *dx, int N,
+                  const exec_ctx *ctx) {
+    if (!net->last_fused) { net_backward_layers(net, x, dlogits, dx, N, ctx); return; }
+    if (!fused_ready(net, N, ctx, 1)) {
+        /* only in eval mode (training primitives always have their backward):
+         * the layer-by-layer forward has no side effects there */
+        net_forward_layers(net, x, N, ctx);
+        net_backward_layers(net, x, dlogits, dx, N, ctx);
+        return;
+    }
+    memset(net->grads, 0, sizeof(float) * net->nparams);
+    const float *dout = dlogits;
+    int cur = -1;   /* which dbuf holds dout (-1: neither) */
+    for (int s = net->nstages - 1; s >= 0; s--) {
+        const net_stage *st = &net->stages[s];
+        layer *l = &net->layers[st->first];
+        if (st->block < 0 && l->kind == LAYER_FLATTEN) {   /* a view: pass dout through */
+            if (s == 0 && dx) memcpy(dx, dout, sizeof(float) * (size_t)N * l->c * l->h * l->w);
+            continue;
+        }
+        const float *in = stage_out(net, s - 1, x);
+        float *din = s > 0 ? net->dbuf[cur == 0 ? 1 : 0] : dx;
+        if (st->block >= 0) fused_block_backward(net, st->block, in, dout, din, N, ctx);
+        else l->ops->backward(l, in, dout, din, N, ctx);
+        dout = din;
+        cur = din == net->dbuf[0] ? 0 : 1;
     }
 }
 

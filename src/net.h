@@ -62,6 +62,26 @@ typedef struct {
     int decay;                 /* weight decay applies (weights, not biases or BN) */
 } param_tensor;
 
+/* A fused conv block (fused.c): conv -> bn -> relu [-> pool] [-> dropout]
+ * runs as one unit on the nChw16c layout (16 channels innermost). */
+typedef struct {
+    int conv, bn, relu, pool, drop;  /* layer indices; pool, drop -1 when absent */
+    int first, last;                 /* the layers it covers */
+    int in_blocked, out_blocked;     /* input / output in nChw16c (else NCHW) */
+    int C, H, W;                     /* conv input per image */
+    int K, CH, CW;                   /* conv output (= bn, relu) per image */
+    int OH, OW;                      /* block output per image (pooled or CH, CW) */
+    size_t tr_off;                   /* floats into net->ftr (output when !out_blocked) */
+} fblock;
+
+/* A step of the fused schedule: one layer, or one fused block. */
+typedef struct {
+    int first, last;
+    int block;                       /* index into net->blocks, or -1 */
+} net_stage;
+
+struct fdnn;                         /* oneDNN engine, stream, primitives (fused.c) */
+
 typedef struct {
     int nlayers;
     layer *layers;
@@ -77,6 +97,21 @@ typedef struct {
     int max_batch, ws_threads, ws_training;
     void *ws;                  /* one allocation for every buffer below and in layers */
     float *dbuf[2];            /* ping-pong gradient buffers */
+    /* fused execution (fused.c); net_forward/net_backward use it when `fuse`
+     * is set (net_build sets it) and the network has fused blocks */
+    int fuse;
+    int nstages, nblocks;
+    net_stage *stages;
+    fblock *blocks;
+    struct fdnn *dnn;          /* created on first use */
+    int last_fused;            /* the last net_forward ran fused (0/1) */
+    float *dconv;              /* (N, K, CH, CW) conv output gradient, largest block */
+    float *fpart;              /* per (image, channel) partial sums, 2 per channel */
+    float *fcoef;              /* per-channel coefficients, 8 per channel */
+    float *ftr;                /* blocked outputs of blocks whose output is NCHW */
+    float *ftd;                /* blocked copy of an NCHW output gradient */
+    float *xpad;               /* first-layer input padded to a primitive's batch */
+    char fuse_msg[160];        /* why fusion was switched off, "" when it was not */
 } ferc_net;
 
 /* Build from a spec ("conv32 bn relu pool drop0.25 ... flatten dense128 relu
@@ -96,6 +131,52 @@ const float *net_forward(ferc_net *net, const float *x, int N, const exec_ctx *c
 void net_backward(ferc_net *net, const float *x, const float *dlogits, float *dx, int N,
                   const exec_ctx *ctx);
 double net_flops(const ferc_net *net);  /* forward, per image */
+/* The layer-by-layer (unfused, reference) passes: every layer's `out` holds
+ * its output afterwards (net_forward may skip the intermediate outputs of
+ * fused blocks). Same contract as net_forward / net_backward. */
+const float *net_forward_layers(ferc_net *net, const float *x, int N, const exec_ctx *ctx);
+void net_backward_layers(ferc_net *net, const float *x, const float *dlogits, float *dx, int N,
+                         const exec_ctx *ctx);
+
+/* Fused blocks (fused.c), used by net.c. */
+void fused_plan(ferc_net *net);      /* find the blocks and the stages (net_build) */
+void fused_release(ferc_net *net);   /* free the oneDNN objects (net_free) */
+/* Create the training primitives for a batch of N on `threads` threads
+ * (net_reserve); on failure fusion is switched off and fuse_msg says why. */
+void fused_prepare(ferc_net *net, int N, int threads);
+/* Ready to run fused for N images (creates primitives when needed)? */
+int fused_ready(ferc_net *net, int N, const exec_ctx *ctx, int need_bwd);
+const float *fused_block_forward(ferc_net *net, int b, const float *in, int in_is_input, int N,
+                                 const exec_ctx *ctx);
+void fused_block_backward(ferc_net *net, int b, const float *in, const float *dout, float *din,
+                          int N, const exec_ctx *ctx);
+
+/* bench.c: timed training steps (forward, loss, backward, Adam) or inference
+ * (ferc_model_predict) on random FER-shaped data, as ../shared/bench/
+ * torch_peer.py does: `warmup` untimed batches, then one timed pass over
+ * max(1, images / batch) batches. */
+typedef struct {
+    int images;                /* timed */
+    double seconds;            /* wall time of the timed pass */
+    double fwd_flops;          /* per image (2 x multiply-adds of conv and dense) */
+    size_t params;
+    int fused;                 /* the fused blocks ran */
+    char note[160];            /* why not, when they did not */
+} bench_result;
+
+ferc_status bench_run(const char *arch, int train, int batch, int threads, int images, int warmup,
+                      uint64_t seed, bench_result *res, ferc_error *err);
+
+/* The dropout keep bit of element i: a hash of (seed, layer, i), so masks
+ * do not depend on how the work is split over threads. */
+static inline int dropout_keep(uint64_t seed, int layer, size_t i, uint32_t thresh) {
+    uint64_t z = seed ^ ((uint64_t)(layer + 1) * 0xD1B54A32D192ED03ull);
+    z += (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (uint32_t)(z >> 40) >= thresh;
+}
 
 /* Softmax cross-entropy. labels (N) when onehot == NULL, else onehot (N,K);
  * class weights w (K) or NULL. Returns the mean loss sum_i w_i ce_i / N;

@@ -101,6 +101,23 @@ static void text(cairo_t *cr, double x, double y, double ax, double ay, const ch
     cairo_show_text(cr, s);
 }
 
+/* Text with a white outline so that it stays readable over lines and bars. */
+static void text_halo(cairo_t *cr, double x, double y, double ax, double ay, const char *str) {
+    cairo_font_extents_t fe;
+    cairo_font_extents(cr, &fe);
+    double w = text_w(cr, str), h = fe.ascent + fe.descent;
+    cairo_pattern_t *src = cairo_get_source(cr);
+    cairo_pattern_reference(src);
+    cairo_move_to(cr, x - ax * w, y - ay * h + fe.ascent);
+    cairo_text_path(cr, str);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_set_line_width(cr, 3);
+    cairo_stroke_preserve(cr);
+    cairo_set_source(cr, src);
+    cairo_fill(cr);
+    cairo_pattern_destroy(src);
+}
+
 /* Several lines separated by '\n', the block anchored like text(). */
 static void text_lines(cairo_t *cr, double x, double y, double ax, double ay, const char *s) {
     cairo_font_extents_t fe;
@@ -531,7 +548,7 @@ ferc_status plot_confusion(const int *counts, int k, const char *const *names, i
             rgb(cr, blues(share));
             cairo_rectangle(cr, x, y, cw, ch);
             cairo_fill(cr);
-            uint32_t tc = share > 0.5 ? 0xffffff : 0x111111;
+            uint32_t tc = share > 0.5 ? 0xffffff : v == 0 ? 0x9a9a9a : 0x111111;
             char a[32], b[32];
             snprintf(a, sizeof a, "%d", v);
             snprintf(b, sizeof b, "%.1f%%", 100 * share);
@@ -628,9 +645,10 @@ static void bars_panel(cairo_t *cr, rect r, const plot_bars_spec *s) {
         if (isfinite(s->ref_line) && s->ref_line > hi) hi = s->ref_line;
         if (!(hi > 0)) hi = 1;
         hi *= 1.12;  /* room for value labels */
+        nice_range(&lo, &hi, 6);
     }
     double f, step;
-    plot_nice_ticks(lo, hi, 6, &f, &step);
+    plot_nice_ticks(lo, hi, 7, &f, &step);
     a.y0 = lo; a.y1 = hi;
     a.x0 = 0; a.x1 = ng;
     draw_title(cr, r.x + r.w / 2, r.y + 8, s->title);
@@ -672,7 +690,7 @@ static void bars_panel(cairo_t *cr, rect r, const plot_bars_spec *s) {
                 font(cr, fs, 0);
                 while (fs > 6 && text_w(cr, buf) > bw + 6) { fs -= 0.5; font(cr, fs, 0); }
                 rgb(cr, 0x222222);
-                text(cr, x + bw / 2, fmin(y0, y1) - 2, 0.5, 1, buf);
+                text_halo(cr, x + bw / 2, fmin(y0, y1) - 2, 0.5, 1, buf);
             }
         }
         if (s->group_names) {
@@ -932,6 +950,11 @@ static cairo_surface_t *tile_surface(const plot_tile *t) {
     return s;
 }
 
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
 /* ARGB32 (premultiplied) heat layer of an overlay tile: alpha grows with the heat. */
 static cairo_surface_t *overlay_surface(const plot_tile *t) {
     cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, t->w, t->h);
@@ -940,16 +963,30 @@ static cairo_surface_t *overlay_surface(const plot_tile *t) {
     unsigned char *base = cairo_image_surface_get_data(s);
     int stride = cairo_image_surface_get_stride(s);
     size_t n = (size_t)t->w * t->h;
+    /* scale by the 99th percentile so that a few extreme pixels do not hide the rest */
     float mx = 0;
-    for (size_t i = 0; i < n; i++)
-        if (isfinite(t->overlay[i]) && t->overlay[i] > mx) mx = t->overlay[i];
+    float *sorted = malloc(sizeof(float) * n);
+    if (sorted) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (isfinite(t->overlay[i])) sorted[m++] = t->overlay[i];
+        if (m > 0) {
+            qsort(sorted, m, sizeof(float), cmp_float);
+            mx = sorted[(size_t)(0.99 * (double)(m - 1))];
+            if (!(mx > 0)) mx = sorted[m - 1];
+        }
+        free(sorted);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            if (isfinite(t->overlay[i]) && t->overlay[i] > mx) mx = t->overlay[i];
+    }
     for (int y = 0; y < t->h; y++) {
         uint32_t *row = (uint32_t *)(void *)(base + (size_t)y * stride);
         for (int x = 0; x < t->w; x++) {
             float v = t->overlay[(size_t)y * t->w + x];
             double h = (mx > 0 && isfinite(v)) ? fmin(1.0, fmax(0.0, v / mx)) : 0.0;
             uint32_t c = plot_hot(h);
-            double al = 0.8 * sqrt(h);
+            double al = 0.85 * h;
             uint32_t A = (uint32_t)lround(al * 255);
             uint32_t R = (uint32_t)lround(((c >> 16) & 255) * al);
             uint32_t G = (uint32_t)lround(((c >> 8) & 255) * al);
@@ -1036,6 +1073,54 @@ ferc_status plot_tiles(const plot_grid_spec *g, const plot_tile *t, const char *
         }
     }
     return finish(s, cr, path, err);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Stacking figures                                                         */
+/* ------------------------------------------------------------------------ */
+
+ferc_status plot_stack_pngs(const char *const *paths, int n, double scale, const char *out,
+                            int *w, int *h, ferc_error *err) {
+    if (n < 1 || n > 16 || !(scale > 0.05 && scale <= 4))
+        return ferc_fail(err, FERC_ERR_ARG, "%s: stack of %d images at scale %g", out, n, scale);
+    cairo_surface_t *in[16];
+    int W = 0, H = 0;
+    const int gap = 12;
+    for (int i = 0; i < n; i++) {
+        in[i] = cairo_image_surface_create_from_png(paths[i]);
+        cairo_status_t cs = cairo_surface_status(in[i]);
+        if (cs != CAIRO_STATUS_SUCCESS) {
+            for (int k = 0; k <= i; k++) cairo_surface_destroy(in[k]);
+            return ferc_fail(err, cs == CAIRO_STATUS_NO_MEMORY ? FERC_ERR_NOMEM : FERC_ERR_DECODE,
+                             "%s: cannot read PNG: %s", paths[i], cairo_status_to_string(cs));
+        }
+        int iw = (int)lround(cairo_image_surface_get_width(in[i]) * scale);
+        int ih = (int)lround(cairo_image_surface_get_height(in[i]) * scale);
+        if (iw > W) W = iw;
+        H += ih + (i ? gap : 0);
+    }
+    ferc_status st = check_size(W, H, out, err);
+    if (st == FERC_OK) {
+        cairo_t *cr;
+        cairo_surface_t *s = canvas(W, H, &cr);
+        double y = 0;
+        for (int i = 0; i < n; i++) {
+            double iw = cairo_image_surface_get_width(in[i]) * scale;
+            double ih = cairo_image_surface_get_height(in[i]) * scale;
+            cairo_save(cr);
+            cairo_translate(cr, round((W - iw) / 2), round(y));
+            cairo_scale(cr, scale, scale);
+            cairo_set_source_surface(cr, in[i], 0, 0);
+            cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_GOOD);
+            cairo_paint(cr);
+            cairo_restore(cr);
+            y += round(ih) + gap;
+        }
+        st = finish(s, cr, out, err);
+    }
+    for (int i = 0; i < n; i++) cairo_surface_destroy(in[i]);
+    if (st == FERC_OK) { *w = W; *h = H; }
+    return st;
 }
 
 /* ------------------------------------------------------------------------ */

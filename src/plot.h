@@ -67,7 +67,7 @@ typedef enum {
     PLOT_TILE_GRAY01 = 0,   /* values in [0,1] drawn as gray (faces) */
     PLOT_TILE_AUTO,         /* min..max of the tile mapped to the viridis scale */
     PLOT_TILE_DIVERGING,    /* -scale..+scale mapped blue-white-red (kernels) */
-    PLOT_TILE_OVERLAY       /* gray face data with `overlay` (>= 0, scaled by its max)
+    PLOT_TILE_OVERLAY       /* gray face data with `overlay` (>= 0, scaled by its 99th percentile)
                                drawn on top in the hot colour scale with alpha */
 } plot_tile_mode;
 
@@ -116,6 +116,12 @@ int plot_nice_ticks(double lo, double hi, int max_ticks, double *first, double *
 ferc_status plot_quantile_accuracy(const double *value, const int *correct, int n, int q,
                                    double *acc, double *lo, double *hi, int *count,
                                    ferc_error *err);
+
+/* Stack the PNG files paths[0..n) vertically, each centred and scaled by
+ * `scale` (bilinear), with a small gap, into one PNG at out (for the README
+ * screenshot of the charts). Writes the resulting size to *w, *h. */
+ferc_status plot_stack_pngs(const char *const *paths, int n, double scale, const char *out,
+                            int *w, int *h, ferc_error *err);
 
 /* Write a PNG atomically: draw into path + ".tmp-<pid>" and rename. */
 ferc_status plot_write_surface(cairo_surface_t *s, const char *path, ferc_error *err);

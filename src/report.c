@@ -279,7 +279,7 @@ static void sb_img(sbuf *b, const figure *f) {
     sb_printf(b, "\"></figure>\n");
 }
 
-static const char *CSS =
+static const char CSS[] =
     "body{font-family:'DejaVu Sans',Arial,sans-serif;margin:0 auto;max-width:1260px;padding:16px 24px;color:#222;background:#fff}"
     "h1{font-size:26px;margin:8px 0}h2{font-size:20px;margin-top:34px;border-bottom:1px solid #ddd;padding-bottom:4px}"
     "h3{font-size:16px}p.note{color:#555;font-size:14px;max-width:980px}"
@@ -393,7 +393,7 @@ ferc_status report_render(const report_input *in, const char *dir, const ferc_re
             gn[c] = gl[c];
         }
         const char *sn[3] = {"precision", "recall", "F1"};
-        plot_bars_spec s = {"Precision, recall and F1 per class", "score", K, 3, gn, sn, v, 0, 0,
+        plot_bars_spec s = {"Precision, recall and F1 per class", "score", K, 3, gn, sn, v, 0, 1.12,
                             "%.2f", met.macro_f1, "macro F1"};
         fig[nfig] = (figure){"per_class.png", "precision, recall and F1 per class", 1100, 420, 1};
         st = plot_bars(&s, 1100, 420, out_path(&od, "per_class.png", path, sizeof path), err);
@@ -635,10 +635,9 @@ ferc_status report_render(const report_input *in, const char *dir, const ferc_re
                         ch[k] = (keyed){s / (double)hw, k};
                     }
                     qsort(ch, (size_t)nch, sizeof *ch, cmp_keyed_desc);
-                    for (int k = 0; k < o.maps_per_block && k < nch; k++) {
+                    for (int k = 0; k < o.maps_per_block && k < nch && hw <= SS; k++) {
                         size_t ti = (size_t)r * cols + 1 + k;
                         float *dst = map_store + ((size_t)r * o.maps_per_block + k) * SS;
-                        if (hw > SS) hw = SS;  /* cannot happen: maps are at most S x S */
                         memcpy(dst, maps + (size_t)ch[k].i * hw, sizeof(float) * hw);
                         snprintf(caps[ti], sizeof caps[ti], "#%d", ch[k].i);
                         tiles[ti] = (plot_tile){dst, h, w, PLOT_TILE_AUTO, 0, NULL, 1, caps[ti], 0x444444};
@@ -740,6 +739,18 @@ ferc_status report_render(const report_input *in, const char *dir, const ferc_re
         }
     }
     free(mis_idx);
+
+    /* the charts only (no faces), for a README screenshot */
+    {
+        char a[4500], b2[4500], c2[4500];
+        snprintf(a, sizeof a, "%s/curves.png", od.tmp);
+        snprintf(b2, sizeof b2, "%s/confusion.png", od.tmp);
+        snprintf(c2, sizeof c2, "%s/per_class.png", od.tmp);
+        const char *const parts[3] = {a, b2, c2};
+        int sw = 0, sh = 0;
+        st = plot_stack_pngs(parts, 3, 0.75, out_path(&od, "summary.png", path, sizeof path), &sw, &sh, err);
+        if (st) goto fail;
+    }
 
     /* ---- index.html ---- */
     log_msg(&o, "writing index.html");
@@ -909,6 +920,7 @@ ferc_status report_render(const report_input *in, const char *dir, const ferc_re
         }
         sb_printf(b, "<p class=\"note\">Files: ");
         for (int i = 0; i < nfig; i++) sb_printf(b, "<a href=\"%s\">%s</a> ", fig[i].file, fig[i].file);
+        sb_printf(b, "<a href=\"summary.png\">summary.png</a> (the charts without faces, for a README)");
         sb_printf(b, "</p>\n</body>\n</html>\n");
         if (b->oom) { st = ferc_fail(err, FERC_ERR_NOMEM, "report: out of memory writing the page"); goto fail; }
 
@@ -986,7 +998,17 @@ ferc_status ferc_report(ferc_model *m, const ferc_dataset *d, const char *dir,
     if (!pred || !probs) { free(pred); free(probs); return ferc_fail(err, FERC_ERR_NOMEM, "report: out of memory"); }
     log_msg(&o, "evaluating %d faces with %d threads", d->n, ferc_threads(o.threads));
     double t0 = ferc_now();
-    st = ferc_evaluate(m, d, o.threads, pred, probs, NULL, err);
+    /* in chunks (views into d, no copy) so that progress can be reported */
+    const int chunk = 512;
+    for (int i = 0; i < d->n && st == FERC_OK; i += chunk) {
+        ferc_dataset part = *d;
+        part.n = d->n - i < chunk ? d->n - i : chunk;
+        part.pix = d->pix + (size_t)i * d->h * d->w;
+        part.label = d->label + i;
+        part.usage = d->usage ? d->usage + i : NULL;
+        st = ferc_evaluate(m, &part, o.threads, pred + i, probs + (size_t)i * K, NULL, err);
+        if (o.progress) o.progress(i + part.n, d->n, o.progress_user);
+    }
     if (st == FERC_OK) {
         log_msg(&o, "evaluated %d faces in %.1f s", d->n, ferc_now() - t0);
         report_input in = {d, pred, probs, hist, nh, ferc_model_arch(m), ferc_model_num_params(m),

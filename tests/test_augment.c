@@ -363,37 +363,42 @@ TEST(augment_same_seed_same_batch) {
 
 TEST(augment_batch_from_dataset_u8) {
     /* ferc_augment_batch samples 8-bit rows directly; it must equal the float
-     * path on the same pixels / 255, both for training and evaluation. */
+     * path on the same pixels / 255, both for training and evaluation. Sides
+     * 48 and 80 cover both internal routes (small rows are converted first). */
     enum { N = 6 };
-    ferc_dataset d = {0};
-    d.n = N; d.h = 48; d.w = 48;
-    d.pix = malloc((size_t)N * 48 * 48);
-    ferc_rng g;
-    ferc_rng_seed(&g, 3);
-    for (int i = 0; i < N * 48 * 48; i++) d.pix[i] = (uint8_t)ferc_rng_below(&g, 256);
-    float *f = malloc(sizeof(float) * N * 48 * 48);
-    for (int i = 0; i < N * 48 * 48; i++) f[i] = d.pix[i] / 255.0f;
-    int idx[N] = {5, 0, 3, 3, 1, 4};
-    float *a = malloc(sizeof(float) * N * 1600), *b = malloc(sizeof(float) * N * 1600);
-    ferc_augment_opts o;
-    full_opts(&o);
-    for (int train = 0; train < 2; train++) {
-        ferc_rng r1, r2;
-        ferc_rng_seed(&r1, 11);
-        ferc_rng_seed(&r2, 11);
-        CHECK_EQ_INT(ferc_augment_batch(&o, &r1, &d, idx, N, train, a, 40, 40), FERC_OK);
-        for (int i = 0; i < N; i++) {
-            const float *s = f + (size_t)idx[i] * 48 * 48;
-            if (train) CHECK_EQ_INT(ferc_augment_image(&o, &r2, s, 48, 48, b + i * 1600, 40, 40), FERC_OK);
-            else CHECK_EQ_INT(ferc_augment_center(&o, s, 48, 48, b + i * 1600, 40, 40), FERC_OK);
+    const int sides[2] = {48, 80};
+    for (int si = 0; si < 2; si++) {
+        const int S = sides[si], P = S * S, D = S - 8;
+        ferc_dataset d = {0};
+        d.n = N; d.h = S; d.w = S;
+        d.pix = malloc((size_t)N * P);
+        ferc_rng g;
+        ferc_rng_seed(&g, 3);
+        for (int i = 0; i < N * P; i++) d.pix[i] = (uint8_t)ferc_rng_below(&g, 256);
+        float *f = malloc(sizeof(float) * N * P);
+        for (int i = 0; i < N * P; i++) f[i] = d.pix[i] / 255.0f;
+        int idx[N] = {5, 0, 3, 3, 1, 4};
+        float *a = malloc(sizeof(float) * N * D * D), *b = malloc(sizeof(float) * N * D * D);
+        ferc_augment_opts o;
+        full_opts(&o);
+        for (int train = 0; train < 2; train++) {
+            ferc_rng r1, r2;
+            ferc_rng_seed(&r1, 11);
+            ferc_rng_seed(&r2, 11);
+            CHECK_EQ_INT(ferc_augment_batch(&o, &r1, &d, idx, N, train, a, D, D), FERC_OK);
+            for (int i = 0; i < N; i++) {
+                const float *s = f + (size_t)idx[i] * P;
+                if (train) CHECK_EQ_INT(ferc_augment_image(&o, &r2, s, S, S, b + i * D * D, D, D), FERC_OK);
+                else CHECK_EQ_INT(ferc_augment_center(&o, s, S, S, b + i * D * D, D, D), FERC_OK);
+            }
+            double md = 0;
+            for (int i = 0; i < N * D * D; i++) md = fmax(md, fabs(a[i] - b[i]));
+            CHECK_NEAR(md, 0.0, 1e-6);
         }
-        double md = 0;
-        for (int i = 0; i < N * 1600; i++) md = fmax(md, fabs(a[i] - b[i]));
-        CHECK_NEAR(md, 0.0, 1e-6);
+        int bad[1] = {N};
+        CHECK_EQ_INT(ferc_augment_batch(&o, &g, &d, bad, 1, 1, a, D, D), FERC_ERR_ARG);
+        free(d.pix); free(f); free(a); free(b);
     }
-    int bad[1] = {N};
-    CHECK_EQ_INT(ferc_augment_batch(&o, &g, &d, bad, 1, 1, a, 40, 40), FERC_ERR_ARG);
-    free(d.pix); free(f); free(a); free(b);
 }
 
 TEST(augment_draw_ranges) {

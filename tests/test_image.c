@@ -361,6 +361,41 @@ TEST(image_jpeg_decode) {
     ferc_image_free(&im);
 }
 
+/* CMYK JPEG as Adobe writes it (inverted: 255 = no ink), 8x8 flat. */
+TEST(image_jpeg_cmyk) {
+    const char *dir = test_tmpdir();
+    const char *p = tpath(dir, "cmyk.jpg");
+    FILE *f = fopen(p, "wb");
+    if (!f) { CHECK(0); return; }
+    struct jpeg_compress_struct ci;
+    struct jpeg_error_mgr jerr;
+    ci.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&ci);
+    jpeg_stdio_dest(&ci, f);
+    ci.image_width = 8;
+    ci.image_height = 8;
+    ci.input_components = 4;
+    ci.in_color_space = JCS_CMYK;
+    jpeg_set_defaults(&ci); /* CMYK is stored as CMYK with an Adobe marker */
+    jpeg_set_quality(&ci, 100, TRUE);
+    jpeg_start_compress(&ci, TRUE);
+    /* No cyan, full magenta, no yellow, no black: inverted 255 0 255 255. */
+    uint8_t row[8 * 4];
+    for (int i = 0; i < 8; i++) { row[4 * i] = 255; row[4 * i + 1] = 0; row[4 * i + 2] = 255; row[4 * i + 3] = 255; }
+    while (ci.next_scanline < 8) { JSAMPROW r = row; jpeg_write_scanlines(&ci, &r, 1); }
+    jpeg_finish_compress(&ci);
+    jpeg_destroy_compress(&ci);
+    fclose(f);
+    ferc_image im;
+    ferc_error err;
+    CHECK_EQ_INT(ferc_image_load(p, 0, &im, &err), FERC_OK);
+    CHECK_EQ_INT(im.c, 3);
+    if (im.data) { /* magenta */
+        CHECK_NEAR(im.data[27 * 3], 255, 3); CHECK_NEAR(im.data[27 * 3 + 1], 0, 3); CHECK_NEAR(im.data[27 * 3 + 2], 255, 3);
+    }
+    ferc_image_free(&im);
+}
+
 TEST(image_jpeg_truncated) {
     const char *dir = test_tmpdir();
     uint8_t *px = noise(64, 64, 3, 11);

@@ -1,0 +1,91 @@
+/* cmd_bench.c — `ferc bench`: training or inference speed of a network on
+ * random FER-shaped data (the same work as ../shared/bench/torch_peer.py),
+ * with throughput, FLOP rate, the fraction of the CPU's FMA peak, and the
+ * peak resident memory of the process. */
+#include "cli.h"
+#include "internal.h"
+#include "net.h"
+
+#include <string.h>
+#include <sys/resource.h>
+
+static void help(void) {
+    printf(
+        "usage: ferc bench [options]\n\n"
+        "Times training steps (forward, softmax cross-entropy, backward, Adam at lr 1e-3)\n"
+        "or inference (ferc_model_predict) of a network on random data of FER shape\n"
+        "(N,1,48,48; inputs ~ N(0,1), random labels). After --warmup untimed batches, one\n"
+        "timed pass goes over --images images in batches of --batch, exactly as\n"
+        "../shared/bench/torch_peer.py times PyTorch, so the two can be compared.\n\n"
+        "options:\n"
+        "  --arch A          architecture: seed, seed2, vgg (default seed)\n"
+        "  --mode M          train or infer (default train)\n"
+        "  --batch B         images per batch (default 64)\n"
+        "  --threads T       OpenMP threads (default 0 = every core)\n"
+        "  --images N        images in the timed pass (default 4096; at least one batch)\n"
+        "  --warmup W        untimed batches first (default 3)\n"
+        "  --seed S          random seed of the weights and data (default 1)\n"
+        "  --peak G          FMA peak per core in GFLOP/s for peak_fraction (default 234)\n"
+        "  --json            print one JSON line instead of text\n"
+        "  --help            this text\n\n"
+        "output: images_per_s, ms_per_image, gflops (work per second: 3x the forward\n"
+        "FLOPs per image when training, 1x for inference; FLOPs are 2x the multiply-adds\n"
+        "of conv and dense layers, as torch_peer.py counts), peak_fraction = gflops /\n"
+        "(peak x threads), peak_rss_mb (getrusage maximum resident set of this process).\n"
+        "Pin threads for stable numbers, e.g. OMP_PROC_BIND=true, or taskset -c 0,1.\n\n"
+        "example:\n"
+        "  ferc bench --arch seed --mode train --batch 64 --threads 2 --json\n"
+        "  ferc bench --arch seed --mode infer --batch 1 --threads 1\n"
+        "  bench/compare.sh      (ferc against PyTorch, several runs, median ratios)\n");
+}
+
+int cmd_bench(int argc, char **argv) {
+    const char *arch = "seed", *mode = "train";
+    int batch = 64, threads = 0, images = 4096, warmup = 3, seed = 1, json = 0;
+    float peak = 234.0f;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
+        else if (cli_is(a, "--json")) json = 1;
+        else if (cli_is(a, "--arch")) { if (!(v = cli_value(argc, argv, &i, "--arch"))) return 2; arch = v; }
+        else if (cli_is(a, "--mode")) {
+            if (!(v = cli_value(argc, argv, &i, "--mode"))) return 2;
+            if (strcmp(v, "train") && strcmp(v, "infer")) return cli_usage_error(argv[0], "--mode: '%s' is not train or infer", v);
+            mode = v;
+        }
+        else if (cli_is(a, "--batch")) { if (!(v = cli_value(argc, argv, &i, "--batch")) || !cli_int(argv[0], "--batch", v, 1, 65536, &batch)) return 2; }
+        else if (cli_is(a, "--threads")) { if (!(v = cli_value(argc, argv, &i, "--threads")) || !cli_int(argv[0], "--threads", v, 0, 1024, &threads)) return 2; }
+        else if (cli_is(a, "--images")) { if (!(v = cli_value(argc, argv, &i, "--images")) || !cli_int(argv[0], "--images", v, 1, 1 << 24, &images)) return 2; }
+        else if (cli_is(a, "--warmup")) { if (!(v = cli_value(argc, argv, &i, "--warmup")) || !cli_int(argv[0], "--warmup", v, 0, 1 << 20, &warmup)) return 2; }
+        else if (cli_is(a, "--seed")) { if (!(v = cli_value(argc, argv, &i, "--seed")) || !cli_int(argv[0], "--seed", v, 0, 2147483647, &seed)) return 2; }
+        else if (cli_is(a, "--peak")) { if (!(v = cli_value(argc, argv, &i, "--peak")) || !cli_float(argv[0], "--peak", v, 1e-3, 1e6, &peak)) return 2; }
+        else return cli_usage_error(argv[0], "unknown option '%s'", a);
+    }
+    int train = !strcmp(mode, "train");
+    int T = threads > 0 ? threads : ferc_threads(0);
+    bench_result r;
+    ferc_error err = {0};
+    if (bench_run(arch, train, batch, T, images, warmup, (uint64_t)seed, &r, &err) != FERC_OK) return cli_error(&err);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double rss_mb = ru.ru_maxrss / 1024.0;
+    double ips = r.images / r.seconds, work = (train ? 3.0 : 1.0) * r.fwd_flops;
+    double gflops = work * ips / 1e9, frac = gflops / (peak * T);
+    if (json) {
+        printf("{\"tool\": \"ferc\", \"arch\": \"%s\", \"mode\": \"%s\", \"batch\": %d, \"threads\": %d, "
+               "\"images\": %d, \"seconds\": %.4f, \"images_per_s\": %.2f, \"ms_per_image\": %.4f, "
+               "\"params\": %zu, \"fwd_mflops_per_image\": %.2f, \"gflops\": %.2f, \"peak_gflops\": %.1f, "
+               "\"peak_fraction\": %.4f, \"peak_rss_mb\": %.1f, \"fused\": %s}\n",
+               arch, mode, batch, T, r.images, r.seconds, ips, 1e3 / ips, r.params, r.fwd_flops / 1e6,
+               gflops, peak * T, frac, rss_mb, r.fused ? "true" : "false");
+    } else {
+        printf("%s %s, batch %d, %d thread%s: %d images in %.3f s\n", arch, mode, batch, T, T == 1 ? "" : "s",
+               r.images, r.seconds);
+        printf("  %.1f images/s, %.4f ms per image\n", ips, 1e3 / ips);
+        printf("  %.2f MFLOP forward per image, %s work %.1f GFLOP/s = %.1f%% of the %.0f GFLOP/s peak\n",
+               r.fwd_flops / 1e6, train ? "3x" : "1x", gflops, 100 * frac, peak * T);
+        printf("  peak RSS %.1f MB; fused blocks %s%s%s\n", rss_mb, r.fused ? "on" : "off",
+               r.note[0] ? ": " : "", r.note);
+    }
+    return 0;
+}

@@ -1,0 +1,133 @@
+/* cmd_report.c — `ferc report`: an HTML page with the training curves, the
+ * confusion matrix, per-class scores, misclassified and correct faces,
+ * error analysis (confused pairs, calibration, brightness / contrast,
+ * class shares) and the network's activations, kernels and saliency. */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void help(void) {
+    printf(
+        "usage: ferc report --model FILE --data FILE|DIR [--usage NAME] --out DIR [options]\n\n"
+        "Evaluates a trained model on a dataset and writes DIR/index.html with PNG figures:\n"
+        "  summary        accuracy, macro / weighted F1, n, architecture, parameters, epochs,\n"
+        "                 and a few findings in words\n"
+        "  curves.png     train / validation loss and accuracy per epoch (from the model file)\n"
+        "  confusion.png  confusion matrix: counts and row percentages, colour scale\n"
+        "  per_class.png  precision, recall and F1 per class; the classification report table\n"
+        "  confused_pairs.png, calibration.png (reliability diagram + ECE),\n"
+        "  share.png (predicted vs true share per class),\n"
+        "  quantiles.png (accuracy by brightness and by contrast quantile)\n"
+        "  misclassified.png  most confident mistakes first; correct.png  right answers\n"
+        "  activations.png, filters.png, saliency.png  inside the network\n"
+        "Open DIR/index.html in a browser; the page only refers to files in DIR.\n"
+        "Everything is written to a temporary folder and moved into place at the end:\n"
+        "a failure leaves no new index.html behind.\n\n"
+        "  --model FILE     a trained .ferc model with its history (e.g. models/seed.ferc)\n"
+        "  --data FILE|DIR  FER2013 CSV (plain or .gz) or an image folder ROOT/<label>/*\n"
+        "  --usage NAME     Training|PublicTest|PrivateTest|all (PublicTest for a CSV,\n"
+        "                   all for a folder)\n"
+        "  --out DIR        output folder, created if missing (its parent must exist)\n"
+        "  --faces N        faces in misclassified.png and correct.png (24)\n"
+        "  --pairs N        confused pairs shown with example faces (6)\n"
+        "  --bins N         reliability-diagram bins (10)\n"
+        "  --quantiles N    brightness / contrast groups (5)\n"
+        "  --skip-bad-rows  skip malformed CSV rows instead of stopping\n"
+        "  --threads N      threads for the evaluation (all cores)\n"
+        "  --quiet          no progress messages on stderr\n\n"
+        "Prints the path of index.html. Exit code 0 ok, 1 error (model without history,\n"
+        "no rows for the usage, unwritable folder, ...), 2 usage error.\n\n"
+        "example:\n"
+        "  ferc report --model models/seed.ferc --data ../shared/data/fer2013/fer2013.csv.gz \\\n"
+        "              --usage PublicTest --out report\n"
+        "  chromium report/index.html\n");
+}
+
+static void log_stderr(ferc_log_level level, const char *msg, void *user) {
+    (void)level;
+    if (*(int *)user) return;
+    fprintf(stderr, "report: %s\n", msg);
+}
+
+static void progress(int done, int total, void *user) {
+    if (*(int *)user) return;
+    cli_progress("evaluating", done, total, "faces");
+    if (done >= total) cli_progress_end();
+}
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int cmd_report(int argc, char **argv) {
+    const char *model = NULL, *data = NULL, *usage = NULL, *out = NULL;
+    int threads = 0, skip_bad = 0, quiet = 0;
+    ferc_report_opts ro;
+    ferc_report_opts_default(&ro);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+#define VAL() do { if (!(v = cli_value(argc, argv, &i, a))) return 2; } while (0)
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
+        else if (cli_is(a, "--model")) { VAL(); model = v; }
+        else if (cli_is(a, "--data")) { VAL(); data = v; }
+        else if (cli_is(a, "--usage")) { VAL(); usage = v; }
+        else if (cli_is(a, "--out")) { VAL(); out = v; }
+        else if (cli_is(a, "--faces")) { VAL(); if (!cli_int("report", a, v, 1, 200, &ro.max_faces)) return 2; }
+        else if (cli_is(a, "--pairs")) { VAL(); if (!cli_int("report", a, v, 1, 21, &ro.pairs)) return 2; }
+        else if (cli_is(a, "--bins")) { VAL(); if (!cli_int("report", a, v, 1, FERC_MAX_CALIB_BINS, &ro.calib_bins)) return 2; }
+        else if (cli_is(a, "--quantiles")) { VAL(); if (!cli_int("report", a, v, 1, 20, &ro.quantiles)) return 2; }
+        else if (cli_is(a, "--threads")) { VAL(); if (!cli_int("report", a, v, 1, 1024, &threads)) return 2; }
+        else if (!strcmp(a, "--skip-bad-rows")) skip_bad = 1;
+        else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) quiet = 1;
+        else return cli_usage_error("report", "unknown option '%s'", a);
+#undef VAL
+    }
+    if (!model) return cli_usage_error("report", "--model FILE is required");
+    if (!data) return cli_usage_error("report", "--data FILE|DIR is required");
+    if (!out) return cli_usage_error("report", "--out DIR is required");
+    if (!usage) usage = is_dir(data) ? "all" : "PublicTest";
+    int u = ferc_usage_from_name(usage);
+    if (u == -2)
+        return cli_usage_error("report", "--usage: '%s' is not Training, PublicTest, PrivateTest or all", usage);
+
+    ferc_error err = {0};
+    ferc_model *m;
+    if (ferc_model_load(model, &m, &err) != FERC_OK) return cli_error(&err);
+    const ferc_epoch_stats *h;
+    if (ferc_model_history(m, &h) < 1) {
+        fprintf(stderr, "ferc: %s: model has no training history; a report needs the curves "
+                        "(train the model with 'ferc train')\n", model);
+        ferc_model_free(m);
+        return 1;
+    }
+    if (!quiet) fprintf(stderr, "report: loading %s (%s)\n", data, usage);
+    ferc_dataset d;
+    ferc_load_opts lo = {u, skip_bad, 0};
+    if (ferc_dataset_load(data, &lo, &d, &err) != FERC_OK) { ferc_model_free(m); return cli_error(&err); }
+    if (d.skipped && !quiet) fprintf(stderr, "report: skipped %d bad rows\n", d.skipped);
+
+    char data_label[1024], model_label[1024];
+    const char *base = strrchr(data, '/');
+    base = base && base[1] ? base + 1 : data;
+    snprintf(data_label, sizeof data_label, "%s (%s)", base, usage);
+    const char *mb = strrchr(model, '/');
+    snprintf(model_label, sizeof model_label, "%s", mb ? mb + 1 : model);
+    ro.threads = threads;
+    ro.data_label = data_label;
+    ro.model_label = model_label;
+    ro.log = log_stderr;
+    ro.log_user = &quiet;
+    ro.progress = progress;
+    ro.progress_user = &quiet;
+
+    ferc_status st = ferc_report(m, &d, out, &ro, &err);
+    ferc_dataset_free(&d);
+    ferc_model_free(m);
+    if (st != FERC_OK) return cli_error(&err);
+    size_t n = strlen(out);
+    printf("%s%sindex.html\n", out, n > 0 && out[n - 1] == '/' ? "" : "/");
+    return 0;
+}

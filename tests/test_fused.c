@@ -1,0 +1,265 @@
+/* test_fused.c — the fused conv blocks (src/fused.c) against the
+ * layer-by-layer reference path (layers.c, whose conv is itself checked
+ * against the naive ref_conv_* kernels and PyTorch fixtures): forward
+ * outputs, running statistics, input and parameter gradients, in training
+ * and eval mode, with and without pooling and dropout, odd map sizes, a
+ * batch smaller than the workspace's (padded primitives), and 1 or 2
+ * threads. Also finite differences through a whole fused net, and
+ * bit-identical repeats. */
+#include "net.h"
+#include "test.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void fill(float *a, size_t n, ferc_rng *r, float lo, float hi) {
+    for (size_t i = 0; i < n; i++) a[i] = lo + (hi - lo) * ferc_rng_uniform(r);
+}
+
+/* max |a - b| / max(1e-3, max |b|) */
+static double rel(const float *a, const float *b, size_t n) {
+    double mx = 0, mb = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (!(d <= mx)) mx = d;   /* NaN counts */
+        if (fabs(b[i]) > mb) mb = fabs(b[i]);
+    }
+    return mx / (mb > 1e-3 ? mb : 1e-3);
+}
+
+typedef struct {
+    const char *spec;
+    int C, H, W;
+    int N, reserve, threads, training;
+} fcase;
+
+/* Runs `steps` forward/backward passes on two copies of the same net, one
+ * fused and one layer by layer, and compares everything. */
+static void compare(const fcase *fc, int steps, double tol) {
+    ferc_net a, b;
+    ferc_error err;
+    CHECK_EQ_INT(net_build(&a, fc->spec, fc->C, fc->H, fc->W, &err), FERC_OK);
+    CHECK_EQ_INT(net_build(&b, fc->spec, fc->C, fc->H, fc->W, &err), FERC_OK);
+    if (test_failed_now()) return;
+    CHECK_MSG(a.nblocks > 0, "%s: no fused block found", fc->spec);
+    b.fuse = 0;
+    ferc_rng r;
+    ferc_rng_seed(&r, 7);
+    net_init(&a, &r);
+    fill(a.params, a.nparams, &r, -0.4f, 0.4f);
+    /* BN: gamma around 1 (some negative), running var > 0 */
+    for (int i = 0; i < a.nlayers; i++) {
+        layer *l = &a.layers[i];
+        if (l->kind != LAYER_BN) continue;
+        for (int c = 0; c < l->c; c++) {
+            l->param[c] = (c % 5 == 4 ? -1.0f : 1.0f) * (0.5f + ferc_rng_uniform(&r));
+            l->state[c] = 0.2f * (ferc_rng_uniform(&r) - 0.5f);
+            l->state[l->c + c] = 0.5f + ferc_rng_uniform(&r);
+        }
+    }
+    memcpy(b.params, a.params, sizeof(float) * a.nparams);
+    memcpy(b.state, a.state, sizeof(float) * a.nstate);
+    CHECK_EQ_INT(net_reserve(&a, fc->reserve, 1, fc->threads, &err), FERC_OK);
+    CHECK_EQ_INT(net_reserve(&b, fc->reserve, 1, fc->threads, &err), FERC_OK);
+    CHECK_MSG(a.fuse, "fusion switched off: %s", a.fuse_msg);
+    const int N = fc->N, K = a.nclasses;
+    size_t nin = (size_t)N * fc->C * fc->H * fc->W;
+    float *x = malloc(4 * nin), *dxa = malloc(4 * nin), *dxb = malloc(4 * nin);
+    float *dz = malloc(4 * (size_t)N * K), *ga = malloc(4 * a.nparams);
+    for (int step = 0; step < steps && !test_failed_now(); step++) {
+        fill(x, nin, &r, -1, 1);
+        exec_ctx ctx = {fc->threads, fc->training, 1000 + (uint64_t)step};
+        const float *za = net_forward(&a, x, N, &ctx);
+        CHECK_MSG(a.last_fused, "%s: forward did not run fused (%s)", fc->spec, a.fuse_msg);
+        const float *zb = net_forward(&b, x, N, &ctx);
+        CHECK_MSG(!b.last_fused, "reference ran fused");
+        CHECK_MSG(rel(za, zb, (size_t)N * K) < tol, "%s step %d: logits %g", fc->spec, step,
+                  rel(za, zb, (size_t)N * K));
+        CHECK_MSG(rel(a.state, b.state, a.nstate) < tol, "%s step %d: running stats %g", fc->spec, step,
+                  rel(a.state, b.state, a.nstate));
+        fill(dz, (size_t)N * K, &r, -1, 1);
+        net_backward(&a, x, dz, dxa, N, &ctx);
+        net_backward(&b, x, dz, dxb, N, &ctx);
+        CHECK_MSG(rel(dxa, dxb, nin) < tol, "%s step %d: dx %g", fc->spec, step, rel(dxa, dxb, nin));
+        for (int t = 0; t < a.ntensors; t++) {
+            const param_tensor *pt = &a.tensors[t];
+            double e = rel(a.grads + pt->offset, b.grads + pt->offset, pt->size);
+            /* conv biases before BN have zero gradient up to rounding */
+            int li = atoi(pt->name);
+            int bias_before_bn = fc->training && strstr(pt->name, "conv.bias") != NULL &&
+                                 li + 1 < a.nlayers && a.layers[li + 1].kind == LAYER_BN;
+            double ref = 0;
+            if (bias_before_bn) {
+                for (int u = 0; u < a.ntensors; u++) {
+                    const param_tensor *w = &a.tensors[u];
+                    for (size_t i = 0; i < w->size; i++) {
+                        double v = fabs(b.grads[w->offset + i]);
+                        if (v > ref) ref = v;
+                    }
+                }
+                double mx = 0;
+                for (size_t i = 0; i < pt->size; i++) {
+                    double v = fabs(a.grads[pt->offset + i]);
+                    if (v > mx) mx = v;
+                }
+                CHECK_MSG(mx <= 1e-4 * ref + 1e-7, "%s step %d: %s = %g, not ~0", fc->spec, step, pt->name, mx);
+            } else {
+                CHECK_MSG(e < tol, "%s step %d: grad %s %g", fc->spec, step, pt->name, e);
+            }
+        }
+        /* an Adam-like update keeps the two nets in step */
+        for (size_t i = 0; i < a.nparams; i++) ga[i] = a.params[i] - 1e-2f * (b.grads[i] > 0 ? 1.0f : -1.0f);
+        memcpy(a.params, ga, sizeof(float) * a.nparams);
+        memcpy(b.params, ga, sizeof(float) * a.nparams);
+        memcpy(a.state, b.state, sizeof(float) * a.nstate);
+    }
+    free(x); free(dxa); free(dxb); free(dz); free(ga);
+    net_free(&a);
+    net_free(&b);
+}
+
+TEST(fused_seed_train) {
+    fcase c = {"conv32 bn relu pool drop0.25 conv64 bn relu pool drop0.25 conv128 bn relu pool drop0.25 "
+               "flatten dense128 relu dense7", 1, 48, 48, 4, 4, 2, 1};
+    compare(&c, 3, 2e-4);
+}
+
+TEST(fused_seed_eval) {
+    fcase c = {"conv32 bn relu pool drop0.25 conv64 bn relu pool drop0.25 conv128 bn relu pool drop0.25 "
+               "flatten dense128 relu dense7", 1, 48, 48, 3, 3, 2, 0};
+    compare(&c, 2, 2e-4);
+}
+
+TEST(fused_one_thread) {
+    fcase c = {"conv16 bn relu pool drop0.5 conv32 bn relu pool flatten dense7", 1, 20, 20, 3, 3, 1, 1};
+    compare(&c, 2, 2e-4);
+}
+
+TEST(fused_padded_batch) {
+    /* workspace for 8, batches of 5: the primitives run padded with zero images */
+    fcase c = {"conv16 bn relu pool drop0.3 conv32 bn relu pool drop0.3 flatten dense7", 1, 16, 16, 5, 8, 2, 1};
+    compare(&c, 3, 2e-4);
+}
+
+TEST(fused_no_pool_vgg_like) {
+    fcase c = {"conv16 bn relu conv16 bn relu pool conv32 bn relu drop0.2 conv32 bn relu pool flatten "
+               "dense32 relu drop0.5 dense7", 1, 12, 12, 3, 3, 2, 1};
+    compare(&c, 2, 2e-4);
+}
+
+TEST(fused_odd_sizes) {
+    /* odd maps: pooling leaves a row and a column out; 3 input channels; 5x5 kernel */
+    fcase c = {"conv16k5 bn relu pool drop0.25 conv32 bn relu pool flatten dense7", 3, 11, 13, 3, 3, 2, 1};
+    compare(&c, 2, 2e-4);
+    fcase e = {"conv16k5 bn relu pool conv32 bn relu pool flatten dense7", 3, 11, 13, 2, 2, 1, 0};
+    compare(&e, 1, 2e-4);
+}
+
+TEST(fused_block_after_plain_layer) {
+    /* a conv that is not a block (no BN) feeds a block: NCHW input with 8 channels */
+    fcase c = {"conv8 relu conv16 bn relu pool flatten dense7", 1, 10, 10, 2, 2, 2, 1};
+    compare(&c, 2, 2e-4);
+}
+
+/* Two runs of the same steps give bit-identical parameters. */
+TEST(fused_deterministic) {
+    const char *spec = "conv16 bn relu pool drop0.25 conv32 bn relu pool drop0.25 flatten dense16 relu dense7";
+    float *res[2] = {NULL, NULL};
+    size_t np = 0;
+    for (int run = 0; run < 2; run++) {
+        ferc_net n;
+        ferc_error err;
+        CHECK_EQ_INT(net_build(&n, spec, 1, 24, 24, &err), FERC_OK);
+        if (test_failed_now()) return;
+        ferc_rng r;
+        ferc_rng_seed(&r, 3);
+        net_init(&n, &r);
+        CHECK_EQ_INT(net_reserve(&n, 16, 1, 2, &err), FERC_OK);
+        float *x = malloc(4 * 16 * 24 * 24), dz[16 * 7];
+        for (int step = 0; step < 4; step++) {
+            fill(x, 16 * 24 * 24, &r, -1, 1);
+            fill(dz, 16 * 7, &r, -0.1f, 0.1f);
+            exec_ctx ctx = {2, 1, (uint64_t)step};
+            net_forward(&n, x, step == 3 ? 11 : 16, &ctx);
+            net_backward(&n, x, dz, NULL, step == 3 ? 11 : 16, &ctx);
+            for (size_t i = 0; i < n.nparams; i++) n.params[i] -= 0.01f * n.grads[i];
+        }
+        CHECK(n.last_fused);
+        np = n.nparams;
+        res[run] = malloc(4 * np);
+        memcpy(res[run], n.params, 4 * np);
+        free(x);
+        net_free(&n);
+    }
+    CHECK(memcmp(res[0], res[1], 4 * np) == 0);
+    free(res[0]); free(res[1]);
+}
+
+static double fd_loss(ferc_net *n, const float *x, int N, const exec_ctx *ctx, const float *st,
+                      const float *R) {
+    memcpy(n->state, st, 4 * n->nstate);   /* running stats stay put */
+    const float *z = net_forward(n, x, N, ctx);
+    double s = 0;
+    for (int q = 0; q < N * n->nclasses; q++) s += (double)z[q] * R[q];
+    return s;
+}
+
+/* Central differences through a whole fused net (training mode, dropout
+ * on with a fixed step seed): d L / d x and d L / d params for L = sum z R. */
+TEST(fused_finite_differences) {
+    ferc_net n;
+    ferc_error err;
+    const int N = 3, C = 1, H = 10, W = 10;
+    CHECK_EQ_INT(net_build(&n, "conv16 bn relu pool drop0.3 conv16 bn relu flatten dense7", C, H, W, &err), FERC_OK);
+    if (test_failed_now()) return;
+    ferc_rng r;
+    ferc_rng_seed(&r, 11);
+    net_init(&n, &r);
+    fill(n.params, n.nparams, &r, -0.5f, 0.5f);
+    CHECK_EQ_INT(net_reserve(&n, N, 1, 2, &err), FERC_OK);
+    size_t nin = (size_t)N * C * H * W;
+    float *x = malloc(4 * nin), *dx = malloc(4 * nin), R[N * 7], *g = malloc(4 * n.nparams);
+    float *st = malloc(4 * n.nstate);
+    memcpy(st, n.state, 4 * n.nstate);
+    fill(x, nin, &r, -1, 1);
+    fill(R, N * 7, &r, -1, 1);
+    exec_ctx ctx = {2, 1, 99};
+#define LOSS() fd_loss(&n, x, N, &ctx, st, R)
+    LOSS();
+    CHECK(n.last_fused);
+    net_backward(&n, x, R, dx, N, &ctx);
+    memcpy(g, n.grads, 4 * n.nparams);
+    const float h = 2e-3f;
+    int bad = 0, tried = 0;
+    for (size_t i = 0; i < nin; i += 7) {
+        float keep = x[i];
+        x[i] = keep + h; double lp = LOSS();
+        x[i] = keep - h; double lm = LOSS();
+        x[i] = keep;
+        double fd = (lp - lm) / (2 * h);
+        tried++;
+        if (fabs(fd - dx[i]) > 2e-2 * (fabs(fd) + 0.05)) bad++;
+    }
+    for (size_t i = 0; i < n.nparams; i += 13) {
+        float keep = n.params[i];
+        n.params[i] = keep + h; double lp = LOSS();
+        n.params[i] = keep - h; double lm = LOSS();
+        n.params[i] = keep;
+        double fd = (lp - lm) / (2 * h);
+        tried++;
+        if (fabs(fd - g[i]) > 2e-2 * (fabs(fd) + 0.05)) bad++;
+    }
+#undef LOSS
+    /* max-pool and ReLU kinks may flip for a few points */
+    CHECK_MSG(bad <= tried / 50, "%d of %d finite differences off", bad, tried);
+    free(x); free(dx); free(g); free(st);
+    net_free(&n);
+}
+
+/* Eval-mode backward on a fresh inference set (the saliency path): input
+ * gradient of the first conv through oneDNN backward-data. */
+TEST(fused_eval_backward_input_grad) {
+    fcase c = {"conv16 bn relu pool conv32 bn relu pool flatten dense7", 1, 12, 12, 1, 1, 1, 0};
+    compare(&c, 1, 2e-4);
+}
