@@ -42,7 +42,8 @@ test: $(BUILD)/test_ferc $(BUILD)/ferc
 asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -march=native -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    LDLIBS="$(LDLIBS) -fsanitize=address,undefined" build-asan/test_ferc build-asan/ferc
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 FERC_ASAN=1 ./build-asan/test_ferc $(T)
+	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp UBSAN_OPTIONS=print_stacktrace=1 \
+	    FERC_ASAN=1 FERC_BIN=build-asan/ferc ./build-asan/test_ferc $(T)
 
 deps:
 	sh scripts/install-deps.sh

@@ -22,6 +22,8 @@ static void help(void) {
         "  quantiles.png (accuracy by brightness and by contrast quantile)\n"
         "  misclassified.png  most confident mistakes first; correct.png  right answers\n"
         "  activations.png, filters.png, saliency.png  inside the network\n"
+        "  summary.png    curves, confusion and per-class bars in one image, without faces\n"
+        "                 (for a README; not shown on the page)\n"
         "Open DIR/index.html in a browser; the page only refers to files in DIR.\n"
         "Everything is written to a temporary folder and moved into place at the end:\n"
         "a failure leaves no new index.html behind.\n\n"

@@ -170,6 +170,14 @@ ferc_status ferc_model_saliency(ferc_model *m, const float *x, int cls, float *g
 ferc_status ferc_model_first_filters(const ferc_model *m, float *w, size_t cap, int *k,
                                      int *kh, int *kw, ferc_error *err);
 
+/* Bring one gray face src (sh, sw), floats in [0,1], to the model's input
+ * dst (S, S): a bilinear resize, or, for a model trained on random crops, a
+ * resize to its training size followed by a centre crop. */
+void ferc_model_prepare(const ferc_model *m, const float *src, int sh, int sw, float *dst);
+/* The same for dataset rows [first, first+n): x (n, S, S). */
+ferc_status ferc_model_prepare_rows(const ferc_model *m, const ferc_dataset *d, int first, int n,
+                                    float *x, ferc_error *err);
+
 /* Convert dataset images [first, first+n) to the model's input (scale to
  * [0,1], bilinear resize when sizes differ): x (n, S, S). */
 void ferc_prepare_images(const ferc_dataset *d, int first, int n, int size, float *x);

@@ -15,7 +15,7 @@ make -j2 BUILD=build-asan OPT="-O1 -g -march=native -fno-omit-frame-pointer -fsa
      LDLIBS="-ldnnl -lcairo -lxml2 -lpng -ljpeg -lz -lm -fopenmp -fsanitize=address,undefined" \
      build-asan/test_ferc build-asan/ferc >/dev/null || { echo "check.sh: sanitizer build failed"; exit 1; }
 echo "== sanitizer build (ASan + UBSan) =="
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 FERC_ASAN=1 FERC_BIN=build-asan/ferc \
+ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(pwd)/tests/lsan.supp UBSAN_OPTIONS=print_stacktrace=1 FERC_ASAN=1 FERC_BIN=build-asan/ferc \
     ./build-asan/test_ferc "$@" | sed 's/^\([0-9]* passed\)/asan: \1/' | tee -a "$log" || status=1
 p=$(grep -E '^(asan: )?[0-9]+ passed' "$log" | awk '{for(i=1;i<=NF;i++) if($i ~ /^passed/) s+=$(i-1)} END{print s+0}')
 f=$(grep -E '^(asan: )?[0-9]+ passed' "$log" | awk '{for(i=1;i<=NF;i++) if($i ~ /^failed/) s+=$(i-1)} END{print s+0}')

@@ -620,41 +620,68 @@ void ferc_detect_resize_exact(const uint8_t *src, int sw, int sh, int ss, uint8_
 /* Integral images                                                           */
 /* ------------------------------------------------------------------------ */
 
-/* sum and sqsum: (h+1) x (w+1) in rows of `stride` uint32 (modulo 2^32, as
- * OpenCV's CV_32S planes wrap); window differences are exact. */
-void ferc_detect_integral(const uint8_t *img, int w, int h, int is, uint32_t *sum, uint32_t *sq, int stride);
-void ferc_detect_integral(const uint8_t *img, int w, int h, int is, uint32_t *sum, uint32_t *sq, int stride) {
-    memset(sum, 0, (size_t)(w + 1) * sizeof *sum);
-    memset(sq, 0, (size_t)(w + 1) * sizeof *sq);
+/* Integral planes hold (h+1) rows of `stride` uint32 (modulo 2^32, as
+ * OpenCV's CV_32S planes wrap; window differences are exact). Column X of a
+ * row is stored at X when half == 0, or "de-interleaved" at
+ * (X & 1) * half + (X >> 1) when half > 0: the scales scanned with step 2
+ * then find the corners of consecutive windows at consecutive addresses. */
+static inline int lay(int X, int half) { return half ? (X & 1) * half + (X >> 1) : X; }
+
+/* sum and sqsum of img (w x h, rows `is` bytes apart). */
+void ferc_detect_integral(const uint8_t *img, int w, int h, int is, uint32_t *sum, uint32_t *sq, int stride,
+                          int half);
+void ferc_detect_integral(const uint8_t *img, int w, int h, int is, uint32_t *sum, uint32_t *sq, int stride,
+                          int half) {
+    for (int X = 0; X <= w; X++) sum[lay(X, half)] = sq[lay(X, half)] = 0;
     for (int y = 0; y < h; y++) {
         const uint8_t *p = img + (size_t)y * is;
         const uint32_t *s0 = sum + (size_t)y * stride, *q0 = sq + (size_t)y * stride;
         uint32_t *s1 = sum + (size_t)(y + 1) * stride, *q1 = sq + (size_t)(y + 1) * stride;
         uint32_t rs = 0, rq = 0;
         s1[0] = 0; q1[0] = 0;
-        for (int x = 0; x < w; x++) {
-            uint32_t v = p[x];
-            rs += v;
-            rq += v * v;
-            s1[x + 1] = s0[x + 1] + rs;
-            q1[x + 1] = q0[x + 1] + rq;
+        if (!half) {
+            for (int x = 0; x < w; x++) {
+                uint32_t v = p[x];
+                rs += v;
+                rq += v * v;
+                s1[x + 1] = s0[x + 1] + rs;
+                q1[x + 1] = q0[x + 1] + rq;
+            }
+        } else { /* X = x + 1: odd X go to [half + X/2], even X to [X/2] */
+            int x = 0;
+            for (; x + 1 < w; x += 2) {
+                uint32_t v = p[x], u = p[x + 1];
+                int o = half + (x >> 1), e = (x >> 1) + 1;
+                rs += v; rq += v * v;
+                s1[o] = s0[o] + rs; q1[o] = q0[o] + rq;
+                rs += u; rq += u * u;
+                s1[e] = s0[e] + rs; q1[e] = q0[e] + rq;
+            }
+            if (x < w) {
+                uint32_t v = p[x];
+                int o = half + (x >> 1);
+                rs += v; rq += v * v;
+                s1[o] = s0[o] + rs; q1[o] = q0[o] + rq;
+            }
         }
     }
 }
 
 /* Tilted (45 degree) integral, OpenCV's definition: T(X, Y) is the sum of
  * img(x, y) over y < Y and |x - X + 1| <= Y - 1 - y, for X in 0..w and Y in
- * 0..h, into rows of `stride`. Recurrence on an extended range of X where
- * the triangles leave the image:
+ * 0..h. Recurrence on an extended range of X where the triangles leave the
+ * image:
  *   T(X,Y) = T(X-1,Y-1) + T(X+1,Y-1) - T(X,Y-2) + img(X-1,Y-1) + img(X-1,Y-2).
  * ext needs 3 * (w + 2h + 8) uint32. */
-void ferc_detect_tilted(const uint8_t *img, int w, int h, int is, uint32_t *tilt, int stride, uint32_t *ext);
-void ferc_detect_tilted(const uint8_t *img, int w, int h, int is, uint32_t *tilt, int stride, uint32_t *ext) {
+void ferc_detect_tilted(const uint8_t *img, int w, int h, int is, uint32_t *tilt, int stride, int half,
+                        uint32_t *ext);
+void ferc_detect_tilted(const uint8_t *img, int w, int h, int is, uint32_t *tilt, int stride, int half,
+                        uint32_t *ext) {
     const int pad = h + 3;             /* X runs over [-pad, w + pad] */
     const int n = w + 2 * pad + 1;
     uint32_t *r[3] = {ext, ext + n, ext + 2 * n}; /* rows Y-2, Y-1, Y */
     memset(ext, 0, (size_t)3 * n * sizeof *ext);
-    memset(tilt, 0, (size_t)(w + 1) * sizeof *tilt);
+    for (int X = 0; X <= w; X++) tilt[lay(X, half)] = 0;
     for (int Y = 1; Y <= h; Y++) {
         uint32_t *cur = r[2], *p1 = r[1], *p2 = r[0];
         const uint8_t *row1 = img + (size_t)(Y - 1) * is;
@@ -669,8 +696,10 @@ void ferc_detect_tilted(const uint8_t *img, int w, int h, int is, uint32_t *tilt
             }
             cur[i] = v;
         }
-        memcpy(tilt + (size_t)Y * stride, cur + pad, (size_t)(w + 1) * sizeof *tilt);
-        r[0] = p1; r[1] = cur; r[2] = p2; /* rotate: old Y-2 buffer is reused */
+        uint32_t *out = tilt + (size_t)Y * stride;
+        if (!half) memcpy(out, cur + pad, (size_t)(w + 1) * sizeof *tilt);
+        else for (int X = 0; X <= w; X++) out[lay(X, half)] = cur[pad + X];
+        r[0] = p1; r[1] = cur; r[2] = p2; /* rotate: the old Y-2 row is reused */
     }
 }
 
@@ -760,7 +789,24 @@ int ferc_group_boxes(ferc_box *r, int n, int min_neighbors, double eps, int *nei
 /* Evaluation                                                                */
 /* ------------------------------------------------------------------------ */
 
-/* A feature with its corner offsets precomputed for one integral stride. */
+typedef struct {
+    ferc_box *b;
+    int n, cap;
+} boxlist;
+
+static int boxlist_push(boxlist *l, ferc_box b) {
+    if (l->n == l->cap) {
+        int nc = l->cap ? l->cap * 2 : 64;
+        ferc_box *q = realloc(l->b, sizeof(ferc_box) * (size_t)nc);
+        if (!q) return 0;
+        l->b = q;
+        l->cap = nc;
+    }
+    l->b[l->n++] = b;
+    return 1;
+}
+
+/* A feature with its corner offsets precomputed for one integral layout. */
 typedef struct {
     int o[MAX_RECTS][4];
     float w[MAX_RECTS];
@@ -772,32 +818,68 @@ typedef struct {
     float thr, left, right;
 } optstump;
 
+/* The cascade's offsets for one integral layout. */
+typedef struct {
+    int nofs[4];              /* the normalisation rectangle (1, 1, w-2, h-2) */
+    optfeat *feat;            /* per feature (tree cascades) */
+    optstump *stump;          /* per tree, in stage order (stump cascades) */
+} layout;
+
 typedef struct {
     const ferc_cascade *c;
-    int stride, plane;        /* integral row stride and plane size */
-    int nofs[4];              /* the normalisation rectangle */
-    double area;
-    optfeat *feat;            /* per feature (trees) */
-    optstump *stump;          /* per tree, in stage order (stump cascades) */
+    int stride, plane, half;  /* integral row stride, plane size, de-interleave split */
+    double area;              /* of the normalisation rectangle */
+    int simd;                 /* windows may be evaluated 8 at a time */
+    layout lay[2];            /* [0] plain columns (step 1), [1] de-interleaved (step 2) */
 } evaluator;
 
-static void set_offsets(optfeat *of, const hfeature *f, int S, int tofs) {
+static void set_offsets(optfeat *of, const hfeature *f, int S, int half, int tofs) {
     memset(of, 0, sizeof *of);
     for (int r = 0; r < MAX_RECTS; r++) {
         hrect h = r < f->nrects ? f->r[r] : (hrect){0, 0, 0, 0, 0.f};
         of->w[r] = h.weight;
-        if (f->tilted && r < f->nrects) {
-            of->o[r][0] = tofs + h.x + S * h.y;
-            of->o[r][1] = tofs + h.x - h.h + S * (h.y + h.h);
-            of->o[r][2] = tofs + h.x + h.w + S * (h.y + h.w);
-            of->o[r][3] = tofs + h.x + h.w - h.h + S * (h.y + h.w + h.h);
+        if (f->tilted && r < f->nrects) { /* corners (x,y) (x-h,y+h) (x+w,y+w) (x+w-h,y+w+h) */
+            of->o[r][0] = tofs + lay(h.x, half) + S * h.y;
+            of->o[r][1] = tofs + lay(h.x - h.h, half) + S * (h.y + h.h);
+            of->o[r][2] = tofs + lay(h.x + h.w, half) + S * (h.y + h.w);
+            of->o[r][3] = tofs + lay(h.x + h.w - h.h, half) + S * (h.y + h.w + h.h);
         } else {
-            of->o[r][0] = h.x + S * h.y;
-            of->o[r][1] = h.x + h.w + S * h.y;
-            of->o[r][2] = h.x + S * (h.y + h.h);
-            of->o[r][3] = h.x + h.w + S * (h.y + h.h);
+            of->o[r][0] = lay(h.x, half) + S * h.y;
+            of->o[r][1] = lay(h.x + h.w, half) + S * h.y;
+            of->o[r][2] = lay(h.x, half) + S * (h.y + h.h);
+            of->o[r][3] = lay(h.x + h.w, half) + S * (h.y + h.h);
         }
     }
+}
+
+static ferc_status layout_init(layout *L, const ferc_cascade *c, int S, int half, int tofs) {
+    int nw = c->win_w - 2, nh = c->win_h - 2;
+    L->nofs[0] = lay(1, half) + S * 1;
+    L->nofs[1] = lay(1 + nw, half) + S * 1;
+    L->nofs[2] = lay(1, half) + S * (1 + nh);
+    L->nofs[3] = lay(1 + nw, half) + S * (1 + nh);
+    if (c->max_nodes == 1) {
+        L->stump = malloc(sizeof(optstump) * (size_t)c->ntrees);
+        if (!L->stump) return FERC_ERR_NOMEM;
+        for (int t = 0; t < c->ntrees; t++) {
+            const hnode *nd = &c->nodes[c->trees[t].first_node];
+            const float *lv = &c->leaves[c->trees[t].first_leaf];
+            optstump *s = &L->stump[t];
+            set_offsets(&s->f, &c->features[nd->feature], S, half, tofs);
+            s->thr = nd->threshold;
+            s->left = lv[-nd->left];
+            s->right = lv[-nd->right];
+        }
+    } else {
+        L->feat = malloc(sizeof(optfeat) * (size_t)c->nfeatures);
+        if (!L->feat) return FERC_ERR_NOMEM;
+        for (int i = 0; i < c->nfeatures; i++) set_offsets(&L->feat[i], &c->features[i], S, half, tofs);
+    }
+    return FERC_OK;
+}
+
+static void evaluator_free(evaluator *ev) {
+    for (int i = 0; i < 2; i++) { free(ev->lay[i].feat); free(ev->lay[i].stump); }
 }
 
 static ferc_status evaluator_init(evaluator *ev, const ferc_cascade *c, int stride, int plane) {
@@ -805,36 +887,18 @@ static ferc_status evaluator_init(evaluator *ev, const ferc_cascade *c, int stri
     ev->c = c;
     ev->stride = stride;
     ev->plane = plane;
-    int nw = c->win_w - 2, nh = c->win_h - 2;
-    ev->nofs[0] = 1 + stride * 1;
-    ev->nofs[1] = 1 + nw + stride * 1;
-    ev->nofs[2] = 1 + stride * (1 + nh);
-    ev->nofs[3] = 1 + nw + stride * (1 + nh);
-    ev->area = (double)(nw * nh);
-    int tofs = 2 * plane;
-    if (c->max_nodes == 1) {
-        ev->stump = malloc(sizeof(optstump) * (size_t)c->ntrees);
-        if (!ev->stump) return FERC_ERR_NOMEM;
-        for (int t = 0; t < c->ntrees; t++) {
-            const hnode *nd = &c->nodes[c->trees[t].first_node];
-            const float *lv = &c->leaves[c->trees[t].first_leaf];
-            optstump *s = &ev->stump[t];
-            set_offsets(&s->f, &c->features[nd->feature], stride, tofs);
-            s->thr = nd->threshold;
-            s->left = lv[-nd->left];
-            s->right = lv[-nd->right];
-        }
-    } else {
-        ev->feat = malloc(sizeof(optfeat) * (size_t)c->nfeatures);
-        if (!ev->feat) return FERC_ERR_NOMEM;
-        for (int i = 0; i < c->nfeatures; i++) set_offsets(&ev->feat[i], &c->features[i], stride, tofs);
+    ev->half = (stride + 1) / 2;
+    ev->area = (double)(c->win_w - 2) * (double)(c->win_h - 2);
+#if defined(__AVX2__)
+    /* The vector path converts window sums of squares as signed 32-bit. */
+    ev->simd = c->max_nodes == 1 && ev->area * 65025.0 < 2147483647.0;
+#endif
+    if (layout_init(&ev->lay[0], c, stride, 0, 2 * plane) ||
+        layout_init(&ev->lay[1], c, stride, ev->half, 2 * plane)) {
+        evaluator_free(ev);
+        return FERC_ERR_NOMEM;
     }
     return FERC_OK;
-}
-
-static void evaluator_free(evaluator *ev) {
-    free(ev->feat);
-    free(ev->stump);
 }
 
 static inline int32_t rsum(const uint32_t *p, const int *o) {
@@ -848,22 +912,25 @@ static inline float feat_value(const optfeat *f, const uint32_t *p) {
     return v;
 }
 
-/* One window at p (top-left in the sum plane): 1 = object, 0 = rejected by
- * the first stage, -s = rejected by stage s, -1 also for windows too flat to
- * normalise (OpenCV's setWindow failing). */
-static int run_at(const evaluator *ev, const uint32_t *p) {
+/* Variance normalisation of the window at p (top-left corner in the sum
+ * plane): 0 when the window is too flat (OpenCV's setWindow failing). */
+static inline int window_norm(const evaluator *ev, const layout *L, const uint32_t *p, float *vnf) {
     const uint32_t *q = p + ev->plane;
-    int32_t vs = rsum(p, ev->nofs);
-    uint32_t vq = q[ev->nofs[0]] - q[ev->nofs[1]] - q[ev->nofs[2]] + q[ev->nofs[3]];
+    int32_t vs = rsum(p, L->nofs);
+    uint32_t vq = q[L->nofs[0]] - q[L->nofs[1]] - q[L->nofs[2]] + q[L->nofs[3]];
     double nf = ev->area * (double)vq - (double)vs * (double)vs;
-    if (!(nf > 0.)) return -1;
-    float vnf = (float)(1. / sqrt(nf));
-    if (!(ev->area * (double)vnf < 1e-1)) return -1;
+    if (!(nf > 0.)) return 0;
+    *vnf = (float)(1. / sqrt(nf));
+    return ev->area * (double)*vnf < 1e-1;
+}
+
+/* Stages s0.. of the window at p: 1 = object, -s = rejected by stage s. */
+static int stages_from(const evaluator *ev, const layout *L, const uint32_t *p, float vnf, int s0) {
     const ferc_cascade *c = ev->c;
-    if (ev->stump) {
-        const optstump *s = ev->stump;
-        for (int si = 0; si < c->nstages; si++) {
+    if (L->stump) {
+        for (int si = s0; si < c->nstages; si++) {
             const hstage *sg = &c->stages[si];
+            const optstump *s = L->stump + sg->first_tree;
             double t = 0;
             for (int k = 0; k < sg->ntrees; k++, s++) {
                 float v = feat_value(&s->f, p) * vnf;
@@ -873,7 +940,7 @@ static int run_at(const evaluator *ev, const uint32_t *p) {
         }
         return 1;
     }
-    for (int si = 0; si < c->nstages; si++) {
+    for (int si = s0; si < c->nstages; si++) {
         const hstage *sg = &c->stages[si];
         double t = 0;
         for (int k = 0; k < sg->ntrees; k++) {
@@ -882,7 +949,7 @@ static int run_at(const evaluator *ev, const uint32_t *p) {
             int idx = 0;
             do {
                 const hnode *nd = &nodes[idx];
-                float v = feat_value(&ev->feat[nd->feature], p) * vnf;
+                float v = feat_value(&L->feat[nd->feature], p) * vnf;
                 idx = v < nd->threshold ? nd->left : nd->right;
             } while (idx > 0);
             t += c->leaves[tr->first_leaf - idx];
@@ -891,6 +958,113 @@ static int run_at(const evaluator *ev, const uint32_t *p) {
     }
     return 1;
 }
+
+/* One window: 1 = object, 0 = rejected by the first stage, -s = rejected by
+ * stage s, -1 also for windows too flat to normalise. */
+static int run_at(const evaluator *ev, const layout *L, const uint32_t *p) {
+    float vnf;
+    if (!window_norm(ev, L, p, &vnf)) return -1;
+    return stages_from(ev, L, p, vnf, 0);
+}
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+
+/* The same computations for the 8 consecutive windows p[0..7], lane by lane
+ * bit-identical to the scalar code (no FMA: products and sums are rounded
+ * separately, as in OpenCV). */
+static inline __m256i vrsum_i(const uint32_t *p, const int *o) {
+    __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(p + o[0]));
+    __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(p + o[1]));
+    __m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(p + o[2]));
+    __m256i d = _mm256_loadu_si256((const __m256i *)(const void *)(p + o[3]));
+    return _mm256_add_epi32(_mm256_sub_epi32(_mm256_sub_epi32(a, b), c), d);
+}
+
+/* Bit i set when window i can be normalised; its factor in lane i of vnf. */
+static inline unsigned window_norm8(const evaluator *ev, const layout *L, const uint32_t *p, __m256 *vnf) {
+    __m256i vs = vrsum_i(p, L->nofs), vq = vrsum_i(p + ev->plane, L->nofs);
+    __m256d area = _mm256_set1_pd(ev->area), tenth = _mm256_set1_pd(1e-1), one = _mm256_set1_pd(1.0);
+    __m256d s0 = _mm256_cvtepi32_pd(_mm256_castsi256_si128(vs));
+    __m256d s1 = _mm256_cvtepi32_pd(_mm256_extracti128_si256(vs, 1));
+    __m256d q0 = _mm256_cvtepi32_pd(_mm256_castsi256_si128(vq));
+    __m256d q1 = _mm256_cvtepi32_pd(_mm256_extracti128_si256(vq, 1));
+    __m256d n0 = _mm256_sub_pd(_mm256_mul_pd(area, q0), _mm256_mul_pd(s0, s0));
+    __m256d n1 = _mm256_sub_pd(_mm256_mul_pd(area, q1), _mm256_mul_pd(s1, s1));
+    unsigned pos = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(n0, _mm256_setzero_pd(), _CMP_GT_OQ)) |
+                   ((unsigned)_mm256_movemask_pd(_mm256_cmp_pd(n1, _mm256_setzero_pd(), _CMP_GT_OQ)) << 4);
+    __m128 f0 = _mm256_cvtpd_ps(_mm256_div_pd(one, _mm256_sqrt_pd(n0)));
+    __m128 f1 = _mm256_cvtpd_ps(_mm256_div_pd(one, _mm256_sqrt_pd(n1)));
+    __m256d a0 = _mm256_mul_pd(area, _mm256_cvtps_pd(f0)), a1 = _mm256_mul_pd(area, _mm256_cvtps_pd(f1));
+    unsigned small = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(a0, tenth, _CMP_LT_OQ)) |
+                     ((unsigned)_mm256_movemask_pd(_mm256_cmp_pd(a1, tenth, _CMP_LT_OQ)) << 4);
+    *vnf = _mm256_set_m128(f1, f0);
+    return pos & small;
+}
+
+/* Stage si for the 8 windows: bit i set when window i passes. */
+static inline unsigned stage8(const ferc_cascade *c, const layout *L, int si, const uint32_t *p, __m256 vnf) {
+    const hstage *sg = &c->stages[si];
+    const optstump *s = L->stump + sg->first_tree;
+    __m256d t0 = _mm256_setzero_pd(), t1 = _mm256_setzero_pd();
+    for (int k = 0; k < sg->ntrees; k++, s++) {
+        __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(s->f.w[0]), _mm256_cvtepi32_ps(vrsum_i(p, s->f.o[0]))),
+                                 _mm256_mul_ps(_mm256_set1_ps(s->f.w[1]), _mm256_cvtepi32_ps(vrsum_i(p, s->f.o[1]))));
+        if (s->f.w[2] != 0.0f)
+            v = _mm256_add_ps(v, _mm256_mul_ps(_mm256_set1_ps(s->f.w[2]), _mm256_cvtepi32_ps(vrsum_i(p, s->f.o[2]))));
+        v = _mm256_mul_ps(v, vnf);
+        __m256 leaf = _mm256_blendv_ps(_mm256_set1_ps(s->right), _mm256_set1_ps(s->left),
+                                       _mm256_cmp_ps(v, _mm256_set1_ps(s->thr), _CMP_LT_OQ));
+        t0 = _mm256_add_pd(t0, _mm256_cvtps_pd(_mm256_castps256_ps128(leaf)));
+        t1 = _mm256_add_pd(t1, _mm256_cvtps_pd(_mm256_extractf128_ps(leaf, 1)));
+    }
+    __m256d th = _mm256_set1_pd((double)sg->threshold);
+    return (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(t0, th, _CMP_NLT_UQ)) |
+           ((unsigned)_mm256_movemask_pd(_mm256_cmp_pd(t1, th, _CMP_NLT_UQ)) << 4);
+}
+
+/* Below this many live windows out of 8, finish them one by one. */
+#define VEC_MIN_LIVE 2
+
+/* Scan one row of nj windows (window j at row + j, image column j * step),
+ * 8 at a time; detections are pushed in order of j. Windows past nj are
+ * computed (their loads stay inside the planes' slack) and ignored. */
+static int scan_row8(const evaluator *ev, const layout *L, const uint32_t *row, int nj, int y, int step, float sc,
+                     int bw, int bh, boxlist *out) {
+    const ferc_cascade *c = ev->c;
+    int skip = 0;
+    for (int j0 = 0; j0 < nj; j0 += 8) {
+        const uint32_t *p = row + j0;
+        int lanes = nj - j0 < 8 ? nj - j0 : 8;
+        __m256 vnf;
+        unsigned ok = window_norm8(ev, L, p, &vnf);
+        unsigned pass = ok ? stage8(c, L, 0, p, vnf) : 0;
+        unsigned live = 0;
+        for (int i = 0; i < lanes; i++) {
+            if (skip) { skip = 0; continue; }        /* OpenCV skips the position after a stage-0 reject */
+            if (!(ok >> i & 1)) continue;            /* too flat: -1, no skip */
+            if (!(pass >> i & 1)) { skip = 1; continue; }
+            live |= 1u << i;
+        }
+        int si = 1;
+        while (live && si < c->nstages && __builtin_popcount(live) >= VEC_MIN_LIVE)
+            live &= stage8(c, L, si++, p, vnf);
+        if (!live) continue;
+        if (si < c->nstages) {
+            float f[8];
+            _mm256_storeu_ps(f, vnf);
+            for (int i = 0; i < lanes; i++)
+                if ((live >> i & 1) && stages_from(ev, L, p + i, f[i], si) <= 0) live &= ~(1u << i);
+        }
+        for (int i = 0; i < lanes; i++)
+            if (live >> i & 1) {
+                ferc_box b = {round_f((float)((j0 + i) * step) * sc), round_f((float)y * sc), bw, bh};
+                if (!boxlist_push(out, b)) return 0;
+            }
+    }
+    return 1;
+}
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Multi-scale detection                                                     */
@@ -937,53 +1111,48 @@ static int compute_scales(int w, int h, int ww, int wh, double sf, int minw, int
     return n;
 }
 
-typedef struct {
-    ferc_box *b;
-    int n, cap;
-} boxlist;
-
-static int boxlist_push(boxlist *l, ferc_box b) {
-    if (l->n == l->cap) {
-        int nc = l->cap ? l->cap * 2 : 64;
-        ferc_box *q = realloc(l->b, sizeof(ferc_box) * (size_t)nc);
-        if (!q) return 0;
-        l->b = q;
-        l->cap = nc;
-    }
-    l->b[l->n++] = b;
-    return 1;
-}
-
 /* Per-thread work buffers. */
 typedef struct {
     uint8_t *img;       /* resized image */
-    uint32_t *planes;   /* sum, sqsum[, tilted], each `plane` uint32 */
+    uint32_t *planes;   /* sum, sqsum[, tilted], each `plane` uint32, then slack */
     uint32_t *ext;      /* tilted scratch */
     void *tmp;          /* resize scratch */
 } workbuf;
 
-/* Resize, integrate and scan one scale; candidates into out. */
+/* Resize, integrate and scan one scale; candidates into out in (y, x) order. */
 static int detect_scale(const evaluator *ev, const uint8_t *gray, int w, int h, int stride, float sc,
                         workbuf *wb, boxlist *out) {
     const ferc_cascade *c = ev->c;
     int sw = round_f((float)w / sc), sh = round_f((float)h / sc);
     if (sw < 1 || sh < 1) return 1;
+    int step = sc >= 2 ? 1 : 2;
+    int half = step == 2 ? ev->half : 0;
+    const layout *L = &ev->lay[step == 2];
     ferc_detect_resize_exact(gray, w, h, stride, wb->img, sw, sh, sw, wb->tmp);
     uint32_t *sum = wb->planes, *sq = sum + ev->plane;
-    ferc_detect_integral(wb->img, sw, sh, sw, sum, sq, ev->stride);
-    if (c->has_tilted) ferc_detect_tilted(wb->img, sw, sh, sw, sum + 2 * ev->plane, ev->stride, wb->ext);
+    ferc_detect_integral(wb->img, sw, sh, sw, sum, sq, ev->stride, half);
+    if (c->has_tilted) ferc_detect_tilted(wb->img, sw, sh, sw, sum + 2 * ev->plane, ev->stride, half, wb->ext);
     int szw = sw + 1 - c->win_w, szh = sh + 1 - c->win_h;
-    int step = sc >= 2 ? 1 : 2;
+    if (szw <= 0 || szh <= 0) return 1;
+    int nj = (szw + step - 1) / step; /* windows per row, at x = j * step */
     int bw = round_f((float)c->win_w * sc), bh = round_f((float)c->win_h * sc);
     for (int y = 0; y < szh; y += step) {
-        const uint32_t *row = sum + (size_t)y * ev->stride;
-        for (int x = 0; x < szw; x += step) {
-            int r = run_at(ev, row + x);
+        const uint32_t *row = sum + (size_t)y * ev->stride; /* window j at row + j in both layouts */
+#if defined(__AVX2__)
+        if (ev->simd) {
+            if (!scan_row8(ev, L, row, nj, y, step, sc, bw, bh, out)) return 0;
+            continue;
+        }
+#endif
+        int skip = 0;
+        for (int j = 0; j < nj; j++) {
+            if (skip) { skip = 0; continue; }
+            int r = run_at(ev, L, row + j);
             if (r > 0) {
-                ferc_box b = {round_f((float)x * sc), round_f((float)y * sc), bw, bh};
+                ferc_box b = {round_f((float)(j * step) * sc), round_f((float)y * sc), bw, bh};
                 if (!boxlist_push(out, b)) return 0;
             } else if (r == 0) {
-                x += step;
+                skip = 1; /* OpenCV skips the next position after a first-stage reject */
             }
         }
     }
@@ -1006,7 +1175,7 @@ ferc_status ferc_detect_faces(const ferc_cascade *c, const uint8_t *gray, int w,
     if (opts) o = *opts;
     else ferc_detect_opts_default(&o);
     if (!(o.scale_factor > 1.0) || !(o.scale_factor < 100.0))
-        return ferc_fail(err, FERC_ERR_ARG, "scale factor %g must be greater than 1", o.scale_factor);
+        return ferc_fail(err, FERC_ERR_ARG, "scale factor %g must be greater than 1 (and below 100)", o.scale_factor);
     if (o.min_neighbors < 0 || o.min_size < 0 || o.max_size < 0)
         return ferc_fail(err, FERC_ERR_ARG, "min_neighbors, min_size and max_size must not be negative");
 
@@ -1015,9 +1184,12 @@ ferc_status ferc_detect_faces(const ferc_cascade *c, const uint8_t *gray, int w,
                             o.max_size, scales, 1024);
     if (ns == 0) return FERC_OK;
 
-    int S = w + 1, P = (h + 1) * S; /* the first scale is the largest image */
+    /* One stride for every scale (the first scale has the largest image), so
+     * that offsets are computed once; slack after the planes for the 8-wide
+     * loads of windows past the end of a row. */
+    int S = w + 2, P = (h + 1) * S;
     evaluator ev;
-    if (evaluator_init(&ev, c, S, P)) { evaluator_free(&ev); return ferc_fail(err, FERC_ERR_NOMEM, "out of memory"); }
+    if (evaluator_init(&ev, c, S, P)) return ferc_fail(err, FERC_ERR_NOMEM, "ferc_detect_faces: out of memory");
     boxlist *lists = calloc((size_t)ns, sizeof(boxlist));
     int nth = ferc_threads(o.threads);
     if (nth > ns) nth = ns;
@@ -1029,7 +1201,7 @@ ferc_status ferc_detect_faces(const ferc_cascade *c, const uint8_t *gray, int w,
             workbuf wb;
             size_t nplanes = c->has_tilted ? 3 : 2;
             wb.img = malloc((size_t)w * (size_t)h);
-            wb.planes = malloc(sizeof(uint32_t) * (size_t)P * nplanes);
+            wb.planes = calloc((size_t)P * nplanes + 64, sizeof(uint32_t));
             wb.ext = c->has_tilted ? malloc(sizeof(uint32_t) * 3 * (size_t)(w + 2 * h + 16)) : NULL;
             wb.tmp = malloc(ferc_detect_resize_tmp_size(w, h));
             int ok = wb.img && wb.planes && wb.tmp && (!c->has_tilted || wb.ext);
@@ -1037,6 +1209,8 @@ ferc_status ferc_detect_faces(const ferc_cascade *c, const uint8_t *gray, int w,
 #pragma omp atomic write
                 failed = 1;
             }
+            /* Scales in order, largest (slowest) first: dynamic scheduling
+             * balances the threads; each scale has its own list. */
 #pragma omp for schedule(dynamic, 1)
             for (int i = 0; i < ns; i++) {
                 if (ok && !detect_scale(&ev, gray, w, h, stride, scales[i], &wb, &lists[i])) {

@@ -19,9 +19,8 @@ ferc_status ferc_evaluate(ferc_model *m, const ferc_dataset *d, int threads, int
     ferc_status st = FERC_OK;
     for (int i = 0; i < d->n && st == FERC_OK; i += chunk) {
         int n = d->n - i < chunk ? d->n - i : chunk;
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (int k = 0; k < n; k++) ferc_prepare_images(d, i + k, 1, S, x + (size_t)k * S * S);
-        st = ferc_model_predict(m, x, n, p, threads, err);
+        st = ferc_model_prepare_rows(m, d, i, n, x, err);
+        if (st == FERC_OK) st = ferc_model_predict(m, x, n, p, threads, err);
         for (int k = 0; k < n && st == FERC_OK; k++) {
             const float *pk = p + (size_t)k * FERC_NUM_CLASSES;
             int best = 0;

@@ -340,7 +340,11 @@ int fused_ready(ferc_net *net, int N, const exec_ctx *ctx, int need_bwd) {
 /* ------------------------------------------------------------------------ */
 
 void fused_plan(ferc_net *net) {
+#ifdef FERC_NO_FUSE
+    net->fuse = 0;   /* build switch for comparisons with the layer-by-layer path */
+#else
     net->fuse = 1;
+#endif
     net->stages = calloc((size_t)net->nlayers, sizeof *net->stages);
     net->blocks = calloc((size_t)net->nlayers, sizeof *net->blocks);
     if (!net->stages || !net->blocks) {

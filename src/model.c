@@ -57,6 +57,7 @@ ferc_status model_new(const char *arch, const char *spec, int input_size, ferc_m
     m->input_size = input_size;
     for (int i = 0; i < FERC_NUM_CLASSES; i++) snprintf(m->labels[i], sizeof m->labels[i], "%s", ferc_label_name(i));
     m->norm_scale = 1.0f / 255.0f; m->norm_mean = 0; m->norm_std = 1;
+    m->prep_size = input_size; m->prep_crop = 0;
     ferc_status st = m->spec ? net_build(&m->net, spec, 1, input_size, input_size, err)
                              : ferc_fail(err, FERC_ERR_NOMEM, "out of memory");
     if (st == FERC_OK && m->net.nclasses != FERC_NUM_CLASSES)
@@ -154,6 +155,43 @@ ferc_status ferc_model_predict(ferc_model *m, const float *x, int n, float *prob
         softmax_rows(logits, b, FERC_NUM_CLASSES, probs + (size_t)i * FERC_NUM_CLASSES);
     }
     free(tmp);
+    return FERC_OK;
+}
+
+void ferc_model_prepare(const ferc_model *m, const float *src, int sh, int sw, float *dst) {
+    const int S = m->input_size;
+    if (!m->prep_crop) { ferc_resize_bilinear(src, sh, sw, dst, S, S); return; }
+    ferc_augment_opts o;
+    ferc_augment_opts_default(&o);
+    o.crop = 1;
+    const int P = m->prep_size;
+    if (sh == P && sw == P) { ferc_augment_center(&o, src, P, P, dst, S, S); return; }
+    float stackbuf[64 * 64], *tmp = (size_t)P * P <= sizeof stackbuf / sizeof stackbuf[0] ? stackbuf : malloc(sizeof(float) * (size_t)P * P);
+    if (!tmp) { ferc_resize_bilinear(src, sh, sw, dst, S, S); return; }
+    ferc_resize_bilinear(src, sh, sw, tmp, P, P);
+    ferc_augment_center(&o, tmp, P, P, dst, S, S);
+    if (tmp != stackbuf) free(tmp);
+}
+
+ferc_status ferc_model_prepare_rows(const ferc_model *m, const ferc_dataset *d, int first, int n,
+                                    float *x, ferc_error *err) {
+    const int S = m->input_size;
+    if (!m->prep_crop) {
+        ferc_prepare_images(d, first, n, S, x);
+        return FERC_OK;
+    }
+    ferc_augment_opts o;
+    ferc_augment_opts_default(&o);
+    o.crop = 1;
+    if (d->h != m->prep_size || d->w != m->prep_size)
+        return ferc_fail(err, FERC_ERR_ARG, "the model was trained on %dx%d crops of %dx%d faces; the data has %dx%d faces",
+                         S, S, m->prep_size, m->prep_size, d->h, d->w);
+    int *idx = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
+    if (!idx) return ferc_fail(err, FERC_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n; i++) idx[i] = first + i;
+    ferc_status st = ferc_augment_batch(&o, NULL, d, idx, n, 0, x, S, S);
+    free(idx);
+    if (st != FERC_OK) return ferc_fail(err, st, "centre crop failed");
     return FERC_OK;
 }
 
@@ -265,6 +303,7 @@ ferc_status model_save_ex(const ferc_model *m, const char *path, const ckpt_extr
         unsigned char n = (unsigned char)strlen(m->labels[i]);
         put(&b, &n, 1); put(&b, m->labels[i], n);
     }
+    chunk(&b, "PREP", 8); put_u32(&b, (uint32_t)m->prep_size); put_u32(&b, (uint32_t)m->prep_crop);
     chunk(&b, "NORM", 12); put(&b, &m->norm_scale, 4); put(&b, &m->norm_mean, 4); put(&b, &m->norm_std, 4);
     put_floats(&b, "PARM", m->net.params, m->net.nparams);
     put_floats(&b, "STAT", m->net.state, m->net.nstate);
@@ -346,7 +385,7 @@ ferc_status model_load_ex(const char *path, ferc_model **out, ckpt_extra *ex, fe
     int insize = 0, have_parm = 0;
     size_t off = 16, end = n - 4;
     /* first pass: architecture, to build the net */
-    const unsigned char *parm = NULL, *stat = NULL, *hist = NULL, *labl = NULL, *norm = NULL;
+    const unsigned char *parm = NULL, *stat = NULL, *hist = NULL, *labl = NULL, *norm = NULL, *prep = NULL;
     uint64_t parm_len = 0, stat_len = 0, hist_len = 0, labl_len = 0;
     const unsigned char *trst = NULL, *optm = NULL, *optv = NULL, *bstp = NULL, *bsts = NULL;
     uint64_t optm_len = 0, optv_len = 0, bstp_len = 0, bsts_len = 0;
@@ -369,6 +408,7 @@ ferc_status model_load_ex(const char *path, ferc_model **out, ckpt_extra *ex, fe
             insize = (int)v[1];
         }
         else if (!strcmp(tag, "LABL")) { labl = p; labl_len = len; }
+        else if (!strcmp(tag, "PREP")) { if (len != 8) BAD("%s: bad PREP", path); prep = p; }
         else if (!strcmp(tag, "NORM")) { if (len != 12) BAD("%s: bad NORM", path); norm = p; }
         else if (!strcmp(tag, "PARM")) { parm = p; parm_len = len; have_parm = 1; }
         else if (!strcmp(tag, "STAT")) { stat = p; stat_len = len; }
@@ -389,6 +429,13 @@ ferc_status model_load_ex(const char *path, ferc_model **out, ckpt_extra *ex, fe
         BAD("%s: parameter count does not match the architecture", path);
     if (stat && !get_floats(stat, stat_len, m->net.nstate, m->net.state))
         BAD("%s: state count does not match the architecture", path);
+    if (prep) {
+        uint32_t v[2];
+        memcpy(v, prep, 8);
+        if (v[0] < (uint32_t)m->input_size || v[0] > 1024 || v[1] > 1 || (!v[1] && v[0] != (uint32_t)m->input_size))
+            BAD("%s: bad preprocessing (size %u, crop %u)", path, v[0], v[1]);
+        m->prep_size = (int)v[0]; m->prep_crop = (int)v[1];
+    }
     if (norm) { memcpy(&m->norm_scale, norm, 4); memcpy(&m->norm_mean, norm + 4, 4); memcpy(&m->norm_std, norm + 8, 4);
                 if (!(m->norm_std > 0)) BAD("%s: bad normalisation", path); }
     if (labl) {

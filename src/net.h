@@ -224,6 +224,8 @@ struct ferc_model {
     int input_size;
     char labels[FERC_NUM_CLASSES][16];
     float norm_scale, norm_mean, norm_std;   /* x = (pix * scale - mean) / std */
+    int prep_size;             /* faces are first resized to prep_size x prep_size, */
+    int prep_crop;             /* then centre-cropped to input_size when prep_crop */
     ferc_net net;
     int nhist;
     ferc_epoch_stats *hist;

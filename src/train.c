@@ -187,6 +187,7 @@ ferc_status ferc_train(const ferc_dataset *d, const ferc_train_opts *o, ferc_mod
         st = ferc_model_create(o->arch, o->seed, &m, err);
         if (st != FERC_OK) return st;
     }
+    if (o->augment && o->augment->crop) { m->prep_crop = 1; m->prep_size = d->h; }
     const int S = m->input_size, B = o->batch, threads = ferc_threads(o->threads);
     ferc_net *net = &m->net;
 

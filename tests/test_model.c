@@ -216,7 +216,7 @@ TEST(train_rejects_bad_options) {
 }
 
 /* End to end on real faces: a short run on a subset must beat chance
- * (about 25% for always-happy, 14% uniform) by a wide margin. */
+ * (24.9% for always-happy on PublicTest, 14% uniform) by a wide margin. */
 TEST(e2e_fer2013_subset) {
     const char *csv = test_fer_csv();
     if (!csv) SKIP("../shared/data/fer2013/fer2013.csv.gz is absent (set FERC_DATA to run it)");
@@ -228,18 +228,17 @@ TEST(e2e_fer2013_subset) {
     lo.usage = FERC_USAGE_PUBLICTEST;
     CHECK_EQ_INT(ferc_dataset_load(csv, &lo, &te, &err), FERC_OK);
     if (test_failed_now()) return;
-    tr.n = 6000;
-    te.n = 1000;
+    tr.n = 8000;
     ferc_train_opts o;
     ferc_train_opts_default(&o);
-    o.arch = "seed"; o.epochs = 3; o.batch = 64; o.seed = 1;
+    o.arch = "seed"; o.epochs = 5; o.batch = 32; o.seed = 1;
     ferc_model *m = NULL;
     CHECK_EQ_INT(ferc_train(&tr, &o, &m, &err), FERC_OK);
     if (m) {
         ferc_metrics met;
         CHECK_EQ_INT(ferc_evaluate(m, &te, 0, NULL, NULL, &met, &err), FERC_OK);
-        printf("    e2e: 3 epochs on 6000 faces -> PublicTest[0:1000] accuracy %.3f, macro F1 %.3f\n", met.accuracy, met.macro_f1);
-        CHECK_MSG(met.accuracy > 0.35, "accuracy %.3f does not beat chance by a wide margin", met.accuracy);
+        printf("    e2e: 5 epochs on 8000 faces -> PublicTest accuracy %.3f, macro F1 %.3f\n", met.accuracy, met.macro_f1);
+        CHECK_MSG(met.accuracy > 0.36 && met.macro_f1 > 0.2, "accuracy %.3f does not beat chance by a wide margin", met.accuracy);
         ferc_model_free(m);
     }
     ferc_dataset_free(&tr);
