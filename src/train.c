@@ -117,32 +117,6 @@ static void validate(loop_bufs *b, const int *val, int nval, double *loss, doubl
     *acc = nval ? (double)correct / nval : NAN;
 }
 
-/* Draws of the class-balanced sampler: uniform class, then uniform member. */
-typedef struct { int *members[FERC_NUM_CLASSES]; int count[FERC_NUM_CLASSES]; int nclasses; int cls[FERC_NUM_CLASSES]; } balancer;
-
-static int balancer_init(balancer *bl, const ferc_dataset *d, const int *rows, int n) {
-    memset(bl, 0, sizeof *bl);
-    for (int i = 0; i < n; i++) bl->count[d->label[rows[i]]]++;
-    for (int c = 0; c < FERC_NUM_CLASSES; c++) {
-        if (!bl->count[c]) continue;
-        bl->members[c] = malloc(sizeof(int) * (size_t)bl->count[c]);
-        if (!bl->members[c]) return 0;
-        bl->cls[bl->nclasses++] = c;
-        bl->count[c] = 0;
-    }
-    for (int i = 0; i < n; i++) { int c = d->label[rows[i]]; bl->members[c][bl->count[c]++] = rows[i]; }
-    return 1;
-}
-
-static void balancer_free(balancer *bl) { for (int c = 0; c < FERC_NUM_CLASSES; c++) free(bl->members[c]); }
-
-static void balancer_draw(const balancer *bl, ferc_rng *r, int *out, int n) {
-    for (int i = 0; i < n; i++) {
-        int c = bl->cls[ferc_rng_below(r, (uint32_t)bl->nclasses)];
-        out[i] = bl->members[c][ferc_rng_below(r, (uint32_t)bl->count[c])];
-    }
-}
-
 static void log_msg(const ferc_train_opts *o, ferc_log_level lv, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void log_msg(const ferc_train_opts *o, ferc_log_level lv, const char *fmt, ...) {
@@ -203,8 +177,9 @@ ferc_status ferc_train(const ferc_dataset *d, const ferc_train_opts *o, ferc_mod
     ferc_epoch_stats *hist = calloc((size_t)o->epochs, sizeof *hist);
     optim_state opt;
     memset(&opt, 0, sizeof opt);
-    balancer bal;
+    ferc_balanced_sampler bal;
     memset(&bal, 0, sizeof bal);
+    int *tlabels = NULL;
     if (!train || !val || !order || !b.x || !b.y || !b.dlogits || (o->labels == FERC_LABELS_ONEHOT && !b.onehot) ||
         !best_p || !best_s || !hist) { st = ferc_fail(err, FERC_ERR_NOMEM, "out of memory"); goto done; }
     if ((st = optim_init(&opt, o, net->nparams, err)) != FERC_OK) goto done;
@@ -217,14 +192,17 @@ ferc_status ferc_train(const ferc_dataset *d, const ferc_train_opts *o, ferc_mod
     qsort(val, (size_t)nval, sizeof(int), cmp_int);
     if (ntrain == 0) { st = ferc_fail(err, FERC_ERR_ARG, "no training rows left after the validation split"); goto done; }
     if (o->class_weight_balanced) {
-        int counts[FERC_NUM_CLASSES] = {0}, k = 0;
+        int counts[FERC_NUM_CLASSES] = {0};
         for (int i = 0; i < ntrain; i++) counts[d->label[train[i]]]++;
-        for (int c = 0; c < FERC_NUM_CLASSES; c++) k += counts[c] > 0;
-        for (int c = 0; c < FERC_NUM_CLASSES; c++)   /* w_c = n / (k n_c), as scikit-learn */
-            cw[c] = counts[c] ? (float)((double)ntrain / ((double)k * counts[c])) : 0.0f;
+        ferc_class_weights_balanced(counts, cw);   /* w_c = n / (k n_c), as scikit-learn */
         b.cw = cw;
     }
-    if (o->balance_oversample && !balancer_init(&bal, d, train, ntrain)) { st = ferc_fail(err, FERC_ERR_NOMEM, "out of memory"); goto done; }
+    if (o->balance_oversample) {
+        tlabels = malloc(sizeof(int) * (size_t)ntrain);
+        if (!tlabels) { st = ferc_fail(err, FERC_ERR_NOMEM, "out of memory"); goto done; }
+        for (int i = 0; i < ntrain; i++) tlabels[i] = d->label[train[i]];
+        if ((st = ferc_balanced_sampler_init(&bal, tlabels, ntrain, err)) != FERC_OK) goto done;
+    }
 
     ferc_rng rng;
     int start_epoch = 0, best_epoch = 0;
@@ -254,7 +232,10 @@ ferc_status ferc_train(const ferc_dataset *d, const ferc_train_opts *o, ferc_mod
     const int nbatches = (ntrain + B - 1) / B;
     for (int epoch = start_epoch; epoch < o->epochs; epoch++) {
         double t0 = ferc_now(), last = 0;
-        if (o->balance_oversample) balancer_draw(&bal, &rng, order, ntrain);
+        if (o->balance_oversample) {   /* sampler indices are positions in train[] */
+            ferc_balanced_sampler_draw(&bal, &rng, order, ntrain);
+            for (int i = 0; i < ntrain; i++) order[i] = train[order[i]];
+        }
         else { memcpy(order, train, sizeof(int) * (size_t)ntrain); shuffle(order, ntrain, &rng); }
         double loss_sum = 0;
         long correct = 0, seen = 0;
@@ -316,7 +297,8 @@ done:
     free(best_p); free(best_s); free(hist);
     free(ex.load_m); free(ex.load_v); free(ex.load_best_params); free(ex.load_best_state);
     optim_free(&opt);
-    balancer_free(&bal);
+    ferc_balanced_sampler_free(&bal);
+    free(tlabels);
     if (st != FERC_OK) { ferc_model_free(m); return st; }
     *out = m;
     return FERC_OK;
