@@ -18,6 +18,8 @@ static void help(void) {
         "  --json           print exactly one JSON object: n, accuracy, macro_f1,\n"
         "                   weighted_f1, per_class [{label, precision, recall, f1, support}],\n"
         "                   confusion\n"
+        "  --tta            test-time augmentation: average the face and its mirror\n"
+        "                   (ten crops for models trained on random crops)\n"
         "  --digits N       decimals in the report (2, as scikit-learn)\n"
         "  --skip-bad-rows  skip malformed rows instead of stopping\n"
         "  --threads N      (all cores)\n\n"
@@ -27,7 +29,7 @@ static void help(void) {
 
 int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *usage = "all";
-    int json = 0, threads = 0, digits = 2, skip_bad = 0;
+    int json = 0, threads = 0, digits = 2, skip_bad = 0, tta = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
 #define VAL() do { if (!(v = cli_value(argc, argv, &i, a))) return 2; } while (0)
@@ -36,6 +38,7 @@ int cmd_eval(int argc, char **argv) {
         else if (cli_is(a, "--data")) { VAL(); data = v; }
         else if (cli_is(a, "--usage")) { VAL(); usage = v; }
         else if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--tta")) tta = 1;
         else if (!strcmp(a, "--skip-bad-rows")) skip_bad = 1;
         else if (cli_is(a, "--digits")) { VAL(); if (!cli_int("eval", a, v, 1, 10, &digits)) return 2; }
         else if (cli_is(a, "--threads")) { VAL(); if (!cli_int("eval", a, v, 1, 1024, &threads)) return 2; }
@@ -55,7 +58,8 @@ int cmd_eval(int argc, char **argv) {
     if (d.skipped) fprintf(stderr, "skipped %d bad rows\n", d.skipped);
     ferc_metrics met;
     double t0 = cli_now();
-    ferc_status st = ferc_evaluate(m, &d, threads, NULL, NULL, &met, &err);
+    ferc_status st = tta ? ferc_evaluate_tta(m, &d, threads, NULL, NULL, &met, &err)
+                         : ferc_evaluate(m, &d, threads, NULL, NULL, &met, &err);
     double dt = cli_now() - t0;
     ferc_dataset_free(&d);
     ferc_model_free(m);
@@ -66,7 +70,7 @@ int cmd_eval(int argc, char **argv) {
         printf("%s\n", buf);
         return 0;
     }
-    printf("model %s on %s (%s): %d faces in %.2fs (%.0f faces/s)\n\n", model, data, usage, met.n, dt, met.n / dt);
+    printf("model %s on %s (%s%s): %d faces in %.2fs (%.0f faces/s)\n\n", model, data, usage, tta ? ", test-time augmentation" : "", met.n, dt, met.n / dt);
     printf("accuracy: %.4f   macro F1: %.4f   weighted F1: %.4f\n\n", met.accuracy, met.macro_f1, met.weighted_f1);
     ferc_metrics_report(&met, digits, buf, sizeof buf);
     printf("%s\n", buf);

@@ -264,6 +264,11 @@ int ferc_metrics_confusion_text(const ferc_metrics *m, char *buf, size_t cap);
  * when probs != NULL, probabilities (n, 7). */
 ferc_status ferc_evaluate(ferc_model *m, const ferc_dataset *d, int threads,
                           int *pred, float *probs, ferc_metrics *out, ferc_error *err);
+/* Test-time augmentation: the probabilities averaged over several views of
+ * each face — for a model trained on random crops the ten crops (corners,
+ * centre, and their mirrors), otherwise the face and its mirror image. */
+ferc_status ferc_evaluate_tta(ferc_model *m, const ferc_dataset *d, int threads,
+                              int *pred, float *probs, ferc_metrics *out, ferc_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Augmentation and class imbalance (augment.c)                             */

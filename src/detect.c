@@ -1023,8 +1023,9 @@ static inline unsigned stage8(const ferc_cascade *c, const layout *L, int si, co
            ((unsigned)_mm256_movemask_pd(_mm256_cmp_pd(t1, th, _CMP_NLT_UQ)) << 4);
 }
 
-/* Below this many live windows out of 8, finish them one by one. */
-#define VEC_MIN_LIVE 2
+/* Below this many live windows out of 8, finish them one by one (measured:
+ * running the vectors to the end is fastest). */
+#define VEC_MIN_LIVE 1
 
 /* Scan one row of nj windows (window j at row + j, image column j * step),
  * 8 at a time; detections are pushed in order of j. Windows past nj are

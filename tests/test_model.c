@@ -271,6 +271,26 @@ TEST(train_options_paths) {
         ferc_metrics met;
         CHECK_EQ_INT(ferc_evaluate(m, &t, 2, NULL, NULL, &met, &err), FERC_OK);
         CHECK_MSG(met.accuracy > 0.8, "variant %d: accuracy %.3f", variant, met.accuracy);
+        /* test-time augmentation: the mean over views, computed by hand for row 0 */
+        float *probs = malloc(sizeof(float) * 7 * (size_t)t.n);
+        ferc_metrics mt;
+        CHECK_EQ_INT(ferc_evaluate_tta(m, &t, 2, NULL, probs, &mt, &err), FERC_OK);
+        CHECK_MSG(mt.accuracy > 0.6, "variant %d: TTA accuracy %.3f", variant, mt.accuracy);
+        int S = ferc_model_input_size(m), V = variant ? 10 : 2;
+        float face[48 * 48], *views = malloc(sizeof(float) * (size_t)V * S * S), pv[10 * 7];
+        for (int k = 0; k < 48 * 48; k++) face[k] = t.pix[k] / 255.0f;
+        if (variant) ferc_augment_ten_crop(face, 48, 48, views, S, S);
+        else {
+            ferc_model_prepare(m, face, 48, 48, views);
+            for (int r = 0; r < S; r++) for (int c = 0; c < S; c++) views[S * S + r * S + c] = views[r * S + S - 1 - c];
+        }
+        CHECK_EQ_INT(ferc_model_predict(m, views, V, pv, 1, &err), FERC_OK);
+        for (int c = 0; c < 7; c++) {
+            double mean = 0;
+            for (int v = 0; v < V; v++) mean += pv[v * 7 + c];
+            CHECK_NEAR(probs[c], mean / V, 1e-5);
+        }
+        free(views); free(probs);
         /* a model trained on crops remembers it: the file round-trips that */
         if (variant == 1) {
             char path[1024];
