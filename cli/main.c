@@ -8,8 +8,6 @@
 
 /* Subcommands live in their own files; a weak declaration lets the tool
  * build while one of them is not written yet. */
-#pragma weak cmd_video
-#pragma weak cmd_predict
 #pragma weak cmd_bench
 #pragma weak cmd_augment
 #pragma weak cmd_report

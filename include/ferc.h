@@ -174,6 +174,9 @@ ferc_status ferc_model_first_filters(const ferc_model *m, float *w, size_t cap, 
  * dst (S, S): a bilinear resize, or, for a model trained on random crops, a
  * resize to its training size followed by a centre crop. */
 void ferc_model_prepare(const ferc_model *m, const float *src, int sh, int sw, float *dst);
+/* Side of the square face the model's preprocessing starts from: the input
+ * size, or the size it was cropped from (48 for random-crop training). */
+int ferc_model_face_size(const ferc_model *m);
 /* The same for dataset rows [first, first+n): x (n, S, S). */
 ferc_status ferc_model_prepare_rows(const ferc_model *m, const ferc_dataset *d, int first, int n,
                                     float *x, ferc_error *err);
@@ -457,6 +460,10 @@ void ferc_crop_face(const uint8_t *gray, int w, int h, int stride, ferc_box box,
  * scaled to [0,1] and run through ferc_model_predict: probs (n, 7). */
 ferc_status ferc_classify_faces(ferc_model *model, const uint8_t *gray, int w, int h, int stride,
                                 const ferc_box *boxes, int n, float margin, float *probs, ferc_error *err);
+
+/* Draw the boxes on an RGB image (c = 3) in place, coloured by top emotion
+ * and labelled "emotion 87%" when probs (n, 7) is given (cairo). */
+ferc_status ferc_draw_faces(ferc_image *img, const ferc_box *boxes, int n, const float *probs, ferc_error *err);
 /* FERC-DETECT-END */
 
 /* ------------------------------------------------------------------------ */

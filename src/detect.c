@@ -485,6 +485,9 @@ ferc_status ferc_cascade_load(const char *path, ferc_cascade **out, ferc_error *
     ferc_status st = FERC_OK;
     if (!c || !x.cloc) st = ferc_fail(err, FERC_ERR_NOMEM, "%s: out of memory", path);
     const xmlNode *top = xmlDocGetRootElement(doc);
+    /* Cascades have no DTD; refusing them rules out entity expansion tricks. */
+    if (!st && (doc->intSubset || doc->extSubset))
+        st = ferc_fail(err, FERC_ERR_PARSE, "%s: XML with a DTD (<!DOCTYPE ...>) is not an OpenCV cascade", path);
     const xmlNode *root = st ? NULL : first_elem(top);
     if (!st && (!is_elem(top, "opencv_storage") || !root))
         st = xfail(&x, top, FERC_ERR_PARSE, "not an OpenCV cascade file (no <opencv_storage> with a cascade inside)");
@@ -565,7 +568,7 @@ static void exact_hline(const uint8_t *s, int sw, int dw, const int *ofs, const 
  * OpenCV 4.6 cv::resize(..., INTER_LINEAR_EXACT) does, bit for bit: copy
  * when the size is unchanged, 2x2 averaging when halving exactly, else
  * separable 8.8 fixed-point linear interpolation with round-half-up. tmp
- * needs 2*dw uint16 + 3*(dw+dh) ints of space (see exact_tmp_size). */
+ * (int-aligned) holds ferc_detect_resize_tmp_size(dw, dh) bytes. */
 size_t ferc_detect_resize_tmp_size(int dw, int dh);
 size_t ferc_detect_resize_tmp_size(int dw, int dh) {
     return (size_t)2 * (size_t)dw * sizeof(uint16_t) + (size_t)(dw + dh) * (sizeof(int) + 2 * sizeof(uint16_t)) + 64;
@@ -587,9 +590,9 @@ void ferc_detect_resize_exact(const uint8_t *src, int sw, int sh, int ss, uint8_
         }
         return;
     }
-    uint16_t *h0 = (uint16_t *)tmp, *h1 = h0 + dw;
-    int *xo = (int *)(void *)(h1 + dw + (dw & 1)), *yo = xo + dw;
-    uint16_t *xc0 = (uint16_t *)(yo + dh), *xc1 = xc0 + dw, *yc0 = xc1 + dw, *yc1 = yc0 + dh;
+    int *xo = (int *)tmp, *yo = xo + dw;
+    uint16_t *h0 = (uint16_t *)(void *)(yo + dh), *h1 = h0 + dw;
+    uint16_t *xc0 = h1 + dw, *xc1 = xc0 + dw, *yc0 = xc1 + dw, *yc1 = yc0 + dh;
     int xlo, xhi, ylo, yhi;
     exact_coeffs(sw, dw, xo, xc0, xc1, &xlo, &xhi);
     exact_coeffs(sh, dh, yo, yc0, yc1, &ylo, &yhi);
@@ -713,6 +716,23 @@ static int similar(const ferc_box *a, const ferc_box *b, double eps) {
            abs(a->x + a->w - b->x - b->w) <= delta && abs(a->y + a->h - b->y - b->h) <= delta;
 }
 
+/* Indices 0..n-1 sorted by the x of their box (ties by index); 0 when out
+ * of memory. */
+typedef struct { int x, i; } xkey;
+static int cmp_xkey(const void *a, const void *b) {
+    const xkey *p = a, *q = b;
+    return p->x != q->x ? (p->x < q->x ? -1 : 1) : (p->i < q->i ? -1 : p->i > q->i);
+}
+static int sort_by_x(int *order, int n, const ferc_box *r) {
+    xkey *k = malloc(sizeof(xkey) * (size_t)n);
+    if (!k) return 0;
+    for (int i = 0; i < n; i++) { k[i].x = r[i].x; k[i].i = i; }
+    qsort(k, (size_t)n, sizeof *k, cmp_xkey);
+    for (int i = 0; i < n; i++) order[i] = k[i].i;
+    free(k);
+    return 1;
+}
+
 static int uf_find(int *parent, int i) {
     while (parent[i] != i) { parent[i] = parent[parent[i]]; i = parent[i]; }
     return i;
@@ -728,19 +748,30 @@ int ferc_group_boxes(ferc_box *r, int n, int min_neighbors, double eps, int *nei
     long long *acc = malloc(sizeof(long long) * (size_t)n * 4);
     ferc_box *avg = malloc(sizeof(ferc_box) * (size_t)n);
     if (!parent || !acc || !avg) { free(parent); free(acc); free(avg); return -1; }
-    int *label = parent + n;
-    for (int i = 0; i < n; i++) parent[i] = i;
-    /* Candidates sorted by x would allow pruning, but n is small (hundreds);
-     * connected components do not depend on the visiting order. */
-    for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++)
+    int *order = parent + n;
+    for (int i = 0; i < n; i++) parent[i] = order[i] = i;
+    /* Connected components of the "similar" relation (what cv::partition
+     * finds; they do not depend on the visiting order). Visiting by x, pairs
+     * further apart in x than the largest possible delta are never similar. */
+    int maxw = 0, maxh = 0;
+    for (int i = 0; i < n; i++) {
+        if (r[i].w > maxw) maxw = r[i].w;
+        if (r[i].h > maxh) maxh = r[i].h;
+    }
+    double maxdelta = eps * (maxw + maxh) * 0.5;
+    if (!sort_by_x(order, n, r)) { free(parent); free(acc); free(avg); return -1; }
+    for (int a = 0; a < n; a++) {
+        int i = order[a];
+        for (int b = a + 1; b < n && r[order[b]].x - r[i].x <= maxdelta; b++) {
+            int j = order[b];
             if (similar(&r[i], &r[j], eps)) {
-                int a = uf_find(parent, i), b = uf_find(parent, j);
-                if (a != b) parent[a < b ? b : a] = a < b ? a : b;
+                int ri = uf_find(parent, i), rj = uf_find(parent, j);
+                if (ri != rj) parent[ri < rj ? rj : ri] = ri < rj ? ri : rj;
             }
+        }
+    }
     /* Classes numbered by first appearance, as cv::partition. */
     int ncls = 0;
-    for (int i = 0; i < n; i++) label[i] = -1;
     int *cls_of_root = malloc(sizeof(int) * (size_t)n);
     int *cnt = calloc((size_t)n, sizeof(int));
     if (!cls_of_root || !cnt) { free(parent); free(acc); free(avg); free(cls_of_root); free(cnt); return -1; }
@@ -1080,16 +1111,20 @@ void ferc_detect_opts_default(ferc_detect_opts *o) {
     o->threads = 0;
 }
 
-/* The scales detectMultiScale uses (OpenCV 4.x): returns how many (<= cap). */
+#define MAX_SCALES 1024
+
+/* The scales detectMultiScale uses (OpenCV 4.x) into out[MAX_SCALES]:
+ * returns how many, or -1 when more than MAX_SCALES would fit the image. */
 static int compute_scales(int w, int h, int ww, int wh, double sf, int minw, int minh, int maxw, int maxh,
-                          float *out, int cap) {
+                          float *out) {
     if (w < ww || h < wh) return 0;
     if (maxw == 0 || maxh == 0) { maxw = w; maxh = h; }
-    float all[1024];
+    float all[MAX_SCALES];
     int nall = 0;
     for (double f = 1;; f *= sf) {
         int sw = round_d(ww * f), sh = round_d(wh * f);
-        if (sw > w || sh > h || nall >= 1024) break;
+        if (sw > w || sh > h) break;
+        if (nall == MAX_SCALES) return -1;
         all[nall++] = (float)f;
     }
     int n = 0;
@@ -1097,7 +1132,7 @@ static int compute_scales(int w, int h, int ww, int wh, double sf, int minw, int
         int sw = round_d(ww * (double)all[i]), sh = round_d(wh * (double)all[i]);
         if (sw > maxw || sh > maxh) break;
         if (sw < minw || sh < minh) continue;
-        if (n < cap) out[n++] = all[i];
+        out[n++] = all[i];
     }
     if (n == 0 && nall > 0) { /* OpenCV: the scale closest to min_size */
         int best = 0;
@@ -1160,9 +1195,13 @@ static int detect_scale(const evaluator *ev, const uint8_t *gray, int w, int h, 
     return 1;
 }
 
-ferc_status ferc_detect_faces(const ferc_cascade *c, const uint8_t *gray, int w, int h, int stride,
-                              const ferc_detect_opts *opts, ferc_box *boxes, int max_boxes, int *nfound,
-                              ferc_error *err) {
+/* ferc_detect_faces with the vector path allowed or not (tests compare). */
+ferc_status ferc_detect_faces_impl(const ferc_cascade *c, const uint8_t *gray, int w, int h, int stride,
+                                   const ferc_detect_opts *opts, ferc_box *boxes, int max_boxes, int *nfound,
+                                   int allow_simd, ferc_error *err);
+ferc_status ferc_detect_faces_impl(const ferc_cascade *c, const uint8_t *gray, int w, int h, int stride,
+                                   const ferc_detect_opts *opts, ferc_box *boxes, int max_boxes, int *nfound,
+                                   int allow_simd, ferc_error *err) {
     if (nfound) *nfound = 0;
     if (!c || !gray || !nfound) return ferc_fail(err, FERC_ERR_ARG, "ferc_detect_faces: NULL argument");
     if (w <= 0 || h <= 0 || stride < w)
@@ -1180,17 +1219,24 @@ ferc_status ferc_detect_faces(const ferc_cascade *c, const uint8_t *gray, int w,
     if (o.min_neighbors < 0 || o.min_size < 0 || o.max_size < 0)
         return ferc_fail(err, FERC_ERR_ARG, "min_neighbors, min_size and max_size must not be negative");
 
-    float scales[1024];
+    float scales[MAX_SCALES];
     int ns = compute_scales(w, h, c->win_w, c->win_h, o.scale_factor, o.min_size, o.min_size, o.max_size,
-                            o.max_size, scales, 1024);
+                            o.max_size, scales);
+    if (ns < 0)
+        return ferc_fail(err, FERC_ERR_ARG, "scale factor %g is too close to 1: more than %d scales for a %dx%d image",
+                         o.scale_factor, MAX_SCALES, w, h);
     if (ns == 0) return FERC_OK;
 
-    /* One stride for every scale (the first scale has the largest image), so
-     * that offsets are computed once; slack after the planes for the 8-wide
-     * loads of windows past the end of a row. */
-    int S = w + 2, P = (h + 1) * S;
+    /* One stride for every scale, that of the first (largest) resized image,
+     * so that offsets are computed once; slack after the planes for the
+     * 8-wide loads of windows past the end of a row. */
+    int w0 = round_f((float)w / scales[0]), h0 = round_f((float)h / scales[0]);
+    if (w0 > w) w0 = w;
+    if (h0 > h) h0 = h;
+    int S = w0 + 2, P = (h0 + 1) * S;
     evaluator ev;
     if (evaluator_init(&ev, c, S, P)) return ferc_fail(err, FERC_ERR_NOMEM, "ferc_detect_faces: out of memory");
+    if (!allow_simd) ev.simd = 0;
     boxlist *lists = calloc((size_t)ns, sizeof(boxlist));
     int nth = ferc_threads(o.threads);
     if (nth > ns) nth = ns;
@@ -1201,10 +1247,10 @@ ferc_status ferc_detect_faces(const ferc_cascade *c, const uint8_t *gray, int w,
         {
             workbuf wb;
             size_t nplanes = c->has_tilted ? 3 : 2;
-            wb.img = malloc((size_t)w * (size_t)h);
+            wb.img = malloc((size_t)w0 * (size_t)h0);
             wb.planes = calloc((size_t)P * nplanes + 64, sizeof(uint32_t));
-            wb.ext = c->has_tilted ? malloc(sizeof(uint32_t) * 3 * (size_t)(w + 2 * h + 16)) : NULL;
-            wb.tmp = malloc(ferc_detect_resize_tmp_size(w, h));
+            wb.ext = c->has_tilted ? malloc(sizeof(uint32_t) * 3 * (size_t)(w0 + 2 * h0 + 16)) : NULL;
+            wb.tmp = malloc(ferc_detect_resize_tmp_size(w0, h0));
             int ok = wb.img && wb.planes && wb.tmp && (!c->has_tilted || wb.ext);
             if (!ok) {
 #pragma omp atomic write
@@ -1246,6 +1292,12 @@ ferc_status ferc_detect_faces(const ferc_cascade *c, const uint8_t *gray, int w,
     free(all.b);
     *nfound = m;
     return FERC_OK;
+}
+
+ferc_status ferc_detect_faces(const ferc_cascade *c, const uint8_t *gray, int w, int h, int stride,
+                              const ferc_detect_opts *opts, ferc_box *boxes, int max_boxes, int *nfound,
+                              ferc_error *err) {
+    return ferc_detect_faces_impl(c, gray, w, h, stride, opts, boxes, max_boxes, nfound, 1, err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1290,10 +1342,18 @@ ferc_status ferc_classify_faces(ferc_model *model, const uint8_t *gray, int w, i
         size_t cw = (size_t)(boxes[i].w * (1 + 2 * (double)margin) + 3), ch = (size_t)(boxes[i].h * (1 + 2 * (double)margin) + 3);
         if (cw * ch > maxcrop) maxcrop = cw * ch;
     }
-    float *x = malloc(sizeof(float) * (size_t)n * S * S), *tmp = malloc(sizeof(float) * maxcrop);
-    if (!x || !tmp) { free(x); free(tmp); return ferc_fail(err, FERC_ERR_NOMEM, "ferc_classify_faces: out of memory"); }
-    for (int i = 0; i < n; i++) ferc_crop_face(gray, w, h, stride, boxes[i], margin, S, x + (size_t)i * S * S, tmp);
+    /* crop to the model's face size F, then its own preprocessing (a resize,
+     * or a centre crop for models trained on random crops) */
+    int F = ferc_model_face_size(model);
+    float *x = malloc(sizeof(float) * (size_t)n * S * S), *tmp = malloc(sizeof(float) * maxcrop),
+          *face = malloc(sizeof(float) * (size_t)F * F);
+    if (!x || !tmp || !face) { free(x); free(tmp); free(face); return ferc_fail(err, FERC_ERR_NOMEM, "ferc_classify_faces: out of memory"); }
+    for (int i = 0; i < n; i++) {
+        ferc_crop_face(gray, w, h, stride, boxes[i], margin, F, face, tmp);
+        ferc_model_prepare(model, face, F, F, x + (size_t)i * S * S);
+    }
     free(tmp);
+    free(face);
     ferc_status st = ferc_model_predict(model, x, n, probs, 0, err);
     free(x);
     return st;

@@ -51,6 +51,8 @@ typedef struct {
     fexec bwdw, rdw;             /* backward weights; its format -> OIHW */
     int w_plain, wb_kind, dw_plain, has_bwd;  /* wb_kind: 0 OIHW, 1 as forward, 2 own */
     float *wf, *wb, *dw, *dwp, *db;
+    float *snap;                 /* OIHW weights that wf was made from (inference), or NULL */
+    int snap_ok;
 } fprims;
 
 typedef struct {
@@ -124,7 +126,7 @@ static void *falloc(size_t bytes) {
 static void prims_free(fprims *p) {
     fx_free(&p->fwd); fx_free(&p->rw); fx_free(&p->bwdd); fx_free(&p->rwb);
     fx_free(&p->bwdw); fx_free(&p->rdw);
-    free(p->wf); free(p->wb); free(p->dw); free(p->dwp); free(p->db);
+    free(p->wf); free(p->wb); free(p->dw); free(p->dwp); free(p->db); free(p->snap);
     memset(p, 0, sizeof *p);
 }
 
@@ -136,19 +138,35 @@ static void set_free(fset *s, int nblocks) {
 }
 
 typedef struct {
-    dnnl_memory_desc_t src, wany, wuser, bias, dst;
+    dnnl_memory_desc_t src, wany, wuser, bias, dst, dsrc, ddst, dwany;
     dnnl_dims_t strides, pl, pr;
 } conv_mds;
 
-static int conv_mds_init(const fblock *b, const layer *lc, int N, conv_mds *m) {
+/* Block bi's conv runs in bf16 (its input and weights rounded to bfloat16,
+ * float accumulation and output): net->bf16, and the input comes from a block. */
+static int blk_bf_in(const ferc_net *net, int bi) {
+    const fblock *b = &net->blocks[bi];
+    return net->bf16 && b->in_blocked && !b->direct;
+}
+/* Block bi writes its output in bf16 (the next block's conv reads it). */
+static int blk_bf_out(const ferc_net *net, int bi) {
+    return net->blocks[bi].out_blocked && bi + 1 < net->nblocks && blk_bf_in(net, bi + 1);
+}
+
+static int conv_mds_init(const fblock *b, const layer *lc, int N, int bf, conv_mds *m) {
+    const dnnl_data_type_t dt = bf ? dnnl_bf16 : dnnl_f32;
     dnnl_dims_t sd = {N, b->C, b->H, b->W}, wd = {b->K, b->C, lc->k, lc->k}, bd = {b->K},
                 dd = {N, b->K, b->CH, b->CW};
     m->strides[0] = m->strides[1] = 1;
     m->pl[0] = m->pl[1] = lc->pad;
     m->pr[0] = b->CH - 1 + lc->k - b->H - lc->pad;
     m->pr[1] = b->CW - 1 + lc->k - b->W - lc->pad;
-    return dnnl_memory_desc_init_by_tag(&m->src, 4, sd, dnnl_f32, b->in_blocked ? dnnl_nChw16c : dnnl_nchw) == dnnl_success &&
-           dnnl_memory_desc_init_by_tag(&m->wany, 4, wd, dnnl_f32, dnnl_format_tag_any) == dnnl_success &&
+    const dnnl_format_tag_t st = b->in_blocked ? dnnl_nChw16c : dnnl_nchw;
+    return dnnl_memory_desc_init_by_tag(&m->src, 4, sd, dt, st) == dnnl_success &&
+           dnnl_memory_desc_init_by_tag(&m->dsrc, 4, sd, dnnl_f32, st) == dnnl_success &&
+           dnnl_memory_desc_init_by_tag(&m->wany, 4, wd, dt, dnnl_format_tag_any) == dnnl_success &&
+           dnnl_memory_desc_init_by_tag(&m->dwany, 4, wd, dnnl_f32, dnnl_format_tag_any) == dnnl_success &&
+           dnnl_memory_desc_init_by_tag(&m->ddst, 4, dd, dt, dnnl_nChw16c) == dnnl_success &&
            dnnl_memory_desc_init_by_tag(&m->wuser, 4, wd, dnnl_f32, dnnl_oihw) == dnnl_success &&
            dnnl_memory_desc_init_by_tag(&m->bias, 1, bd, dnnl_f32, dnnl_x) == dnnl_success &&
            dnnl_memory_desc_init_by_tag(&m->dst, 4, dd, dnnl_f32, dnnl_nChw16c) == dnnl_success;
@@ -175,13 +193,14 @@ static int prims_create(ferc_net *net, fset *s, int bi, int bwd, char *why, size
     const fblock *b = &net->blocks[bi];
     const layer *lc = &net->layers[b->conv];
     fprims *p = &s->p[bi];
+    if (b->direct) return 1;   /* no oneDNN primitive: kernels below */
     conv_mds m;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t fpd = NULL, pd = NULL;
     dnnl_convolution_desc_t cd;
     int ok = 0;
     const char *stage = "descriptors";
-    if (!conv_mds_init(b, lc, s->N, &m)) goto out;
+    if (!conv_mds_init(b, lc, s->N, blk_bf_in(net, bi), &m)) goto out;
     if (dnnl_primitive_attr_create(&attr) != dnnl_success ||
         dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) != dnnl_success) goto out;
     stage = "forward";
@@ -193,10 +212,12 @@ static int prims_create(ferc_net *net, fset *s, int bi, int bwd, char *why, size
         int ids[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST};
         if (!fx_init(d, &p->fwd, fpd, ids, 4, &s->scr_size)) goto out;
         if (!make_reorder(d, &p->rw, &m.wuser, wf, attr, &p->w_plain, &p->wf, wf, &s->scr_size)) goto out;
+        size_t nw = (size_t)b->K * b->C * lc->k * lc->k;
+        if (!p->w_plain && nw <= ((size_t)1 << 20)) p->snap = falloc(sizeof(float) * nw);  /* optional */
     }
     if (bwd && !p->has_bwd) {
         stage = "backward data";
-        if (dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &m.src, &m.wany, &m.dst,
+        if (dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &m.dsrc, &m.wany, &m.ddst,
                                                      m.strides, m.pl, m.pr) != dnnl_success ||
             dnnl_primitive_desc_create(&pd, &cd, attr, d->eng, fpd) != dnnl_success) goto out;
         int ids[3] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC};
@@ -209,8 +230,8 @@ static int prims_create(ferc_net *net, fset *s, int bi, int bwd, char *why, size
         dnnl_primitive_desc_destroy(pd); pd = NULL;
 
         stage = "backward weights";
-        if (dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &m.src, &m.wany,
-                                                        &m.bias, &m.dst, m.strides, m.pl, m.pr) != dnnl_success ||
+        if (dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &m.src, &m.dwany,
+                                                        &m.bias, &m.ddst, m.strides, m.pl, m.pr) != dnnl_success ||
             dnnl_primitive_desc_create(&pd, &cd, attr, d->eng, fpd) != dnnl_success) goto out;
         int wids[4] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS};
         if (!fx_init(d, &p->bwdw, pd, wids, 4, &s->scr_size)) goto out;
@@ -224,8 +245,8 @@ static int prims_create(ferc_net *net, fset *s, int bi, int bwd, char *why, size
     }
     ok = 1;
 out:
-    if (!ok) snprintf(why, whylen, "oneDNN %s primitive for layer %d (conv%d on %dx%dx%d, batch %d) not available",
-                      stage, b->conv + 1, b->K, b->C, b->H, b->W, s->N);
+    if (!ok) snprintf(why, whylen, "oneDNN %s%s primitive for layer %d (conv%d on %dx%dx%d, batch %d) not available",
+                      blk_bf_in(net, bi) ? "bf16 " : "", stage, b->conv + 1, b->K, b->C, b->H, b->W, s->N);
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (fpd) dnnl_primitive_desc_destroy(fpd);
     if (attr) dnnl_primitive_attr_destroy(attr);
@@ -276,6 +297,15 @@ void fused_release(ferc_net *net) {
     free(d->src_used);
     free(d);
     net->dnn = NULL;
+}
+
+void net_set_bf16(ferc_net *net, int on) {
+    on = on ? 1 : 0;
+    if (net->bf16 == on) return;
+    fused_release(net);      /* primitives are remade for the new precision */
+    net->bf16 = on;
+    if (net->fuse && net->nblocks && net->ws_training && net->max_batch)
+        fused_prepare(net, net->max_batch, net->ws_threads);
 }
 
 static void fuse_off(ferc_net *net, const char *why) {
@@ -339,6 +369,8 @@ int fused_ready(ferc_net *net, int N, const exec_ctx *ctx, int need_bwd) {
 /* Block detection                                                           */
 /* ------------------------------------------------------------------------ */
 
+static int fused_direct_ok(const fblock *b, const layer *lc);
+
 void fused_plan(ferc_net *net) {
 #ifdef FERC_NO_FUSE
     net->fuse = 0;   /* build switch for comparisons with the layer-by-layer path */
@@ -381,6 +413,7 @@ void fused_plan(ferc_net *net) {
         fblock *b = &net->blocks[st->block];
         b->in_blocked = s > 0 && net->stages[s - 1].block >= 0;
         b->out_blocked = s + 1 < net->nstages && net->stages[s + 1].block >= 0;
+        b->direct = fused_direct_ok(b, &net->layers[b->conv]);
     }
 }
 
@@ -468,8 +501,127 @@ static coefs coef_arrays(const ferc_net *net) {
     return r;
 }
 
+/* One 16-channel group's coefficients. */
+typedef struct { v16f a, b, mu, is, k, mdy, mdyx; } chv;
+
+static inline chv chv_load(const coefs *cf, int cb) {
+    chv c;
+    c.a = ((const v16f *)cf->a)[cb]; c.b = ((const v16f *)cf->b)[cb];
+    c.mu = ((const v16f *)cf->mean)[cb]; c.is = ((const v16f *)cf->inv)[cb];
+    c.k = ((const v16f *)cf->k)[cb]; c.mdy = ((const v16f *)cf->mdy)[cb];
+    c.mdyx = ((const v16f *)cf->mdyx)[cb];
+    return c;
+}
+
+/* Vectors of 16 channels stored as float or as bfloat16 (the input of a
+ * bf16 convolution, or its output gradient). Rounding to nearest even. */
+typedef uint16_t v16h __attribute__((vector_size(32), may_alias));
+typedef uint32_t v16u __attribute__((vector_size(64)));
+
+static inline v16h f2bf(v16f f) {
+    v16u u = (v16u)f;
+    u = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+    return __builtin_convertvector(u, v16h);
+}
+static inline v16f bf2f(v16h h) { return (v16f)(__builtin_convertvector(h, v16u) << 16); }
+static inline void vst(void *p, size_t i, v16f v, int bf) {
+    if (bf) ((v16h *)p)[i] = f2bf(v);
+    else ((v16f *)p)[i] = v;
+}
+static inline v16f vld(const void *p, size_t i, int bf) {
+    return bf ? bf2f(((const v16h *)p)[i]) : ((const v16f *)p)[i];
+}
+static inline void *voff(const void *p, size_t i, int bf) { return (char *)p + i * (bf ? 32 : 64); }
+
+/* ---- rows ---------------------------------------------------------------- */
+
+/* One pooled row from conv-output rows x0, x1: y = drop(max_2x2(relu(a x + b)));
+ * with ro: the record (argmax | 4 when the gradient passes) and xo: the
+ * normalised value at the argmax. i0: NCHW index of lane 0, first element. */
+static inline void fwd_pool_row(const v16f *x0, const v16f *x1, int OW, const chv *c, const dropgen *dg,
+                                size_t i0, void *yo, int ybf, v16b *ro, v16f *xo) {
+    const v16f zero = {0};
+    const v16i one = zero == zero, i1 = one & 1, i2 = one & 2, i3 = one & 3, i4 = one & 4;
+    for (int ow = 0; ow < OW; ow++) {
+        v16f p0 = x0[2 * ow], p1 = x0[2 * ow + 1], p2 = x1[2 * ow], p3 = x1[2 * ow + 1];
+        v16f v0 = p0 * c->a + c->b, v1 = p1 * c->a + c->b, v2 = p2 * c->a + c->b, v3 = p3 * c->a + c->b;
+        v16f best = v0, xb = p0;
+        v16i idx = one & 0, m;
+        m = v1 > best; best = vsel(m, v1, best); xb = vsel(m, p1, xb); idx = vseli(m, i1, idx);
+        m = v2 > best; best = vsel(m, v2, best); xb = vsel(m, p2, xb); idx = vseli(m, i2, idx);
+        m = v3 > best; best = vsel(m, v3, best); xb = vsel(m, p3, xb); idx = vseli(m, i3, idx);
+        v16i act = best > zero;
+        v16f out = vsel(act, best, zero);
+        if (dg->on) {
+            v16i keep = drop_keep16(dg, i0 + ow);
+            act &= keep;
+            out = vsel(keep, out * dg->scale, zero);
+        }
+        vst(yo, ow, out, ybf);
+        if (ro) {
+            ro[ow] = __builtin_convertvector(idx | (act & i4), v16b);
+            xo[ow] = (xb - c->mu) * c->is;
+        }
+    }
+}
+
+/* One row without pooling: y = drop(relu(a x + b)). */
+static inline void fwd_plain_row(const v16f *xr, int CW, const chv *c, const dropgen *dg, size_t i0,
+                                 void *yr, int ybf) {
+    const v16f zero = {0};
+    for (int w = 0; w < CW; w++) {
+        v16f v = xr[w] * c->a + c->b;
+        v16f out = vsel(v > zero, v, zero);
+        if (dg->on) out = vsel(drop_keep16(dg, i0 + w), out * dg->scale, zero);
+        vst(yr, w, out, ybf);
+    }
+}
+
+/* The two conv-gradient rows under one pooled row: dconv = k (dbn - mdy - xhat mdyx),
+ * dbn = g at the recorded argmax when the gradient passes, 0 elsewhere. */
+static inline void bwd2_pool_row(const v16f *x0, const v16f *x1, void *d0, void *d1, int dbf,
+                                 const v16f *g, const v16b *rr, int OW, int CW, float scale, const chv *c) {
+    const v16f zero = {0};
+    const v16i one = zero == zero, z = one & 0, i1 = one & 1, i2 = one & 2, i3 = one & 3, i4 = one & 4;
+    for (int ow = 0; ow < OW; ow++) {
+        v16i ri = __builtin_convertvector(rr[ow], v16i), idx = ri & i3;
+        v16f gg = vsel((ri & i4) != z, g[ow] * scale, zero);
+        v16f xh;
+        xh = (x0[2 * ow] - c->mu) * c->is;
+        vst(d0, 2 * ow, c->k * ((vsel(idx == z, gg, zero) - c->mdy) - xh * c->mdyx), dbf);
+        xh = (x0[2 * ow + 1] - c->mu) * c->is;
+        vst(d0, 2 * ow + 1, c->k * ((vsel(idx == i1, gg, zero) - c->mdy) - xh * c->mdyx), dbf);
+        xh = (x1[2 * ow] - c->mu) * c->is;
+        vst(d1, 2 * ow, c->k * ((vsel(idx == i2, gg, zero) - c->mdy) - xh * c->mdyx), dbf);
+        xh = (x1[2 * ow + 1] - c->mu) * c->is;
+        vst(d1, 2 * ow + 1, c->k * ((vsel(idx == i3, gg, zero) - c->mdy) - xh * c->mdyx), dbf);
+    }
+    for (int w = 2 * OW; w < CW; w++) {   /* odd width: the column no window covers */
+        vst(d0, w, c->k * ((zero - c->mdy) - ((x0[w] - c->mu) * c->is) * c->mdyx), dbf);
+        vst(d1, w, c->k * ((zero - c->mdy) - ((x1[w] - c->mu) * c->is) * c->mdyx), dbf);
+    }
+}
+
+/* A conv-gradient row that no pooling window covers (odd height). */
+static inline void bwd2_edge_row(const v16f *xr, void *dr, int dbf, int CW, const chv *c) {
+    const v16f zero = {0};
+    for (int w = 0; w < CW; w++) vst(dr, w, c->k * ((zero - c->mdy) - ((xr[w] - c->mu) * c->is) * c->mdyx), dbf);
+}
+
+/* A conv-gradient row without pooling; the ReLU/dropout outcome is y > 0. */
+static inline void bwd2_plain_row(const v16f *g, const void *yr, int ybf, const v16f *xr, void *dr,
+                                  int dbf, int CW, float scale, const chv *c) {
+    const v16f zero = {0};
+    for (int w = 0; w < CW; w++) {
+        v16f gg = vsel(vld(yr, w, ybf) > zero, g[w] * scale, zero);
+        vst(dr, w, c->k * ((gg - c->mdy) - ((xr[w] - c->mu) * c->is) * c->mdyx), dbf);
+    }
+}
+
+/* ---- whole-tensor passes --------------------------------------------------- */
+
 /* Forward with 2x2 pooling, one pooled row per task. */
-static void k_fwd_pool(const fblock *b, const float *x, float *y, uint8_t *rec, float *xh, int N,
+static void k_fwd_pool(const fblock *b, const float *x, void *y, int ybf, uint8_t *rec, float *xh, int N,
                        const coefs *cf, const dropgen *dg, int T) {
     const int CB = b->K / 16, CH = b->CH, CW = b->CW, OH = b->OH, OW = b->OW, K = b->K;
     const size_t OHW = (size_t)OH * OW;
@@ -477,40 +629,17 @@ static void k_fwd_pool(const fblock *b, const float *x, float *y, uint8_t *rec, 
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int t = 0; t < tasks; t++) {
         int n = t / (CB * OH), r = t % (CB * OH), cb = r / OH, oh = r % OH;
-        const v16f *x0 = (const v16f *)x + (((size_t)n * CB + cb) * CH + 2 * oh) * CW, *x1 = x0 + CW;
+        const v16f *x0 = (const v16f *)x + (((size_t)n * CB + cb) * CH + 2 * oh) * CW;
         size_t o = (((size_t)n * CB + cb) * OH + oh) * OW;
-        v16f *yo = (v16f *)y + o;
-        const v16f a = ((const v16f *)cf->a)[cb], bb = ((const v16f *)cf->b)[cb];
-        const v16f mu = ((const v16f *)cf->mean)[cb], is = ((const v16f *)cf->inv)[cb];
-        const v16f zero = {0};
-        const v16i one = zero == zero, i1 = one & 1, i2 = one & 2, i3 = one & 3, i4 = one & 4;
+        chv c = chv_load(cf, cb);
         size_t i0 = (size_t)n * K * OHW + (size_t)cb * 16 * OHW + (size_t)oh * OW;
-        for (int ow = 0; ow < OW; ow++) {
-            v16f p0 = x0[2 * ow], p1 = x0[2 * ow + 1], p2 = x1[2 * ow], p3 = x1[2 * ow + 1];
-            v16f v0 = p0 * a + bb, v1 = p1 * a + bb, v2 = p2 * a + bb, v3 = p3 * a + bb;
-            v16f best = v0, xb = p0;
-            v16i idx = one & 0, m;
-            m = v1 > best; best = vsel(m, v1, best); xb = vsel(m, p1, xb); idx = vseli(m, i1, idx);
-            m = v2 > best; best = vsel(m, v2, best); xb = vsel(m, p2, xb); idx = vseli(m, i2, idx);
-            m = v3 > best; best = vsel(m, v3, best); xb = vsel(m, p3, xb); idx = vseli(m, i3, idx);
-            v16i act = best > zero;
-            v16f out = vsel(act, best, zero);
-            if (dg->on) {
-                v16i keep = drop_keep16(dg, i0 + ow);
-                act &= keep;
-                out = vsel(keep, out * dg->scale, zero);
-            }
-            yo[ow] = out;
-            if (rec) {
-                ((v16b *)rec)[o + ow] = __builtin_convertvector(idx | (act & i4), v16b);
-                ((v16f *)xh)[o + ow] = (xb - mu) * is;
-            }
-        }
+        fwd_pool_row(x0, x0 + CW, OW, &c, dg, i0, voff(y, o, ybf), ybf, rec ? (v16b *)rec + o : NULL,
+                     rec ? (v16f *)xh + o : NULL);
     }
 }
 
 /* Forward without pooling, one conv-output row per task. */
-static void k_fwd_plain(const fblock *b, const float *x, float *y, int N, const coefs *cf,
+static void k_fwd_plain(const fblock *b, const float *x, void *y, int ybf, int N, const coefs *cf,
                         const dropgen *dg, int T) {
     const int CB = b->K / 16, CH = b->CH, CW = b->CW, K = b->K;
     const size_t HW = (size_t)CH * CW;
@@ -519,16 +648,9 @@ static void k_fwd_plain(const fblock *b, const float *x, float *y, int N, const 
     for (int t = 0; t < tasks; t++) {
         int n = t / (CB * CH), r = t % (CB * CH), cb = r / CH, h = r % CH;
         size_t o = (((size_t)n * CB + cb) * CH + h) * CW;
-        const v16f *xr = (const v16f *)x + o;
-        v16f *yr = (v16f *)y + o;
-        const v16f a = ((const v16f *)cf->a)[cb], bb = ((const v16f *)cf->b)[cb], zero = {0};
+        chv c = chv_load(cf, cb);
         size_t i0 = (size_t)n * K * HW + (size_t)cb * 16 * HW + (size_t)h * CW;
-        for (int w = 0; w < CW; w++) {
-            v16f v = xr[w] * a + bb;
-            v16f out = vsel(v > zero, v, zero);
-            if (dg->on) out = vsel(drop_keep16(dg, i0 + w), out * dg->scale, zero);
-            yr[w] = out;
-        }
+        fwd_plain_row((const v16f *)x + o, CW, &c, dg, i0, voff(y, o, ybf), ybf);
     }
 }
 
@@ -555,19 +677,19 @@ static void k_bwd1_pool(const fblock *b, const float *dy, const uint8_t *rec, co
 }
 
 /* Backward pass 1 without pooling: the ReLU/dropout outcome is y > 0. */
-static void k_bwd1_plain(const fblock *b, const float *dy, const float *y, const float *x, int N,
+static void k_bwd1_plain(const fblock *b, const float *dy, const void *y, int ybf, const float *x, int N,
                          float scale, const coefs *cf, float *part, int T) {
     const int CB = b->K / 16, HW = b->CH * b->CW;
     const int tasks = N * CB;
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int t = 0; t < tasks; t++) {
         int cb = t % CB;
-        const v16f *g = (const v16f *)dy + (size_t)t * HW, *yr = (const v16f *)y + (size_t)t * HW;
-        const v16f *xr = (const v16f *)x + (size_t)t * HW;
+        const v16f *g = (const v16f *)dy + (size_t)t * HW, *xr = (const v16f *)x + (size_t)t * HW;
+        const void *yr = voff(y, (size_t)t * HW, ybf);
         const v16f mu = ((const v16f *)cf->mean)[cb], is = ((const v16f *)cf->inv)[cb];
         v16f s0 = {0}, s1 = {0}, zero = {0};
         for (int i = 0; i < HW; i++) {
-            v16f gg = vsel(yr[i] > zero, g[i] * scale, zero);
+            v16f gg = vsel(vld(yr, i, ybf) > zero, g[i] * scale, zero);
             s0 += gg;
             s1 += gg * ((xr[i] - mu) * is);
         }
@@ -576,68 +698,37 @@ static void k_bwd1_plain(const fblock *b, const float *dy, const float *y, const
     }
 }
 
-/* Backward pass 2 with pooling: dconv = k (dbn - mdy - xhat mdyx), one pooled row per task
- * (the last task of a group also covers rows below the pooled area). */
-static void k_bwd2_pool(const fblock *b, const float *dy, const uint8_t *rec, const float *x, float *dx,
-                        int N, float scale, const coefs *cf, int T) {
+/* Backward pass 2 with pooling, one pooled row per task (the last one of a
+ * group also covers rows below the pooled area). */
+static void k_bwd2_pool(const fblock *b, const float *dy, const uint8_t *rec, const float *x, void *dx,
+                        int dbf, int N, float scale, const coefs *cf, int T) {
     const int CB = b->K / 16, CH = b->CH, CW = b->CW, OH = b->OH, OW = b->OW;
     const int tasks = N * CB * OH;
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int t = 0; t < tasks; t++) {
         int n = t / (CB * OH), r = t % (CB * OH), cb = r / OH, oh = r % OH;
-        size_t xo = (((size_t)n * CB + cb) * CH + 2 * oh) * CW;
-        const v16f *x0 = (const v16f *)x + xo, *x1 = x0 + CW;
-        v16f *d0 = (v16f *)dx + xo, *d1 = d0 + CW;
+        size_t gb = ((size_t)n * CB + cb) * CH * CW, xo = gb + (size_t)2 * oh * CW;
         size_t o = (((size_t)n * CB + cb) * OH + oh) * OW;
-        const v16f *g = (const v16f *)dy + o;
-        const v16b *rr = (const v16b *)rec + o;
-        const v16f mu = ((const v16f *)cf->mean)[cb], is = ((const v16f *)cf->inv)[cb];
-        const v16f kk = ((const v16f *)cf->k)[cb], mdy = ((const v16f *)cf->mdy)[cb];
-        const v16f mdyx = ((const v16f *)cf->mdyx)[cb], zero = {0};
-        const v16i one = zero == zero, z = one & 0, i1 = one & 1, i2 = one & 2, i3 = one & 3, i4 = one & 4;
-        for (int ow = 0; ow < OW; ow++) {
-            v16i ri = __builtin_convertvector(rr[ow], v16i), idx = ri & i3;
-            v16f gg = vsel((ri & i4) != z, g[ow] * scale, zero);
-            v16f xh;
-            xh = (x0[2 * ow] - mu) * is;
-            d0[2 * ow] = kk * ((vsel(idx == z, gg, zero) - mdy) - xh * mdyx);
-            xh = (x0[2 * ow + 1] - mu) * is;
-            d0[2 * ow + 1] = kk * ((vsel(idx == i1, gg, zero) - mdy) - xh * mdyx);
-            xh = (x1[2 * ow] - mu) * is;
-            d1[2 * ow] = kk * ((vsel(idx == i2, gg, zero) - mdy) - xh * mdyx);
-            xh = (x1[2 * ow + 1] - mu) * is;
-            d1[2 * ow + 1] = kk * ((vsel(idx == i3, gg, zero) - mdy) - xh * mdyx);
-        }
-        for (int w = 2 * OW; w < CW; w++) {   /* odd width: the column no window covers */
-            d0[w] = kk * ((zero - mdy) - ((x0[w] - mu) * is) * mdyx);
-            d1[w] = kk * ((zero - mdy) - ((x1[w] - mu) * is) * mdyx);
-        }
+        chv c = chv_load(cf, cb);
+        bwd2_pool_row((const v16f *)x + xo, (const v16f *)x + xo + CW, voff(dx, xo, dbf), voff(dx, xo + CW, dbf),
+                      dbf, (const v16f *)dy + o, (const v16b *)rec + o, OW, CW, scale, &c);
         if (oh == OH - 1)
-            for (int h = 2 * OH; h < CH; h++) {   /* odd height */
-                const v16f *xr = (const v16f *)x + (((size_t)n * CB + cb) * CH + h) * CW;
-                v16f *dr = (v16f *)dx + (((size_t)n * CB + cb) * CH + h) * CW;
-                for (int w = 0; w < CW; w++) dr[w] = kk * ((zero - mdy) - ((xr[w] - mu) * is) * mdyx);
-            }
+            for (int h = 2 * OH; h < CH; h++)
+                bwd2_edge_row((const v16f *)x + gb + (size_t)h * CW, voff(dx, gb + (size_t)h * CW, dbf), dbf, CW, &c);
     }
 }
 
-static void k_bwd2_plain(const fblock *b, const float *dy, const float *y, const float *x, float *dx,
-                         int N, float scale, const coefs *cf, int T) {
+static void k_bwd2_plain(const fblock *b, const float *dy, const void *y, int ybf, const float *x, void *dx,
+                         int dbf, int N, float scale, const coefs *cf, int T) {
     const int CB = b->K / 16, CH = b->CH, CW = b->CW;
     const int tasks = N * CB * CH;
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int t = 0; t < tasks; t++) {
         int cb = (t / CH) % CB;
         size_t o = (size_t)t * CW;
-        const v16f *g = (const v16f *)dy + o, *yr = (const v16f *)y + o, *xr = (const v16f *)x + o;
-        v16f *dr = (v16f *)dx + o;
-        const v16f mu = ((const v16f *)cf->mean)[cb], is = ((const v16f *)cf->inv)[cb];
-        const v16f kk = ((const v16f *)cf->k)[cb], mdy = ((const v16f *)cf->mdy)[cb];
-        const v16f mdyx = ((const v16f *)cf->mdyx)[cb], zero = {0};
-        for (int w = 0; w < CW; w++) {
-            v16f gg = vsel(yr[w] > zero, g[w] * scale, zero);
-            dr[w] = kk * ((gg - mdy) - ((xr[w] - mu) * is) * mdyx);
-        }
+        chv c = chv_load(cf, cb);
+        bwd2_plain_row((const v16f *)dy + o, voff(y, o, ybf), ybf, (const v16f *)x + o, voff(dx, o, dbf), dbf, CW,
+                       scale, &c);
     }
 }
 
@@ -665,6 +756,244 @@ static void to_blocked(const float *src, float *dst, int N, int K, int HW, int T
 }
 
 /* ------------------------------------------------------------------------ */
+/* Direct first layer (1 input channel): no oneDNN; statistics in the conv   */
+/* pass, conv -> pool without the full map for inference, and the weight     */
+/* gradient accumulated in the conv-gradient pass without storing it.        */
+/* ------------------------------------------------------------------------ */
+
+#define C1_MAXK 7
+#define C1_MAXPAD 16384   /* floats of a padded input image */
+
+static int fused_direct_ok(const fblock *b, const layer *lc) {
+    return b->C == 1 && !b->in_blocked && lc->k <= C1_MAXK &&
+           (size_t)(b->H + 2 * lc->pad) * (b->W + 2 * lc->pad) <= C1_MAXPAD && b->CW <= 512;
+}
+
+/* Zero-padded copy of a one-channel image. */
+static void c1_pad(const float *x, int H, int W, int pad, int PW, int PH, float *xp) {
+    memset(xp, 0, sizeof(float) * (size_t)PH * PW);
+    for (int h = 0; h < H; h++) memcpy(xp + (size_t)(h + pad) * PW + pad, x + (size_t)h * W, sizeof(float) * W);
+}
+
+static void c1_weights(const layer *lc, int cb, v16f *wv, v16f *bias) {
+    const int kk = lc->k * lc->k;
+    const float *w = lc->param, *bb = lc->param + (size_t)lc->oc * kk;
+    for (int j = 0; j < kk; j++)
+        for (int l = 0; l < 16; l++) wv[j][l] = w[(size_t)(cb * 16 + l) * kk + j];
+    for (int l = 0; l < 16; l++) (*bias)[l] = bb[cb * 16 + l];
+}
+
+/* Conv row h: out[w] = bias + sum_{u,v} wv[u,v] xp[h+u, w+v]. */
+static inline void c1_row(const float *xp, int PW, int ks, const v16f *wv, v16f bias, int h, int CW,
+                          v16f *out) {
+    int w = 0;
+    if (ks == 3) {
+        const v16f w0 = wv[0], w1 = wv[1], w2 = wv[2], w3 = wv[3], w4 = wv[4], w5 = wv[5], w6 = wv[6],
+                   w7 = wv[7], w8 = wv[8];
+        for (; w + 8 <= CW; w += 8) {
+            v16f acc[8];
+            const float *r0 = xp + (size_t)h * PW + w, *r1 = r0 + PW, *r2 = r1 + PW;
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; j++) {
+                v16f a = bias;
+                a += r0[j] * w0; a += r0[j + 1] * w1; a += r0[j + 2] * w2;
+                a += r1[j] * w3; a += r1[j + 1] * w4; a += r1[j + 2] * w5;
+                a += r2[j] * w6; a += r2[j + 1] * w7; a += r2[j + 2] * w8;
+                acc[j] = a;
+            }
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; j++) out[w + j] = acc[j];
+        }
+    }
+    for (; w < CW; w++) {
+        v16f a = bias;
+        for (int u = 0; u < ks; u++)
+            for (int v = 0; v < ks; v++) a += xp[(size_t)(h + u) * PW + w + v] * wv[u * ks + v];
+        out[w] = a;
+    }
+}
+
+/* Weight-gradient accumulation of conv-gradient row h: dw[u,v] += d[w] xp[h+u, w+v]. */
+static inline void c1_dw_row(const float *xp, int PW, int ks, const v16f *d, int h, int CW, v16f *dw,
+                             v16f *db) {
+    if (ks == 3) {
+        v16f a0 = dw[0], a1 = dw[1], a2 = dw[2], a3 = dw[3], a4 = dw[4], a5 = dw[5], a6 = dw[6], a7 = dw[7],
+             a8 = dw[8], s = *db;
+        const float *r0 = xp + (size_t)h * PW, *r1 = r0 + PW, *r2 = r1 + PW;
+        for (int w = 0; w < CW; w++) {
+            v16f g = d[w];
+            s += g;
+            a0 += r0[w] * g; a1 += r0[w + 1] * g; a2 += r0[w + 2] * g;
+            a3 += r1[w] * g; a4 += r1[w + 1] * g; a5 += r1[w + 2] * g;
+            a6 += r2[w] * g; a7 += r2[w + 1] * g; a8 += r2[w + 2] * g;
+        }
+        dw[0] = a0; dw[1] = a1; dw[2] = a2; dw[3] = a3; dw[4] = a4; dw[5] = a5; dw[6] = a6; dw[7] = a7;
+        dw[8] = a8; *db = s;
+        return;
+    }
+    for (int w = 0; w < CW; w++) {
+        v16f g = d[w];
+        *db += g;
+        for (int u = 0; u < ks; u++)
+            for (int v = 0; v < ks; v++) dw[u * ks + v] += xp[(size_t)(h + u) * PW + w + v] * g;
+    }
+}
+
+typedef double v16d __attribute__((vector_size(128)));
+
+/* Training forward (or a forward that a backward may follow): conv output
+ * (blocked) and, when part != NULL, per (image, group) sum and M2. */
+static void k_c1_conv(const fblock *b, const layer *lc, const float *x, float *y, int N, float *part,
+                      int T) {
+    const int CB = b->K / 16, CH = b->CH, CW = b->CW, ks = lc->k, pad = lc->pad;
+    const int PW = b->W + 2 * pad, PH = b->H + 2 * pad;
+    const int tasks = N * CB;
+#pragma omp parallel for num_threads(T) schedule(static)
+    for (int t = 0; t < tasks; t++) {
+        int n = t / CB, cb = t % CB;
+        float xp[PH * PW];
+        v16f wv[C1_MAXK * C1_MAXK], bias;
+        c1_pad(x + (size_t)n * b->H * b->W, b->H, b->W, pad, PW, PH, xp);
+        c1_weights(lc, cb, wv, &bias);
+        v16f *yo = (v16f *)y + (size_t)t * CH * CW;
+        v16d s = {0}, q = {0};
+        v16f shift = bias;   /* sums around the first row's mean: no cancellation */
+        for (int h = 0; h < CH; h++) {
+            v16f *row = yo + (size_t)h * CW;
+            c1_row(xp, PW, ks, wv, bias, h, CW, row);
+            if (!part) continue;
+            v16f rs = {0}, rq = {0};
+            if (h == 0) {
+                for (int w = 0; w < CW; w++) rs += row[w];
+                shift = rs * (1.0f / (float)CW);
+                rs = rs - rs;
+            }
+            for (int w = 0; w < CW; w++) { v16f d = row[w] - shift; rs += d; rq += d * d; }
+            s += __builtin_convertvector(rs, v16d);
+            q += __builtin_convertvector(rq, v16d);
+        }
+        if (part) {
+            double HW = (double)CH * CW;
+            for (int l = 0; l < 16; l++) {
+                part[(size_t)t * 32 + l] = (float)(s[l] + HW * shift[l]);
+                double m2 = q[l] - s[l] * s[l] / HW;
+                part[(size_t)t * 32 + 16 + l] = (float)(m2 > 0 ? m2 : 0);
+            }
+        }
+    }
+}
+
+/* Inference: conv -> bn -> relu [-> pool] [-> dropout off] straight to the output. */
+static void k_c1_infer(const fblock *b, const layer *lc, const float *x, void *y, int ybf, int N,
+                       const coefs *cf, const dropgen *dg, int T) {
+    const int CB = b->K / 16, CH = b->CH, CW = b->CW, ks = lc->k, pad = lc->pad, OH = b->OH, OW = b->OW;
+    const int PW = b->W + 2 * pad, PH = b->H + 2 * pad, K = b->K;
+    const int tasks = N * CB;
+#pragma omp parallel for num_threads(T) schedule(static)
+    for (int t = 0; t < tasks; t++) {
+        int n = t / CB, cb = t % CB;
+        float xp[PH * PW];
+        v16f wv[C1_MAXK * C1_MAXK], bias, r0[CW], r1[CW];
+        c1_pad(x + (size_t)n * b->H * b->W, b->H, b->W, pad, PW, PH, xp);
+        c1_weights(lc, cb, wv, &bias);
+        chv c = chv_load(cf, cb);
+        if (b->pool >= 0) {
+            const size_t OHW = (size_t)OH * OW;
+            for (int oh = 0; oh < OH; oh++) {
+                c1_row(xp, PW, ks, wv, bias, 2 * oh, CW, r0);
+                c1_row(xp, PW, ks, wv, bias, 2 * oh + 1, CW, r1);
+                size_t i0 = (size_t)n * K * OHW + (size_t)cb * 16 * OHW + (size_t)oh * OW;
+                fwd_pool_row(r0, r1, OW, &c, dg, i0, voff(y, ((size_t)t * OH + oh) * OW, ybf), ybf, NULL, NULL);
+            }
+        } else {
+            const size_t HW = (size_t)CH * CW;
+            for (int h = 0; h < CH; h++) {
+                c1_row(xp, PW, ks, wv, bias, h, CW, r0);
+                size_t i0 = (size_t)n * K * HW + (size_t)cb * 16 * HW + (size_t)h * CW;
+                fwd_plain_row(r0, CW, &c, dg, i0, voff(y, ((size_t)t * CH + h) * CW, ybf), ybf);
+            }
+        }
+    }
+}
+
+/* Backward pass 2 fused with the weight gradient: per (image, group) partial
+ * dW (ks*ks vectors) and db in part2; the conv gradient is written to dconv
+ * only when dconv != NULL (the input gradient needs it). */
+static void k_c1_bwd(const fblock *b, const layer *lc, const float *x, const float *convout,
+                     const float *dy, const void *y, int ybf, const uint8_t *rec, float *dconv, int N,
+                     float scale, const coefs *cf, float *part2, int T) {
+    const int CB = b->K / 16, CH = b->CH, CW = b->CW, ks = lc->k, pad = lc->pad, OH = b->OH, OW = b->OW;
+    const int PW = b->W + 2 * pad, PH = b->H + 2 * pad, kk = ks * ks;
+    const int tasks = N * CB;
+#pragma omp parallel for num_threads(T) schedule(static)
+    for (int t = 0; t < tasks; t++) {
+        int n = t / CB, cb = t % CB;
+        float xp[PH * PW];
+        v16f r0[CW], r1[CW], dw[C1_MAXK * C1_MAXK], db = {0};
+        for (int j = 0; j < kk; j++) dw[j] = db;
+        c1_pad(x + (size_t)n * b->H * b->W, b->H, b->W, pad, PW, PH, xp);
+        chv c = chv_load(cf, cb);
+        const v16f *xg = (const v16f *)convout + (size_t)t * CH * CW;
+        v16f *dg = dconv ? (v16f *)dconv + (size_t)t * CH * CW : NULL;
+        if (b->pool >= 0) {
+            for (int oh = 0; oh < OH; oh++) {
+                size_t o = ((size_t)t * OH + oh) * OW;
+                v16f *d0 = dg ? dg + (size_t)2 * oh * CW : r0, *d1 = dg ? d0 + CW : r1;
+                bwd2_pool_row(xg + (size_t)2 * oh * CW, xg + (size_t)(2 * oh + 1) * CW, d0, d1, 0,
+                              (const v16f *)dy + o, (const v16b *)rec + o, OW, CW, scale, &c);
+                c1_dw_row(xp, PW, ks, d0, 2 * oh, CW, dw, &db);
+                c1_dw_row(xp, PW, ks, d1, 2 * oh + 1, CW, dw, &db);
+            }
+            for (int h = 2 * OH; h < CH; h++) {
+                v16f *d0 = dg ? dg + (size_t)h * CW : r0;
+                bwd2_edge_row(xg + (size_t)h * CW, d0, 0, CW, &c);
+                c1_dw_row(xp, PW, ks, d0, h, CW, dw, &db);
+            }
+        } else {
+            for (int h = 0; h < CH; h++) {
+                size_t o = (size_t)t * CH * CW + (size_t)h * CW;
+                v16f *d0 = dg ? dg + (size_t)h * CW : r0;
+                bwd2_plain_row((const v16f *)dy + o, voff(y, o, ybf), ybf, xg + (size_t)h * CW, d0, 0, CW, scale, &c);
+                c1_dw_row(xp, PW, ks, d0, h, CW, dw, &db);
+            }
+        }
+        v16f *pp = (v16f *)part2 + (size_t)t * (kk + 1);
+        for (int j = 0; j < kk; j++) pp[j] = dw[j];
+        pp[kk] = db;
+    }
+}
+
+/* Input gradient of the first layer from the stored conv gradient (rare:
+ * saliency maps): dx[h,w] = sum_{k,u,v} dconv[k, h-u+p, w-v+p] w[k,u,v]. */
+static void k_c1_dx(const fblock *b, const layer *lc, const float *dconv, float *dx, int N, int T) {
+    const int CB = b->K / 16, CH = b->CH, CW = b->CW, ks = lc->k, pad = lc->pad, H = b->H, W = b->W;
+#pragma omp parallel for num_threads(T) schedule(static)
+    for (int t = 0; t < N * H; t++) {
+        int n = t / H, h = t % H;
+        for (int w = 0; w < W; w++) {
+            v16f acc = {0};
+            for (int cb = 0; cb < CB; cb++) {
+                v16f wv[C1_MAXK * C1_MAXK], bias;
+                c1_weights(lc, cb, wv, &bias);
+                const v16f *d = (const v16f *)dconv + ((size_t)n * CB + cb) * CH * CW;
+                for (int u = 0; u < ks; u++) {
+                    int oh = h - u + pad;
+                    if (oh < 0 || oh >= CH) continue;
+                    for (int v = 0; v < ks; v++) {
+                        int ow = w - v + pad;
+                        if (ow < 0 || ow >= CW) continue;
+                        acc += d[(size_t)oh * CW + ow] * wv[u * ks + v];
+                    }
+                }
+            }
+            float s = 0;
+            for (int l = 0; l < 16; l++) s += acc[l];
+            dx[((size_t)n * H + h) * W + w] = s;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
 /* Block passes                                                              */
 /* ------------------------------------------------------------------------ */
 
@@ -678,29 +1007,60 @@ const float *fused_block_forward(ferc_net *net, int bi, const float *in, int in_
     const int T = ctx->threads > 0 ? ctx->threads : 1, Np = s->N, K = b->K, CB = K / 16;
     const size_t insz = (size_t)b->C * b->H * b->W, CHW = (size_t)b->CH * b->CW;
     const size_t nw = (size_t)K * b->C * lc->k * lc->k;
-
-    /* the conv, padded with zero images up to the primitive's batch */
-    const float *src = in;
-    if (Np > N) {
-        if (in_is_input) {
-            memcpy(net->xpad, in, sizeof(float) * N * insz);
-            src = net->xpad;
-        }
-        memset((float *)src + N * insz, 0, sizeof(float) * (size_t)(Np - N) * insz);
-    }
-    d->src_used[bi] = src;
-    int old = set_threads(T);
-    const float *w = lc->param;
-    if (!p->w_plain) { fx_run(d, &p->rw, s->scr, lc->param, p->wf, NULL, NULL); w = p->wf; }
-    fx_run(d, &p->fwd, s->scr, src, w, lc->param + nw, lc->out);
-    set_threads(old);
-
-    /* batch-norm coefficients: y = a x + b per channel */
+    const int keep = net->ws_training;   /* a backward pass may follow: keep what it needs */
+    float *y = b->out_blocked ? lo->out : net->ftr + b->tr_off;
+    const int ybf = blk_bf_out(net, bi), xbf = blk_bf_in(net, bi);
     coefs cf = coef_arrays(net);
     const float *gamma = lb->param, *beta = lb->param + K;
     float *rmean = lb->state, *rvar = lb->state + K;
+    dropgen dg;
+    drop_init(&dg, net, b, ctx, (size_t)b->OH * b->OW);
+
+    if (b->direct && !ctx->training && !keep) {
+        /* inference of the first layer: no conv map at all */
+        for (int c = 0; c < K; c++) {
+            float inv = 1.0f / sqrtf(rvar[c] + lb->eps);
+            cf.mean[c] = rmean[c]; cf.inv[c] = inv;
+            cf.a[c] = gamma[c] * inv; cf.b[c] = beta[c] - rmean[c] * cf.a[c];
+            lb->stat[c] = rmean[c]; lb->stat[K + c] = inv;
+        }
+        k_c1_infer(b, lc, in, y, ybf, N, &cf, &dg, T);
+        if (!b->out_blocked) to_nchw(y, lo->out, N, K, b->OH * b->OW, T);
+        return lo->out;
+    }
+
+    if (b->direct) {
+        k_c1_conv(b, lc, in, lc->out, N, ctx->training ? net->fpart : NULL, T);
+    } else {
+        /* the conv, padded with zero images up to the primitive's batch */
+        const float *src = in;
+        if (Np > N) {
+            if (in_is_input) {
+                memcpy(net->xpad, in, sizeof(float) * N * insz);
+                src = net->xpad;
+            }
+            size_t es = xbf ? 2 : 4;
+            memset((char *)src + N * insz * es, 0, es * (size_t)(Np - N) * insz);
+        }
+        d->src_used[bi] = src;
+        int old = set_threads(T);
+        const float *w = lc->param;
+        if (!p->w_plain) {
+            /* inference keeps the reordered weights while the parameters stay the same */
+            if (ctx->training || !p->snap || !p->snap_ok || memcmp(p->snap, lc->param, sizeof(float) * nw)) {
+                fx_run(d, &p->rw, s->scr, lc->param, p->wf, NULL, NULL);
+                p->snap_ok = 0;
+                if (!ctx->training && p->snap) { memcpy(p->snap, lc->param, sizeof(float) * nw); p->snap_ok = 1; }
+            }
+            w = p->wf;
+        }
+        fx_run(d, &p->fwd, s->scr, src, w, lc->param + nw, lc->out);
+        set_threads(old);
+        if (ctx->training) k_stats(lc->out, N * CB, (int)CHW, net->fpart, T);
+    }
+
+    /* batch-norm coefficients: y = a x + b per channel */
     if (ctx->training) {
-        k_stats(lc->out, N * CB, (int)CHW, net->fpart, T);
         const double M = (double)N * CHW;
         for (int c = 0; c < K; c++) {
             const float *pp = net->fpart + (size_t)(c / 16) * 32 + (c % 16);
@@ -727,23 +1087,17 @@ const float *fused_block_forward(ferc_net *net, int bi, const float *in, int in_
     }
 
     /* normalise, ReLU, pool, dropout */
-    float *y = b->out_blocked ? lo->out : net->ftr + b->tr_off;
-    dropgen dg;
-    drop_init(&dg, net, b, ctx, (size_t)b->OH * b->OW);
-    if (b->pool >= 0) {
-        int keep = net->ws_training;   /* records for a backward pass */
-        k_fwd_pool(b, lc->out, y, keep ? (uint8_t *)net->layers[b->pool].idx : NULL,
+    if (b->pool >= 0)
+        k_fwd_pool(b, lc->out, y, ybf, keep ? (uint8_t *)net->layers[b->pool].idx : NULL,
                    keep ? lb->out : NULL, N, &cf, &dg, T);
-    } else {
-        k_fwd_plain(b, lc->out, y, N, &cf, &dg, T);
-    }
+    else
+        k_fwd_plain(b, lc->out, y, ybf, N, &cf, &dg, T);
     if (!b->out_blocked) to_nchw(y, lo->out, N, K, b->OH * b->OW, T);
     return lo->out;
 }
 
 void fused_block_backward(ferc_net *net, int bi, const float *in, const float *dout, float *din,
                           int N, const exec_ctx *ctx) {
-    (void)in;
     struct fdnn *d = net->dnn;
     fset *s = &d->sets[d->cur];
     fprims *p = &s->p[bi];
@@ -757,16 +1111,16 @@ void fused_block_backward(ferc_net *net, int bi, const float *in, const float *d
     const float *dy = dout;
     if (!b->out_blocked) { to_blocked(dout, net->ftd, N, K, OHW, T); dy = net->ftd; }
     const float *y = b->out_blocked ? lo->out : net->ftr + b->tr_off;
+    const int ybf = blk_bf_out(net, bi), dbf = blk_bf_in(net, bi);
+    const uint8_t *rec = b->pool >= 0 ? (const uint8_t *)net->layers[b->pool].idx : NULL;
     dropgen dg;
     drop_init(&dg, net, b, ctx, (size_t)OHW);
     coefs cf = coef_arrays(net);
     for (int c = 0; c < K; c++) { cf.mean[c] = lb->stat[c]; cf.inv[c] = lb->stat[K + c]; }
 
     /* pass 1: per-channel sums of dbn and dbn * xhat */
-    if (b->pool >= 0)
-        k_bwd1_pool(b, dy, (const uint8_t *)net->layers[b->pool].idx, lb->out, N, dg.scale, net->fpart, T);
-    else
-        k_bwd1_plain(b, dy, y, lc->out, N, dg.scale, &cf, net->fpart, T);
+    if (b->pool >= 0) k_bwd1_pool(b, dy, rec, lb->out, N, dg.scale, net->fpart, T);
+    else k_bwd1_plain(b, dy, y, ybf, lc->out, N, dg.scale, &cf, net->fpart, T);
     float *dgamma = lb->grad, *dbeta = lb->grad + K;
     const float *gamma = lb->param;
     const float M = (float)N * (float)CHW;
@@ -781,13 +1135,30 @@ void fused_block_backward(ferc_net *net, int bi, const float *in, const float *d
         cf.mdyx[c] = ctx->training ? (float)(sdyx / M) : 0.0f;
     }
 
+    float *g = lc->grad;
+    if (b->direct) {
+        /* pass 2 with the weight gradient; partials reduced in image order */
+        const int kk = lc->k * lc->k;
+        k_c1_bwd(b, lc, in, lc->out, dy, y, ybf, rec, din ? net->dconv : NULL, N, dg.scale, &cf, net->fpart, T);
+        for (int cb = 0; cb < CB; cb++)
+            for (int n = 0; n < N; n++) {
+                const float *pp = net->fpart + ((size_t)n * CB + cb) * (kk + 1) * 16;
+                for (int j = 0; j < kk; j++)
+                    for (int l = 0; l < 16; l++) g[(size_t)(cb * 16 + l) * kk + j] += pp[j * 16 + l];
+                for (int l = 0; l < 16; l++) g[nw + cb * 16 + l] += pp[kk * 16 + l];
+            }
+        if (din) k_c1_dx(b, lc, net->dconv, din, N, T);
+        return;
+    }
+
     /* pass 2: the conv output gradient */
     float *dconv = net->dconv;
-    if (b->pool >= 0)
-        k_bwd2_pool(b, dy, (const uint8_t *)net->layers[b->pool].idx, lc->out, dconv, N, dg.scale, &cf, T);
-    else
-        k_bwd2_plain(b, dy, y, lc->out, dconv, N, dg.scale, &cf, T);
-    if (Np > N) memset(dconv + (size_t)N * K * CHW, 0, sizeof(float) * (size_t)(Np - N) * K * CHW);
+    if (b->pool >= 0) k_bwd2_pool(b, dy, rec, lc->out, dconv, dbf, N, dg.scale, &cf, T);
+    else k_bwd2_plain(b, dy, y, ybf, lc->out, dconv, dbf, N, dg.scale, &cf, T);
+    if (Np > N) {
+        size_t es = dbf ? 2 : 4;
+        memset((char *)dconv + (size_t)N * K * CHW * es, 0, es * (size_t)(Np - N) * K * CHW);
+    }
 
     /* conv backward: weights, then data */
     int old = set_threads(T);
@@ -802,7 +1173,6 @@ void fused_block_backward(ferc_net *net, int bi, const float *in, const float *d
         if (staged) memcpy(din, net->xpad, sizeof(float) * N * insz);
     }
     set_threads(old);
-    float *g = lc->grad;
     for (size_t i = 0; i < nw; i++) g[i] += p->dwp[i];
     for (int k = 0; k < K; k++) g[nw + k] += p->db[k];
 }

@@ -20,10 +20,10 @@
 /* ------------------------------------------------------------------------ */
 
 /* RGB -> gray with ITU-R BT.601 weights 0.299, 0.587, 0.114, rounded. Uses
- * the same 14-bit fixed point as OpenCV's cvtColor(RGB2GRAY) for 8-bit data
- * (4899 + 9617 + 1868 = 16384). */
+ * the same 15-bit fixed point as OpenCV 4's cvtColor(RGB2GRAY) for 8-bit data
+ * (9798 + 19235 + 3735 = 32768). */
 static inline uint8_t luma601(uint8_t r, uint8_t g, uint8_t b) {
-    return (uint8_t)((r * 4899u + g * 9617u + b * 1868u + 8192u) >> 14);
+    return (uint8_t)((r * 9798u + g * 19235u + b * 3735u + 16384u) >> 15);
 }
 
 /* Convert img in place (reallocating) to want_c channels (0 = keep). */

@@ -158,6 +158,8 @@ ferc_status ferc_model_predict(ferc_model *m, const float *x, int n, float *prob
     return FERC_OK;
 }
 
+int ferc_model_face_size(const ferc_model *m) { return m->prep_size; }
+
 void ferc_model_prepare(const ferc_model *m, const float *src, int sh, int sw, float *dst) {
     const int S = m->input_size;
     if (!m->prep_crop) { ferc_resize_bilinear(src, sh, sw, dst, S, S); return; }

@@ -207,12 +207,18 @@ ferc_status net_reserve(ferc_net *net, int N, int training, int threads, ferc_er
             CARVE(net->dbuf[1], float, (size_t)N * maxact);
         }
         /* fused blocks */
-        size_t convmax = 0, kmax = 0, trsum = 0, trmax = 0;
+        size_t convmax = 0, kmax = 0, trsum = 0, trmax = 0, partmax = 0;
         for (int b = 0; b < net->nblocks; b++) {
             fblock *fb = &net->blocks[b];
             size_t co = (size_t)fb->K * fb->CH * fb->CW, bo = (size_t)fb->K * fb->OH * fb->OW;
             if (co > convmax) convmax = co;
             if ((size_t)fb->K > kmax) kmax = (size_t)fb->K;
+            size_t part = 2 * (size_t)fb->K;   /* per image: 2 per channel, or dW partials */
+            if (fb->direct) {
+                size_t kk = (size_t)net->layers[fb->conv].k * net->layers[fb->conv].k;
+                part = (size_t)fb->K * (kk + 1);
+            }
+            if (part > partmax) partmax = part;
             if (!fb->out_blocked) {
                 if (pass) fb->tr_off = trsum;
                 trsum += (size_t)N * bo;
@@ -221,7 +227,7 @@ ferc_status net_reserve(ferc_net *net, int N, int training, int threads, ferc_er
         }
         if (net->nblocks) {
             CARVE(net->fcoef, float, 8 * kmax);
-            CARVE(net->fpart, float, 2 * (size_t)N * kmax);
+            CARVE(net->fpart, float, (size_t)N * partmax);
             if (trsum) CARVE(net->ftr, float, trsum);
             if (training) {
                 CARVE(net->dconv, float, (size_t)N * convmax);

@@ -68,6 +68,7 @@ typedef struct {
     int conv, bn, relu, pool, drop;  /* layer indices; pool, drop -1 when absent */
     int first, last;                 /* the layers it covers */
     int in_blocked, out_blocked;     /* input / output in nChw16c (else NCHW) */
+    int direct;                      /* 1-channel first layer: direct kernels, no oneDNN */
     int C, H, W;                     /* conv input per image */
     int K, CH, CW;                   /* conv output (= bn, relu) per image */
     int OH, OW;                      /* block output per image (pooled or CH, CW) */
@@ -105,6 +106,7 @@ typedef struct {
     fblock *blocks;
     struct fdnn *dnn;          /* created on first use */
     int last_fused;            /* the last net_forward ran fused (0/1) */
+    int bf16;                  /* fused convs after the first in bfloat16 (net_set_bf16) */
     float *dconv;              /* (N, K, CH, CW) conv output gradient, largest block */
     float *fpart;              /* per (image, channel) partial sums, 2 per channel */
     float *fcoef;              /* per-channel coefficients, 8 per channel */
@@ -144,6 +146,10 @@ void fused_release(ferc_net *net);   /* free the oneDNN objects (net_free) */
 /* Create the training primitives for a batch of N on `threads` threads
  * (net_reserve); on failure fusion is switched off and fuse_msg says why. */
 void fused_prepare(ferc_net *net, int N, int threads);
+/* bf16 compute for the fused convolutions (not the first layer's): inputs
+ * and weights rounded to bfloat16, float accumulation, float master weights,
+ * batch norm and everything else in float. Off by default. */
+void net_set_bf16(ferc_net *net, int on);
 /* Ready to run fused for N images (creates primitives when needed)? */
 int fused_ready(ferc_net *net, int N, const exec_ctx *ctx, int need_bwd);
 const float *fused_block_forward(ferc_net *net, int b, const float *in, int in_is_input, int N,

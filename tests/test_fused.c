@@ -263,3 +263,70 @@ TEST(fused_eval_backward_input_grad) {
     fcase c = {"conv16 bn relu pool conv32 bn relu pool flatten dense7", 1, 12, 12, 1, 1, 1, 0};
     compare(&c, 1, 2e-4);
 }
+
+TEST(fused_direct_first_layer_5x5_odd) {
+    /* the direct 1-channel kernels with a 5x5 kernel and odd maps */
+    fcase c = {"conv16k5 bn relu pool drop0.2 conv32 bn relu pool flatten dense7", 1, 13, 11, 3, 3, 2, 1};
+    compare(&c, 2, 2e-4);
+    fcase e = {"conv16k5 bn relu conv16 bn relu pool flatten dense7", 1, 9, 7, 2, 2, 1, 0};
+    compare(&e, 1, 2e-4);
+}
+
+/* Inference workspaces (no backward possible): the first block runs conv ->
+ * bn -> relu -> pool without storing the conv map. Logits against the
+ * layer-by-layer path, for several batch sizes on one net (primitive cache). */
+static void compare_infer(const char *spec, int H, int W, int threads) {
+    ferc_net a, b;
+    ferc_error err;
+    CHECK_EQ_INT(net_build(&a, spec, 1, H, W, &err), FERC_OK);
+    CHECK_EQ_INT(net_build(&b, spec, 1, H, W, &err), FERC_OK);
+    if (test_failed_now()) return;
+    b.fuse = 0;
+    ferc_rng r;
+    ferc_rng_seed(&r, 5);
+    net_init(&a, &r);
+    fill(a.params, a.nparams, &r, -0.4f, 0.4f);
+    for (int i = 0; i < a.nlayers; i++) {
+        layer *l = &a.layers[i];
+        if (l->kind != LAYER_BN) continue;
+        for (int c = 0; c < l->c; c++) {
+            l->param[c] = (c % 3 == 2 ? -1.0f : 1.0f) * (0.5f + ferc_rng_uniform(&r));
+            l->state[c] = 0.3f * (ferc_rng_uniform(&r) - 0.5f);
+            l->state[l->c + c] = 0.5f + ferc_rng_uniform(&r);
+        }
+    }
+    memcpy(b.params, a.params, sizeof(float) * a.nparams);
+    memcpy(b.state, a.state, sizeof(float) * a.nstate);
+    CHECK_EQ_INT(net_reserve(&a, 9, 0, threads, &err), FERC_OK);
+    CHECK_EQ_INT(net_reserve(&b, 9, 0, threads, &err), FERC_OK);
+    float *x = malloc(sizeof(float) * 9 * H * W);
+    const int sizes[] = {1, 9, 4, 1, 7, 1, 1};
+    for (int k = 0; k < 7 && !test_failed_now(); k++) {
+        int N = sizes[k];
+        if (k >= 5) {
+            /* change one weight of the last conv: cached reordered weights must not be reused */
+            int last = -1;
+            for (int i = 0; i < a.nlayers; i++) if (a.layers[i].kind == LAYER_CONV) last = i;
+            a.layers[last].param[k == 5 ? 0 : 7] += 0.5f;
+            b.layers[last].param[k == 5 ? 0 : 7] += 0.5f;
+        }
+        fill(x, (size_t)N * H * W, &r, 0, 1);
+        exec_ctx ctx = {threads, 0, 0};
+        const float *za = net_forward(&a, x, N, &ctx);
+        CHECK_MSG(a.last_fused, "%s: not fused (%s)", spec, a.fuse_msg);
+        const float *zb = net_forward(&b, x, N, &ctx);
+        CHECK_MSG(rel(za, zb, (size_t)N * a.nclasses) < 1e-4, "%s N=%d: logits %g", spec, N,
+                  rel(za, zb, (size_t)N * a.nclasses));
+    }
+    free(x);
+    net_free(&a);
+    net_free(&b);
+}
+
+TEST(fused_inference) {
+    compare_infer("conv32 bn relu pool drop0.25 conv64 bn relu pool drop0.25 conv128 bn relu pool drop0.25 "
+                  "flatten dense128 relu dense7", 48, 48, 2);
+    compare_infer("conv16 bn relu conv16 bn relu pool conv32 bn relu pool flatten dense16 relu drop0.5 dense7",
+                  15, 13, 1);
+    compare_infer("conv16k5 bn relu pool flatten dense7", 11, 12, 2);
+}

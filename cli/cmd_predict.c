@@ -1,0 +1,453 @@
+/* cmd_predict.c — `ferc predict`: finds the faces in photos (or folders of
+ * photos) with the Haar detector, crops each with a margin, converts it to
+ * gray, resizes it to the model's input and classifies it; prints a box, the
+ * 7 scores and the top emotion per face, as text, JSON lines or CSV, and can
+ * draw the results. With --no-detect every image is one already-cropped face. */
+#include "cli.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void help(void) {
+    printf(
+        "usage: ferc predict [--model FILE] [options] IMAGE|DIR...\n\n"
+        "Finds the faces in each image (PNG or JPEG, EXIF orientation respected) with\n"
+        "OpenCV's Haar cascade (the same boxes as OpenCV's detectMultiScale), crops each\n"
+        "face with a margin, converts it to gray (BT.601 luma), resizes it to the model's\n"
+        "input and classifies it. Prints, per face, its box x,y,w,h, the probabilities of\n"
+        "the 7 emotions (angry disgust fear happy sad surprise neutral) and the top one.\n"
+        "A folder is processed as a batch (its files, sorted, subfolders included) with a\n"
+        "progress bar and a faces/s report on stderr; files that are not readable images\n"
+        "are reported on stderr and skipped. An image without faces prints an empty list.\n\n"
+        "  --model FILE         a .ferc model. Default: $FERC_MODEL, else the best shipped\n"
+        "                       model: models/seed2.ferc, then models/seed.ferc (in the\n"
+        "                       current folder, then next to the ferc executable: ../models)\n"
+        "  --json               one JSON object per image per line:\n"
+        "                       {\"image\": PATH, \"faces\": [{\"box\": [x, y, w, h],\n"
+        "                        \"emotion\": LABEL, \"scores\": {LABEL: P, ...}}]}\n"
+        "                       (with --no-detect: {\"image\": PATH, \"emotion\": LABEL,\n"
+        "                        \"scores\": {...}})\n"
+        "  --csv FILE           also write the results as CSV, one row per face:\n"
+        "                       image,face,x,y,w,h,emotion,angry,...,neutral (an image\n"
+        "                       without faces has one row with the face fields empty)\n"
+        "  --annotate DIR       write each image with its boxes and labels drawn to\n"
+        "                       DIR/<name>.png (DIR is created if missing)\n"
+        "  --no-detect          no detection: each image is a face already cropped\n"
+        "                       (prints the 7 probabilities and the top label)\n"
+        "  --margin F           grow each box by F times its size on every side before\n"
+        "                       cropping (0.1)\n"
+        "  --scale-factor F     detector: each scale is F times the last (1.1)\n"
+        "  --min-neighbors N    detector: a face needs more than N raw detections (5)\n"
+        "  --min-size N         detector: smallest face side in pixels (30)\n"
+        "  --max-size N         detector: largest face side in pixels, 0 = none (0)\n"
+        "  --cascade FILE       detector: an OpenCV Haar cascade XML (default\n"
+        "                       /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml,\n"
+        "                       from the Debian package opencv-data)\n"
+        "  --threads N          (all cores)\n"
+        "  -q, --quiet          no text on stdout (with --csv or --annotate)\n\n"
+        "exit status: 0 when every named image was processed, 1 when one could not be\n"
+        "read (or the model or cascade is missing), 2 for usage errors.\n\n"
+        "examples:\n"
+        "  ferc predict photo.jpg\n"
+        "  ferc predict --json --annotate out/ photos/\n"
+        "  ferc predict --model models/seed.ferc --no-detect face48.png\n");
+}
+
+/* ---- default model ---- */
+
+static int readable(const char *p) { return access(p, R_OK) == 0; }
+
+static const char *default_model(char *buf, size_t cap) {
+    const char *env = getenv("FERC_MODEL");
+    if (env && *env) return env;
+    static const char *const names[] = {"seed2.ferc", "seed.ferc"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(buf, cap, "models/%s", names[i]);
+        if (readable(buf)) return buf;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+        for (int i = 0; i < 2; i++) {
+            if (snprintf(buf, cap, "%.*s/../models/%s", (int)(cap > 64 ? cap - 64 : 1), exe, names[i]) >= (int)cap) continue;
+            if (readable(buf)) return buf;
+        }
+    }
+    return NULL;
+}
+
+/* ---- the list of files ---- */
+
+typedef struct {
+    char **v;
+    int n, cap;
+} strlist;
+
+static int strlist_add(strlist *l, const char *s) {
+    if (l->n == l->cap) {
+        int nc = l->cap ? l->cap * 2 : 64;
+        char **q = realloc(l->v, sizeof(char *) * (size_t)nc);
+        if (!q) return 0;
+        l->v = q;
+        l->cap = nc;
+    }
+    if (!(l->v[l->n] = strdup(s))) return 0;
+    l->n++;
+    return 1;
+}
+
+static void strlist_free(strlist *l) {
+    for (int i = 0; i < l->n; i++) free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = l->cap = 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Regular files under dir, sorted, subfolders after the files of a folder;
+ * hidden entries skipped. */
+static void collect(const char *dir, strlist *out, int depth) {
+    DIR *d = opendir(dir);
+    if (!d) { fprintf(stderr, "ferc predict: %s: cannot open folder: %s\n", dir, strerror(errno)); return; }
+    strlist files = {0}, dirs = {0};
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", e->d_name);
+        struct stat st;
+        if (stat(p, &st) != 0) continue;
+        if (S_ISDIR(st.st_mode)) strlist_add(&dirs, p);
+        else if (S_ISREG(st.st_mode)) strlist_add(&files, p);
+    }
+    closedir(d);
+    if (files.n > 1) qsort(files.v, (size_t)files.n, sizeof(char *), cmp_str);
+    if (dirs.n > 1) qsort(dirs.v, (size_t)dirs.n, sizeof(char *), cmp_str);
+    for (int i = 0; i < files.n; i++) strlist_add(out, files.v[i]);
+    for (int i = 0; i < dirs.n && depth < 32; i++) collect(dirs.v[i], out, depth + 1);
+    strlist_free(&files);
+    strlist_free(&dirs);
+}
+
+/* ---- output helpers ---- */
+
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p == '\n') fputs("\\n", f);
+        else if (*p == '\t') fputs("\\t", f);
+        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static void csv_str(FILE *f, const char *s) {
+    if (!strpbrk(s, ",\"\n\r")) { fputs(s, f); return; }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static int top_label(const float *p) {
+    int t = 0;
+    for (int k = 1; k < FERC_NUM_CLASSES; k++)
+        if (p[k] > p[t]) t = k;
+    return t;
+}
+
+static void json_scores(FILE *f, const float *p) {
+    fputc('{', f);
+    for (int k = 0; k < FERC_NUM_CLASSES; k++) fprintf(f, "%s\"%s\": %.6f", k ? ", " : "", ferc_label_name(k), p[k]);
+    fputc('}', f);
+}
+
+static void text_scores(FILE *f, const float *p) {
+    fputc('(', f);
+    for (int k = 0; k < FERC_NUM_CLASSES; k++) fprintf(f, "%s%s %.3f", k ? " " : "", ferc_label_name(k), p[k]);
+    fputc(')', f);
+}
+
+/* ---- annotation ---- */
+
+/* OUTDIR/<basename without extension>.png, made unique within this run. */
+static void annotate_path(const char *outdir, const char *in, strlist *used, char *buf, size_t cap) {
+    const char *base = strrchr(in, '/');
+    base = base ? base + 1 : in;
+    char stem[NAME_MAX + 1];
+    snprintf(stem, sizeof stem, "%s", base);
+    char *dot = strrchr(stem, '.');
+    if (dot && dot != stem) *dot = 0;
+    for (int k = 1;; k++) {
+        if (k == 1) snprintf(buf, cap, "%s/%s.png", outdir, stem);
+        else snprintf(buf, cap, "%s/%s_%d.png", outdir, stem, k);
+        int taken = 0;
+        for (int i = 0; i < used->n && !taken; i++) taken = strcmp(used->v[i], buf) == 0;
+        if (!taken) break;
+    }
+    strlist_add(used, buf);
+}
+
+/* ---- one image ---- */
+
+typedef struct {
+    ferc_model *model;
+    ferc_cascade *cascade;
+    ferc_detect_opts det;
+    float margin;
+    int json, no_detect, quiet;
+    FILE *csv;
+    const char *annotate;
+    strlist used_names;
+    long faces, images;
+} ctx;
+
+/* 0 ok, 1 the image could not be read or processed (already reported). */
+static int process(ctx *c, const char *path) {
+    ferc_error err = {0};
+    ferc_image g;
+    if (ferc_image_load(path, 1, &g, &err) != FERC_OK) {
+        cli_progress_end();
+        fprintf(stderr, "ferc predict: %s\n", err.msg);
+        return 1;
+    }
+    int n = 0, cap = 64;
+    ferc_box *boxes = malloc(sizeof(ferc_box) * (size_t)cap);
+    if (!boxes) { ferc_image_free(&g); fprintf(stderr, "ferc predict: out of memory\n"); return 1; }
+    ferc_status st = FERC_OK;
+    float margin = c->margin;
+    if (c->no_detect) {
+        boxes[0] = (ferc_box){0, 0, g.w, g.h};
+        n = 1;
+        margin = 0;
+    } else {
+        st = ferc_detect_faces(c->cascade, g.data, g.w, g.h, g.w, &c->det, boxes, cap, &n, &err);
+        if (st == FERC_OK && n > cap) {
+            ferc_box *nb = realloc(boxes, sizeof(ferc_box) * (size_t)n);
+            if (!nb) { st = err.status = FERC_ERR_NOMEM; snprintf(err.msg, sizeof err.msg, "out of memory"); }
+            else {
+                boxes = nb;
+                cap = n;
+                st = ferc_detect_faces(c->cascade, g.data, g.w, g.h, g.w, &c->det, boxes, cap, &n, &err);
+            }
+        }
+    }
+    float *probs = malloc(sizeof(float) * FERC_NUM_CLASSES * (size_t)(n ? n : 1));
+    if (!probs && st == FERC_OK) { st = err.status = FERC_ERR_NOMEM; snprintf(err.msg, sizeof err.msg, "out of memory"); }
+    if (st == FERC_OK && n > 0) st = ferc_classify_faces(c->model, g.data, g.w, g.h, g.w, boxes, n, margin, probs, &err);
+    if (st != FERC_OK) {
+        cli_progress_end();
+        fprintf(stderr, "ferc predict: %s: %s\n", path, err.msg);
+        free(boxes); free(probs); ferc_image_free(&g);
+        return 1;
+    }
+    c->faces += n;
+    c->images++;
+    if (!c->quiet) {
+        cli_progress_end();
+        if (c->json && c->no_detect) {
+            fputs("{\"image\": ", stdout);
+            json_str(stdout, path);
+            printf(", \"emotion\": \"%s\", \"scores\": ", ferc_label_name(top_label(probs)));
+            json_scores(stdout, probs);
+            fputs("}\n", stdout);
+        } else if (c->json) {
+            fputs("{\"image\": ", stdout);
+            json_str(stdout, path);
+            fputs(", \"faces\": [", stdout);
+            for (int i = 0; i < n; i++) {
+                const float *p = probs + (size_t)i * FERC_NUM_CLASSES;
+                printf("%s{\"box\": [%d, %d, %d, %d], \"emotion\": \"%s\", \"scores\": ", i ? ", " : "", boxes[i].x,
+                       boxes[i].y, boxes[i].w, boxes[i].h, ferc_label_name(top_label(p)));
+                json_scores(stdout, p);
+                fputc('}', stdout);
+            }
+            fputs("]}\n", stdout);
+        } else if (c->no_detect) {
+            printf("%s: %s %.3f ", path, ferc_label_name(top_label(probs)), probs[top_label(probs)]);
+            text_scores(stdout, probs);
+            fputc('\n', stdout);
+        } else {
+            if (n == 0) printf("%s: no face found\n", path);
+            else printf("%s: %d face%s\n", path, n, n == 1 ? "" : "s");
+            for (int i = 0; i < n; i++) {
+                const float *p = probs + (size_t)i * FERC_NUM_CLASSES;
+                int t = top_label(p);
+                printf("  face %d at %d,%d %dx%d: %s %.3f ", i + 1, boxes[i].x, boxes[i].y, boxes[i].w, boxes[i].h,
+                       ferc_label_name(t), p[t]);
+                text_scores(stdout, p);
+                fputc('\n', stdout);
+            }
+        }
+        fflush(stdout);
+    }
+    if (c->csv) {
+        if (n == 0) {
+            csv_str(c->csv, path);
+            fputs(",,,,,,,,,,,,,\n", c->csv);
+        }
+        for (int i = 0; i < n; i++) {
+            const float *p = probs + (size_t)i * FERC_NUM_CLASSES;
+            csv_str(c->csv, path);
+            fprintf(c->csv, ",%d,%d,%d,%d,%d,%s", i + 1, boxes[i].x, boxes[i].y, boxes[i].w, boxes[i].h,
+                    ferc_label_name(top_label(p)));
+            for (int k = 0; k < FERC_NUM_CLASSES; k++) fprintf(c->csv, ",%.6f", p[k]);
+            fputc('\n', c->csv);
+        }
+    }
+    int rc = 0;
+    if (c->annotate) {
+        ferc_image rgb;
+        char out[PATH_MAX];
+        annotate_path(c->annotate, path, &c->used_names, out, sizeof out);
+        if (ferc_image_load(path, 3, &rgb, &err) != FERC_OK || ferc_draw_faces(&rgb, boxes, n, probs, &err) != FERC_OK ||
+            ferc_image_save_png(out, &rgb, &err) != FERC_OK) {
+            cli_progress_end();
+            fprintf(stderr, "ferc predict: annotating %s: %s\n", path, err.msg);
+            rc = 1;
+        }
+        ferc_image_free(&rgb);
+    }
+    free(boxes); free(probs); ferc_image_free(&g);
+    return rc;
+}
+
+int cmd_predict(int argc, char **argv) {
+    ctx c;
+    memset(&c, 0, sizeof c);
+    ferc_detect_opts_default(&c.det);
+    c.margin = 0.1f;
+    const char *model = NULL, *cascade = NULL, *csv = NULL;
+    strlist inputs = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+#define VAL() do { if (!(v = cli_value(argc, argv, &i, a))) { strlist_free(&inputs); return 2; } } while (0)
+#define BAD() do { strlist_free(&inputs); return 2; } while (0)
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); strlist_free(&inputs); return 0; }
+        else if (cli_is(a, "--model")) { VAL(); model = v; }
+        else if (cli_is(a, "--cascade")) { VAL(); cascade = v; }
+        else if (cli_is(a, "--csv")) { VAL(); csv = v; }
+        else if (cli_is(a, "--annotate")) { VAL(); c.annotate = v; }
+        else if (!strcmp(a, "--json")) c.json = 1;
+        else if (!strcmp(a, "--no-detect")) c.no_detect = 1;
+        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) c.quiet = 1;
+        else if (cli_is(a, "--margin")) { VAL(); if (!cli_float("predict", a, v, 0, 2, &c.margin)) BAD(); }
+        else if (cli_is(a, "--scale-factor")) {
+            float f;
+            VAL();
+            if (!cli_float("predict", a, v, 1.0001, 10, &f)) BAD();
+            c.det.scale_factor = f;
+        }
+        else if (cli_is(a, "--min-neighbors")) { VAL(); if (!cli_int("predict", a, v, 0, 1000, &c.det.min_neighbors)) BAD(); }
+        else if (cli_is(a, "--min-size")) { VAL(); if (!cli_int("predict", a, v, 0, 100000, &c.det.min_size)) BAD(); }
+        else if (cli_is(a, "--max-size")) { VAL(); if (!cli_int("predict", a, v, 0, 100000, &c.det.max_size)) BAD(); }
+        else if (cli_is(a, "--threads")) { VAL(); if (!cli_int("predict", a, v, 1, 1024, &c.det.threads)) BAD(); }
+        else if (a[0] == '-' && a[1]) { strlist_free(&inputs); return cli_usage_error("predict", "unknown option '%s'", a); }
+        else strlist_add(&inputs, a);
+#undef VAL
+#undef BAD
+    }
+    if (inputs.n == 0) return cli_usage_error("predict", "give at least one IMAGE or DIR");
+    if (c.det.scale_factor > 0 && c.det.scale_factor < 1.0001) c.det.scale_factor = 1.0001;
+
+    ferc_error err = {0};
+    char mbuf[PATH_MAX];
+    if (!model) model = default_model(mbuf, sizeof mbuf);
+    if (!model) {
+        strlist_free(&inputs);
+        fprintf(stderr, "ferc predict: no model: give --model FILE (looked for $FERC_MODEL, models/seed2.ferc, "
+                        "models/seed.ferc and ../models next to the ferc executable)\n");
+        return 1;
+    }
+    if (ferc_model_load(model, &c.model, &err) != FERC_OK) { strlist_free(&inputs); return cli_error(&err); }
+    if (!c.no_detect && ferc_cascade_load(cascade, &c.cascade, &err) != FERC_OK) {
+        ferc_model_free(c.model);
+        strlist_free(&inputs);
+        return cli_error(&err);
+    }
+    if (c.annotate && mkdir(c.annotate, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "ferc predict: --annotate %s: cannot create the folder: %s\n", c.annotate, strerror(errno));
+        ferc_model_free(c.model); ferc_cascade_free(c.cascade); strlist_free(&inputs);
+        return 1;
+    }
+    if (csv) {
+        c.csv = fopen(csv, "w");
+        if (!c.csv) {
+            fprintf(stderr, "ferc predict: --csv %s: %s\n", csv, strerror(errno));
+            ferc_model_free(c.model); ferc_cascade_free(c.cascade); strlist_free(&inputs);
+            return 1;
+        }
+        fputs("image,face,x,y,w,h,emotion", c.csv);
+        for (int k = 0; k < FERC_NUM_CLASSES; k++) fprintf(c.csv, ",%s", ferc_label_name(k));
+        fputc('\n', c.csv);
+    }
+
+    /* Expand folders; remember which files were named directly (their
+     * failure is an error) and which come from a folder (reported, skipped). */
+    strlist files = {0};
+    unsigned char *named = calloc((size_t)inputs.n + 1, 1);
+    int rc = 0, batch = 0;
+    for (int i = 0; i < inputs.n && named; i++) {
+        struct stat st;
+        if (stat(inputs.v[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+            int before = files.n;
+            collect(inputs.v[i], &files, 0);
+            batch = 1;
+            unsigned char *nn = realloc(named, (size_t)files.n + (size_t)inputs.n + 1);
+            if (!nn) { free(named); named = NULL; break; }
+            named = nn;
+            for (int k = before; k < files.n; k++) named[k] = 0;
+        } else {
+            strlist_add(&files, inputs.v[i]);
+            named[files.n - 1] = 1;
+        }
+    }
+    if (!named) { fprintf(stderr, "ferc predict: out of memory\n"); rc = 1; }
+    if (files.n > 1) batch = 1;
+    double t0 = cli_now();
+    int skipped = 0;
+    for (int i = 0; i < files.n && named; i++) {
+        if (process(&c, files.v[i])) {
+            if (named[i]) rc = 1;
+            else skipped++;
+        }
+        if (batch) {
+            double dt = cli_now() - t0;
+            char extra[96];
+            snprintf(extra, sizeof extra, "%.1f img/s, %ld faces", dt > 0 ? (i + 1) / dt : 0.0, c.faces);
+            cli_progress("predict", i + 1, files.n, extra);
+        }
+    }
+    cli_progress_end();
+    double dt = cli_now() - t0;
+    if (batch) {
+        fprintf(stderr, "predict: %ld images, %ld faces in %.2f s (%.1f faces/s, %.1f images/s)", c.images, c.faces,
+                dt, dt > 0 ? c.faces / dt : 0.0, dt > 0 ? c.images / dt : 0.0);
+        if (skipped) fprintf(stderr, "; %d bad files skipped", skipped);
+        fputc('\n', stderr);
+    }
+    if (c.csv && fclose(c.csv) != 0) {
+        fprintf(stderr, "ferc predict: --csv %s: write error\n", csv);
+        rc = 1;
+    }
+    free(named);
+    strlist_free(&files);
+    strlist_free(&inputs);
+    strlist_free(&c.used_names);
+    ferc_cascade_free(c.cascade);
+    ferc_model_free(c.model);
+    return rc;
+}
