@@ -18,7 +18,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
 .PHONY: all test asan clean deps bench check run
-all: $(BUILD)/ferc $(BUILD)/test_ferc
+all: $(BUILD)/ferc $(BUILD)/test_ferc $(BUILD)/detect_example
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h src/*.h tests/*.h cli/*.h)
 	@mkdir -p $(dir $@)
@@ -30,6 +30,10 @@ $(BUILD)/libferc.a: $(LIB_OBJ)
 
 $(BUILD)/ferc: $(CLI_OBJ) $(BUILD)/libferc.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libferc.a $(LDLIBS)
+
+# The embedding example of the README, built so that it keeps compiling.
+$(BUILD)/detect_example: examples/detect_example.c include/ferc.h $(BUILD)/libferc.a
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libferc.a $(LDLIBS)
 
 # Tests link the objects directly so that constructor-registered tests and
 # internal (non-public) functions are all available.
