@@ -23,6 +23,7 @@
 #   PYTHON=/usr/bin/python3   an interpreter with torch (the pyenv python3 has none)
 #   PEER=../shared/bench/torch_peer.py
 #   OUT=/tmp/ferc_compare.jsonl   every run as one JSON line
+#   BF16=1            also run `ferc bench --bf16` (bf16 convolutions) as a third side
 set -eu
 cd "$(dirname "$0")/.."
 REPS=${REPS:-5}
@@ -33,6 +34,7 @@ VGG_IMAGES=${VGG_IMAGES:-1024}
 PYTHON=${PYTHON:-/usr/bin/python3}
 PEER=${PEER:-../shared/bench/torch_peer.py}
 OUT=${OUT:-/tmp/ferc_compare.jsonl}
+BF16=${BF16:-0}
 FERC=./build/ferc
 
 [ -x "$FERC" ] || make build/ferc >/dev/null
@@ -50,11 +52,13 @@ cores() { # first $1 cores, e.g. 0,1
 # run SIDE ARCH MODE BATCH T N -> appends one JSON line (with "side" and "rss_mb") to $OUT
 run() {
     side=$1 arch=$2 mode=$3 batch=$4 t=$5 n=$6
-    if [ "$side" = ferc ]; then
+    if [ "$side" = ferc ] || [ "$side" = ferc_bf16 ]; then
+        extra=
+        [ "$side" = ferc_bf16 ] && extra=--bf16
         env OMP_NUM_THREADS=$t OMP_PROC_BIND=true OMP_PLACES=cores \
             /usr/bin/time -v -o "$TMP/time" taskset -c "$(cores "$t")" \
             "$FERC" bench --arch "$arch" --mode "$mode" --batch "$batch" --threads "$t" \
-            --images "$n" --json > "$TMP/json"
+            --images "$n" --json $extra > "$TMP/json"
     else
         env OMP_NUM_THREADS=$t OMP_PROC_BIND=true OMP_PLACES=cores OPENBLAS_NUM_THREADS=1 \
             /usr/bin/time -v -o "$TMP/time" taskset -c "$(cores "$t")" \
@@ -65,7 +69,7 @@ run() {
     "$PYTHON" - "$side" "$rss" "$TMP/json" >> "$OUT" <<'EOF'
 import json, sys
 side, rss, path = sys.argv[1], float(sys.argv[2]), sys.argv[3]
-d = json.loads(open(path).read().strip().splitlines()[-1])
+d = json.loads(open(path).read().strip().splitlines()[0])
 d["side"] = side
 d["rss_mb"] = round(rss, 1)
 print(json.dumps(d))
@@ -86,6 +90,7 @@ for t in $THREADS; do
         while [ "$i" -le "$REPS" ]; do
             printf '\r  %s %s b%s, %s thread(s): run %s/%s ' "$arch" "$mode" "$batch" "$t" "$i" "$REPS" >&2
             run ferc "$arch" "$mode" "$batch" "$t" "$n"
+            [ "$BF16" = 1 ] && run ferc_bf16 "$arch" "$mode" "$batch" "$t" "$n"
             run torch "$arch" "$mode" "$batch" "$t" "$n"
             i=$((i + 1))
         done
@@ -100,7 +105,7 @@ targets = {("seed", "train", 64): 3.0, ("vgg", "train", 32): 1.5, ("seed", "infe
            ("seed", "infer", 256): 4.0}
 groups = {}
 for r in rows:
-    groups.setdefault((r["arch"], r["mode"], r["batch"], r["threads"]), {"ferc": [], "torch": []})[r["side"]].append(r)
+    groups.setdefault((r["arch"], r["mode"], r["batch"], r["threads"]), {"ferc": [], "ferc_bf16": [], "torch": []})[r["side"]].append(r)
 print()
 print("%-22s %-24s %-24s %-14s %s" % ("configuration", "ferc img/s med [min-max]",
                                        "torch img/s med [min-max]", "ratio med", "target (2 threads)"))
@@ -118,6 +123,12 @@ for key in sorted(groups, key=lambda k: (-k[3], k[0] != "seed", k[1], k[2])):
     name = "%s %s b%d, %d thr" % key
     fmt = lambda v: "%.0f [%.0f-%.0f]" % (statistics.median(v), min(v), max(v)) if v else "-"
     print("%-22s %-24s %-24s %-14s %s" % (name, fmt(f), fmt(t), "%.2fx" % med, verdict))
+    b = [r["images_per_s"] for r in g["ferc_bf16"]]
+    if b:
+        nb = min(len(b), len(t))
+        rb = [b[i] / t[i] for i in range(nb)]
+        print("%-22s %-24s %-24s %-14s %s" % ("  ferc --bf16", fmt(b), "", "%.2fx" % statistics.median(rb),
+                                              "bf16/fp32 ferc: %.2fx" % (statistics.median(b) / statistics.median(f))))
     if key[:3] == ("seed", "train", 64):
         fr = [r["rss_mb"] for r in g["ferc"]]
         tr = [r["rss_mb"] for r in g["torch"]]

@@ -26,6 +26,10 @@ static void help(void) {
         "  --warmup W        untimed batches first (default 3)\n"
         "  --seed S          random seed of the weights and data (default 1)\n"
         "  --peak G          FMA peak per core in GFLOP/s for peak_fraction (default 234)\n"
+        "  --bf16            convolutions after the first in bfloat16 (AMX / AVX512_BF16\n"
+        "                    through oneDNN), float master weights; default float32\n"
+        "  --profile         also time each stage of the network (forward and backward\n"
+        "                    per fused block or layer, loss, optimiser), in ms per batch\n"
         "  --json            print one JSON line instead of text\n"
         "  --help            this text\n\n"
         "output: images_per_s, ms_per_image, gflops (work per second: 3x the forward\n"
@@ -41,12 +45,14 @@ static void help(void) {
 
 int cmd_bench(int argc, char **argv) {
     const char *arch = "seed", *mode = "train";
-    int batch = 64, threads = 0, images = 4096, warmup = 3, seed = 1, json = 0;
+    int batch = 64, threads = 0, images = 4096, warmup = 3, seed = 1, json = 0, bf16 = 0, profile = 0;
     float peak = 234.0f;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
         else if (cli_is(a, "--json")) json = 1;
+        else if (cli_is(a, "--bf16")) bf16 = 1;
+        else if (cli_is(a, "--profile")) profile = 1;
         else if (cli_is(a, "--arch")) { if (!(v = cli_value(argc, argv, &i, "--arch"))) return 2; arch = v; }
         else if (cli_is(a, "--mode")) {
             if (!(v = cli_value(argc, argv, &i, "--mode"))) return 2;
@@ -65,7 +71,8 @@ int cmd_bench(int argc, char **argv) {
     int T = threads > 0 ? threads : ferc_threads(0);
     bench_result r;
     ferc_error err = {0};
-    if (bench_run(arch, train, batch, T, images, warmup, (uint64_t)seed, &r, &err) != FERC_OK) return cli_error(&err);
+    if (bench_run(arch, train, batch, T, images, warmup, (uint64_t)seed, bf16, profile, &r, &err) != FERC_OK)
+        return cli_error(&err);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double rss_mb = ru.ru_maxrss / 1024.0;
@@ -75,17 +82,59 @@ int cmd_bench(int argc, char **argv) {
         printf("{\"tool\": \"ferc\", \"arch\": \"%s\", \"mode\": \"%s\", \"batch\": %d, \"threads\": %d, "
                "\"images\": %d, \"seconds\": %.4f, \"images_per_s\": %.2f, \"ms_per_image\": %.4f, "
                "\"params\": %zu, \"fwd_mflops_per_image\": %.2f, \"gflops\": %.2f, \"peak_gflops\": %.1f, "
-               "\"peak_fraction\": %.4f, \"peak_rss_mb\": %.1f, \"fused\": %s}\n",
+               "\"peak_fraction\": %.4f, \"peak_rss_mb\": %.1f, \"fused\": %s, \"precision\": \"%s\"}\n",
                arch, mode, batch, T, r.images, r.seconds, ips, 1e3 / ips, r.params, r.fwd_flops / 1e6,
-               gflops, peak * T, frac, rss_mb, r.fused ? "true" : "false");
+               gflops, peak * T, frac, rss_mb, r.fused ? "true" : "false", bf16 ? "bf16" : "fp32");
+        if (profile) {
+            int nbatch = r.images / batch;
+            printf("{\"profile\": [");
+            for (int s = 0; s < r.nstages; s++)
+                printf("%s{\"stage\": \"%s\", \"fwd_ms\": %.3f, \"bwd_ms\": %.3f, \"conv_fwd_ms\": %.3f, "
+                       "\"conv_bwd_ms\": %.3f}", s ? ", " : "", r.stage_name[s], 1e3 * r.stage_fwd[s] / nbatch,
+                       1e3 * r.stage_bwd[s] / nbatch, 1e3 * r.conv_fwd[s] / nbatch, 1e3 * r.conv_bwd[s] / nbatch);
+            printf("], \"loss_ms\": %.3f, \"optim_ms\": %.3f, \"batch_ms\": %.3f}\n", 1e3 * r.loss_s / nbatch,
+                   1e3 * r.optim_s / nbatch, 1e3 * r.seconds / nbatch);
+        }
     } else {
-        printf("%s %s, batch %d, %d thread%s: %d images in %.3f s\n", arch, mode, batch, T, T == 1 ? "" : "s",
-               r.images, r.seconds);
+        printf("%s %s (%s), batch %d, %d thread%s: %d images in %.3f s\n", arch, mode, bf16 ? "bf16" : "fp32",
+               batch, T, T == 1 ? "" : "s", r.images, r.seconds);
         printf("  %.1f images/s, %.4f ms per image\n", ips, 1e3 / ips);
         printf("  %.2f MFLOP forward per image, %s work %.1f GFLOP/s = %.1f%% of the %.0f GFLOP/s peak\n",
                r.fwd_flops / 1e6, train ? "3x" : "1x", gflops, 100 * frac, peak * T);
         printf("  peak RSS %.1f MB; fused blocks %s%s%s\n", rss_mb, r.fused ? "on" : "off",
                r.note[0] ? ": " : "", r.note);
+        if (profile) {
+            int nbatch = r.images / batch;
+            double tot = 0;
+            printf("  per batch of %d (ms):          forward  backward   share   oneDNN conv in it: fwd, bwd ms"
+                   " (GFLOP/s, %% of peak)\n", batch);
+            for (int s = 0; s < r.nstages; s++) tot += r.stage_fwd[s] + r.stage_bwd[s];
+            tot += r.loss_s + r.optim_s;
+            double cf = 0, ct = 0;
+            for (int s = 0; s < r.nstages; s++) {
+                printf("    %-28s %8.3f  %8.3f  %5.1f%%", r.stage_name[s], 1e3 * r.stage_fwd[s] / nbatch,
+                       1e3 * r.stage_bwd[s] / nbatch, 100 * (r.stage_fwd[s] + r.stage_bwd[s]) / r.seconds);
+                double f = r.conv_flops_fwd[s] * r.images, g = train ? r.conv_flops_bwd[s] * r.images : 0;
+                double t = r.conv_fwd[s] + (train ? r.conv_bwd[s] : 0);
+                if (f > 0 && t > 0) {
+                    printf("   %.3f, %.3f (%.0f, %.0f%%)", 1e3 * r.conv_fwd[s] / nbatch, 1e3 * r.conv_bwd[s] / nbatch,
+                           (f + g) / t / 1e9, 100 * (f + g) / t / 1e9 / (peak * T));
+                    cf += f + g; ct += t;
+                }
+                printf("\n");
+            }
+            if (ct > 0)
+                printf("    oneDNN convolutions overall: %.0f GFLOP/s = %.0f%% of the %.0f GFLOP/s peak (%.0f%% of the time)\n",
+                       cf / ct / 1e9, 100 * cf / ct / 1e9 / (peak * T), peak * T, 100 * ct / r.seconds);
+            if (train) {
+                printf("    %-28s %8.3f  %8s  %5.1f%%\n", "softmax cross-entropy", 1e3 * r.loss_s / nbatch, "",
+                       100 * r.loss_s / r.seconds);
+                printf("    %-28s %8s  %8.3f  %5.1f%%\n", "optimiser (Adam)", "", 1e3 * r.optim_s / nbatch,
+                       100 * r.optim_s / r.seconds);
+            }
+            printf("    %-28s %8.3f ms per batch (stages %.1f%% of it)\n", "total", 1e3 * r.seconds / nbatch,
+                   100 * tot / r.seconds);
+        }
     }
     return 0;
 }

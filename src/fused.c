@@ -161,15 +161,17 @@ static int conv_mds_init(const fblock *b, const layer *lc, int N, int bf, conv_m
     m->pl[0] = m->pl[1] = lc->pad;
     m->pr[0] = b->CH - 1 + lc->k - b->H - lc->pad;
     m->pr[1] = b->CW - 1 + lc->k - b->W - lc->pad;
-    const dnnl_format_tag_t st = b->in_blocked ? dnnl_nChw16c : dnnl_nchw;
+    /* the AMX bf16 kernels take NHWC; float convs nChw16c */
+    const dnnl_format_tag_t st = bf ? dnnl_nhwc : b->in_blocked ? dnnl_nChw16c : dnnl_nchw;
+    const dnnl_format_tag_t dt_ = bf ? dnnl_nhwc : dnnl_nChw16c;
     return dnnl_memory_desc_init_by_tag(&m->src, 4, sd, dt, st) == dnnl_success &&
            dnnl_memory_desc_init_by_tag(&m->dsrc, 4, sd, dnnl_f32, st) == dnnl_success &&
            dnnl_memory_desc_init_by_tag(&m->wany, 4, wd, dt, dnnl_format_tag_any) == dnnl_success &&
            dnnl_memory_desc_init_by_tag(&m->dwany, 4, wd, dnnl_f32, dnnl_format_tag_any) == dnnl_success &&
-           dnnl_memory_desc_init_by_tag(&m->ddst, 4, dd, dt, dnnl_nChw16c) == dnnl_success &&
+           dnnl_memory_desc_init_by_tag(&m->ddst, 4, dd, dt, dt_) == dnnl_success &&
            dnnl_memory_desc_init_by_tag(&m->wuser, 4, wd, dnnl_f32, dnnl_oihw) == dnnl_success &&
            dnnl_memory_desc_init_by_tag(&m->bias, 1, bd, dnnl_f32, dnnl_x) == dnnl_success &&
-           dnnl_memory_desc_init_by_tag(&m->dst, 4, dd, dnnl_f32, dnnl_nChw16c) == dnnl_success;
+           dnnl_memory_desc_init_by_tag(&m->dst, 4, dd, dt, dt_) == dnnl_success;   /* bf16 out in bf16 */
 }
 
 /* A reorder from -> to, or *plain = 1 when the formats are the same. */
@@ -373,9 +375,12 @@ static int fused_direct_ok(const fblock *b, const layer *lc);
 
 void fused_plan(ferc_net *net) {
 #ifdef FERC_NO_FUSE
-    net->fuse = 0;   /* build switch for comparisons with the layer-by-layer path */
+    net->fuse = 0;   /* build switches for experiments: the layer-by-layer path, */
 #else
     net->fuse = 1;
+#endif
+#ifdef FERC_BF16_DEFAULT
+    net->bf16 = 1;   /* or bf16 convolutions everywhere (ferc train has no option for it yet) */
 #endif
     net->stages = calloc((size_t)net->nlayers, sizeof *net->stages);
     net->blocks = calloc((size_t)net->nlayers, sizeof *net->blocks);
@@ -402,6 +407,7 @@ void fused_plan(ferc_net *net) {
             b->K = l[i].oc; b->CH = l[i].oh; b->CW = l[i].ow;
             b->OH = l[b->last].oh; b->OW = l[b->last].ow;
             st->last = b->last; st->block = net->nblocks++;
+            b->stage = net->nstages - 1;
             i = j;
         } else {
             i++;
@@ -467,28 +473,6 @@ static inline v16i drop_keep16(const dropgen *g, size_t i0) {
     return __builtin_shufflevector(ka, kb, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 }
 
-/* Per (image, 16-channel group): sum and sum of squared deviations from the
- * group's own mean, per lane -> part[t*32 .. +32). */
-static void k_stats(const float *x, int tasks, int HW, float *part, int T) {
-#pragma omp parallel for num_threads(T) schedule(static)
-    for (int t = 0; t < tasks; t++) {
-        const v16f *p = (const v16f *)(x + (size_t)t * HW * 16);
-        v16f s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-        int i = 0;
-        for (; i + 4 <= HW; i += 4) { s0 += p[i]; s1 += p[i + 1]; s2 += p[i + 2]; s3 += p[i + 3]; }
-        for (; i < HW; i++) s0 += p[i];
-        v16f s = (s0 + s1) + (s2 + s3), mu = s * (1.0f / (float)HW);
-        v16f q0 = {0}, q1 = {0}, q2 = {0}, q3 = {0};
-        for (i = 0; i + 4 <= HW; i += 4) {
-            v16f d0 = p[i] - mu, d1 = p[i + 1] - mu, d2 = p[i + 2] - mu, d3 = p[i + 3] - mu;
-            q0 += d0 * d0; q1 += d1 * d1; q2 += d2 * d2; q3 += d3 * d3;
-        }
-        for (; i < HW; i++) { v16f d0 = p[i] - mu; q0 += d0 * d0; }
-        *(v16f *)(part + (size_t)t * 32) = s;
-        *(v16f *)(part + (size_t)t * 32 + 16) = (q0 + q1) + (q2 + q3);
-    }
-}
-
 typedef struct {     /* per-channel coefficient arrays in net->fcoef */
     float *a, *b, *mean, *inv, *k, *mdy, *mdyx;
 } coefs;
@@ -533,17 +517,36 @@ static inline v16f vld(const void *p, size_t i, int bf) {
 }
 static inline void *voff(const void *p, size_t i, int bf) { return (char *)p + i * (bf ? 32 : 64); }
 
+/* ---- layouts ------------------------------------------------------------- */
+
+/* Where the 16-channel vector (n, cb, h, w) of a (N, CB*16, H, W) tensor is,
+ * in vectors: nChw16c (fp32 convs) or NHWC (the AMX bf16 convs want it). */
+typedef struct { size_t n, c, h, w; } lay;
+
+static inline lay lay_make(int nhwc, int CB, int H, int W) {
+    lay l;
+    if (nhwc) { l.n = (size_t)H * W * CB; l.c = 1; l.h = (size_t)W * CB; l.w = (size_t)CB; }
+    else { l.n = (size_t)CB * H * W; l.c = (size_t)H * W; l.h = (size_t)W; l.w = 1; }
+    return l;
+}
+static inline size_t lay_at(const lay *l, int n, int cb, int h, int w) {
+    return (size_t)n * l->n + (size_t)cb * l->c + (size_t)h * l->h + (size_t)w * l->w;
+}
+
 /* ---- rows ---------------------------------------------------------------- */
 
-/* One pooled row from conv-output rows x0, x1: y = drop(max_2x2(relu(a x + b)));
- * with ro: the record (argmax | 4 when the gradient passes) and xo: the
- * normalised value at the argmax. i0: NCHW index of lane 0, first element. */
-static inline void fwd_pool_row(const v16f *x0, const v16f *x1, int OW, const chv *c, const dropgen *dg,
-                                size_t i0, void *yo, int ybf, v16b *ro, v16f *xo) {
+/* One pooled row from conv-output rows x0, x1 (vector stride xw): y =
+ * drop(max_2x2(relu(a x + b))) at stride yw; with ro: the record (argmax |
+ * 4 when the gradient passes) and xo: the normalised value at the argmax
+ * (both contiguous). i0: NCHW index of lane 0 of the first element. */
+static inline void fwd_pool_row(const void *x0, const void *x1, size_t xw, int xbf, int OW, const chv *c,
+                                const dropgen *dg, size_t i0, void *yo, size_t yw, int ybf, v16b *ro,
+                                v16f *xo) {
     const v16f zero = {0};
     const v16i one = zero == zero, i1 = one & 1, i2 = one & 2, i3 = one & 3, i4 = one & 4;
     for (int ow = 0; ow < OW; ow++) {
-        v16f p0 = x0[2 * ow], p1 = x0[2 * ow + 1], p2 = x1[2 * ow], p3 = x1[2 * ow + 1];
+        size_t a0 = (size_t)2 * ow * xw, a1 = a0 + xw;
+        v16f p0 = vld(x0, a0, xbf), p1 = vld(x0, a1, xbf), p2 = vld(x1, a0, xbf), p3 = vld(x1, a1, xbf);
         v16f v0 = p0 * c->a + c->b, v1 = p1 * c->a + c->b, v2 = p2 * c->a + c->b, v3 = p3 * c->a + c->b;
         v16f best = v0, xb = p0;
         v16i idx = one & 0, m;
@@ -557,7 +560,7 @@ static inline void fwd_pool_row(const v16f *x0, const v16f *x1, int OW, const ch
             act &= keep;
             out = vsel(keep, out * dg->scale, zero);
         }
-        vst(yo, ow, out, ybf);
+        vst(yo, (size_t)ow * yw, out, ybf);
         if (ro) {
             ro[ow] = __builtin_convertvector(idx | (act & i4), v16b);
             xo[ow] = (xb - c->mu) * c->is;
@@ -566,108 +569,147 @@ static inline void fwd_pool_row(const v16f *x0, const v16f *x1, int OW, const ch
 }
 
 /* One row without pooling: y = drop(relu(a x + b)). */
-static inline void fwd_plain_row(const v16f *xr, int CW, const chv *c, const dropgen *dg, size_t i0,
-                                 void *yr, int ybf) {
+static inline void fwd_plain_row(const void *xr, size_t xw, int xbf, int CW, const chv *c, const dropgen *dg,
+                                 size_t i0, void *yr, size_t yw, int ybf) {
     const v16f zero = {0};
     for (int w = 0; w < CW; w++) {
-        v16f v = xr[w] * c->a + c->b;
+        v16f v = vld(xr, (size_t)w * xw, xbf) * c->a + c->b;
         v16f out = vsel(v > zero, v, zero);
         if (dg->on) out = vsel(drop_keep16(dg, i0 + w), out * dg->scale, zero);
-        vst(yr, w, out, ybf);
+        vst(yr, (size_t)w * yw, out, ybf);
     }
 }
 
 /* The two conv-gradient rows under one pooled row: dconv = k (dbn - mdy - xhat mdyx),
- * dbn = g at the recorded argmax when the gradient passes, 0 elsewhere. */
-static inline void bwd2_pool_row(const v16f *x0, const v16f *x1, void *d0, void *d1, int dbf,
-                                 const v16f *g, const v16b *rr, int OW, int CW, float scale, const chv *c) {
+ * dbn = g at the recorded argmax when the gradient passes, 0 elsewhere. x and
+ * dconv rows at stride xw, g at stride gw, the record contiguous. */
+static inline void bwd2_pool_row(const void *x0, const void *x1, size_t xw, int xbf, void *d0, void *d1, int dbf,
+                                 const v16f *g, size_t gw, const v16b *rr, int OW, int CW, float scale,
+                                 const chv *c) {
     const v16f zero = {0};
     const v16i one = zero == zero, z = one & 0, i1 = one & 1, i2 = one & 2, i3 = one & 3, i4 = one & 4;
     for (int ow = 0; ow < OW; ow++) {
+        size_t a0 = (size_t)2 * ow * xw, a1 = a0 + xw;
         v16i ri = __builtin_convertvector(rr[ow], v16i), idx = ri & i3;
-        v16f gg = vsel((ri & i4) != z, g[ow] * scale, zero);
+        v16f gg = vsel((ri & i4) != z, g[(size_t)ow * gw] * scale, zero);
         v16f xh;
-        xh = (x0[2 * ow] - c->mu) * c->is;
-        vst(d0, 2 * ow, c->k * ((vsel(idx == z, gg, zero) - c->mdy) - xh * c->mdyx), dbf);
-        xh = (x0[2 * ow + 1] - c->mu) * c->is;
-        vst(d0, 2 * ow + 1, c->k * ((vsel(idx == i1, gg, zero) - c->mdy) - xh * c->mdyx), dbf);
-        xh = (x1[2 * ow] - c->mu) * c->is;
-        vst(d1, 2 * ow, c->k * ((vsel(idx == i2, gg, zero) - c->mdy) - xh * c->mdyx), dbf);
-        xh = (x1[2 * ow + 1] - c->mu) * c->is;
-        vst(d1, 2 * ow + 1, c->k * ((vsel(idx == i3, gg, zero) - c->mdy) - xh * c->mdyx), dbf);
+        xh = (vld(x0, a0, xbf) - c->mu) * c->is;
+        vst(d0, a0, c->k * ((vsel(idx == z, gg, zero) - c->mdy) - xh * c->mdyx), dbf);
+        xh = (vld(x0, a1, xbf) - c->mu) * c->is;
+        vst(d0, a1, c->k * ((vsel(idx == i1, gg, zero) - c->mdy) - xh * c->mdyx), dbf);
+        xh = (vld(x1, a0, xbf) - c->mu) * c->is;
+        vst(d1, a0, c->k * ((vsel(idx == i2, gg, zero) - c->mdy) - xh * c->mdyx), dbf);
+        xh = (vld(x1, a1, xbf) - c->mu) * c->is;
+        vst(d1, a1, c->k * ((vsel(idx == i3, gg, zero) - c->mdy) - xh * c->mdyx), dbf);
     }
     for (int w = 2 * OW; w < CW; w++) {   /* odd width: the column no window covers */
-        vst(d0, w, c->k * ((zero - c->mdy) - ((x0[w] - c->mu) * c->is) * c->mdyx), dbf);
-        vst(d1, w, c->k * ((zero - c->mdy) - ((x1[w] - c->mu) * c->is) * c->mdyx), dbf);
+        size_t a = (size_t)w * xw;
+        vst(d0, a, c->k * ((zero - c->mdy) - ((vld(x0, a, xbf) - c->mu) * c->is) * c->mdyx), dbf);
+        vst(d1, a, c->k * ((zero - c->mdy) - ((vld(x1, a, xbf) - c->mu) * c->is) * c->mdyx), dbf);
     }
 }
 
 /* A conv-gradient row that no pooling window covers (odd height). */
-static inline void bwd2_edge_row(const v16f *xr, void *dr, int dbf, int CW, const chv *c) {
-    const v16f zero = {0};
-    for (int w = 0; w < CW; w++) vst(dr, w, c->k * ((zero - c->mdy) - ((xr[w] - c->mu) * c->is) * c->mdyx), dbf);
-}
-
-/* A conv-gradient row without pooling; the ReLU/dropout outcome is y > 0. */
-static inline void bwd2_plain_row(const v16f *g, const void *yr, int ybf, const v16f *xr, void *dr,
-                                  int dbf, int CW, float scale, const chv *c) {
+static inline void bwd2_edge_row(const void *xr, size_t xw, int xbf, void *dr, int dbf, int CW, const chv *c) {
     const v16f zero = {0};
     for (int w = 0; w < CW; w++) {
-        v16f gg = vsel(vld(yr, w, ybf) > zero, g[w] * scale, zero);
-        vst(dr, w, c->k * ((gg - c->mdy) - ((xr[w] - c->mu) * c->is) * c->mdyx), dbf);
+        size_t a = (size_t)w * xw;
+        vst(dr, a, c->k * ((zero - c->mdy) - ((vld(xr, a, xbf) - c->mu) * c->is) * c->mdyx), dbf);
+    }
+}
+
+/* A conv-gradient row without pooling; the ReLU/dropout outcome is y > 0.
+ * g and y at stride yw, x and dconv at stride xw. */
+static inline void bwd2_plain_row(const v16f *g, const void *yr, size_t yw, int ybf, const void *xr,
+                                  size_t xw, int xbf, void *dr, int dbf, int CW, float scale, const chv *c) {
+    const v16f zero = {0};
+    for (int w = 0; w < CW; w++) {
+        size_t a = (size_t)w * xw, b = (size_t)w * yw;
+        v16f gg = vsel(vld(yr, b, ybf) > zero, g[b] * scale, zero);
+        vst(dr, a, c->k * ((gg - c->mdy) - ((vld(xr, a, xbf) - c->mu) * c->is) * c->mdyx), dbf);
     }
 }
 
 /* ---- whole-tensor passes --------------------------------------------------- */
 
+/* Per (image, 16-channel group): sum and sum of squared deviations from the
+ * group's own mean, per lane -> part[t*32 .. +32), t = n*CB + cb. */
+static void k_stats(const void *x, const lay *xl, int xbf, int N, int CB, int HW, float *part, int T) {
+#pragma omp parallel for num_threads(T) schedule(static)
+    for (int t = 0; t < N * CB; t++) {
+        const void *p = voff(x, lay_at(xl, t / CB, t % CB, 0, 0), xbf);
+        const size_t w = xl->w;
+        v16f s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+        int i = 0;
+        for (; i + 4 <= HW; i += 4) {
+            s0 += vld(p, i * w, xbf); s1 += vld(p, (i + 1) * w, xbf);
+            s2 += vld(p, (i + 2) * w, xbf); s3 += vld(p, (i + 3) * w, xbf);
+        }
+        for (; i < HW; i++) s0 += vld(p, i * w, xbf);
+        v16f s = (s0 + s1) + (s2 + s3), mu = s * (1.0f / (float)HW);
+        v16f q0 = {0}, q1 = {0}, q2 = {0}, q3 = {0};
+        for (i = 0; i + 4 <= HW; i += 4) {
+            v16f d0 = vld(p, i * w, xbf) - mu, d1 = vld(p, (i + 1) * w, xbf) - mu;
+            v16f d2 = vld(p, (i + 2) * w, xbf) - mu, d3 = vld(p, (i + 3) * w, xbf) - mu;
+            q0 += d0 * d0; q1 += d1 * d1; q2 += d2 * d2; q3 += d3 * d3;
+        }
+        for (; i < HW; i++) { v16f d0 = vld(p, i * w, xbf) - mu; q0 += d0 * d0; }
+        *(v16f *)(part + (size_t)t * 32) = s;
+        *(v16f *)(part + (size_t)t * 32 + 16) = (q0 + q1) + (q2 + q3);
+    }
+}
+
 /* Forward with 2x2 pooling, one pooled row per task. */
-static void k_fwd_pool(const fblock *b, const float *x, void *y, int ybf, uint8_t *rec, float *xh, int N,
-                       const coefs *cf, const dropgen *dg, int T) {
-    const int CB = b->K / 16, CH = b->CH, CW = b->CW, OH = b->OH, OW = b->OW, K = b->K;
+static void k_fwd_pool(const fblock *b, const void *x, const lay *xl, int xbf, void *y, const lay *yl, int ybf,
+                       uint8_t *rec, float *xh, int N, const coefs *cf, const dropgen *dg, int T) {
+    const int CB = b->K / 16, OH = b->OH, OW = b->OW, K = b->K;
     const size_t OHW = (size_t)OH * OW;
     const int tasks = N * CB * OH;
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int t = 0; t < tasks; t++) {
         int n = t / (CB * OH), r = t % (CB * OH), cb = r / OH, oh = r % OH;
-        const v16f *x0 = (const v16f *)x + (((size_t)n * CB + cb) * CH + 2 * oh) * CW;
+        size_t xo = lay_at(xl, n, cb, 2 * oh, 0);
         size_t o = (((size_t)n * CB + cb) * OH + oh) * OW;
         chv c = chv_load(cf, cb);
         size_t i0 = (size_t)n * K * OHW + (size_t)cb * 16 * OHW + (size_t)oh * OW;
-        fwd_pool_row(x0, x0 + CW, OW, &c, dg, i0, voff(y, o, ybf), ybf, rec ? (v16b *)rec + o : NULL,
-                     rec ? (v16f *)xh + o : NULL);
+        fwd_pool_row(voff(x, xo, xbf), voff(x, xo + xl->h, xbf), xl->w, xbf, OW, &c, dg, i0,
+                     voff(y, lay_at(yl, n, cb, oh, 0), ybf), yl->w, ybf,
+                     rec ? (v16b *)rec + o : NULL, rec ? (v16f *)xh + o : NULL);
     }
 }
 
 /* Forward without pooling, one conv-output row per task. */
-static void k_fwd_plain(const fblock *b, const float *x, void *y, int ybf, int N, const coefs *cf,
-                        const dropgen *dg, int T) {
+static void k_fwd_plain(const fblock *b, const void *x, const lay *xl, int xbf, void *y, const lay *yl, int ybf,
+                        int N, const coefs *cf, const dropgen *dg, int T) {
     const int CB = b->K / 16, CH = b->CH, CW = b->CW, K = b->K;
     const size_t HW = (size_t)CH * CW;
     const int tasks = N * CB * CH;
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int t = 0; t < tasks; t++) {
         int n = t / (CB * CH), r = t % (CB * CH), cb = r / CH, h = r % CH;
-        size_t o = (((size_t)n * CB + cb) * CH + h) * CW;
         chv c = chv_load(cf, cb);
         size_t i0 = (size_t)n * K * HW + (size_t)cb * 16 * HW + (size_t)h * CW;
-        fwd_plain_row((const v16f *)x + o, CW, &c, dg, i0, voff(y, o, ybf), ybf);
+        fwd_plain_row(voff(x, lay_at(xl, n, cb, h, 0), xbf), xl->w, xbf, CW, &c, dg, i0,
+                      voff(y, lay_at(yl, n, cb, h, 0), ybf), yl->w, ybf);
     }
 }
 
 /* Backward pass 1 with pooling: per (image, group) sums of g and g * xhat. */
-static void k_bwd1_pool(const fblock *b, const float *dy, const uint8_t *rec, const float *xh, int N,
-                        float scale, float *part, int T) {
+static void k_bwd1_pool(const fblock *b, const float *dy, const lay *yl, const uint8_t *rec, const float *xh,
+                        int N, float scale, float *part, int T) {
     const int CB = b->K / 16, OHW = b->OH * b->OW;
     const int tasks = N * CB;
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int t = 0; t < tasks; t++) {
-        const v16f *g = (const v16f *)dy + (size_t)t * OHW, *xr = (const v16f *)xh + (size_t)t * OHW;
+        const v16f *g = (const v16f *)dy + lay_at(yl, t / CB, t % CB, 0, 0);
+        const v16f *xr = (const v16f *)xh + (size_t)t * OHW;
         const v16b *rr = (const v16b *)rec + (size_t)t * OHW;
+        const size_t gw = yl->w;
         v16f s0 = {0}, s1 = {0}, zero = {0};
         const v16i i4 = (zero == zero) & 4, z = i4 & 0;
         for (int i = 0; i < OHW; i++) {
             v16i ri = __builtin_convertvector(rr[i], v16i);
-            v16f gg = vsel((ri & i4) != z, g[i] * scale, zero);
+            v16f gg = vsel((ri & i4) != z, g[i * gw] * scale, zero);
             s0 += gg;
             s1 += gg * xr[i];
         }
@@ -677,21 +719,24 @@ static void k_bwd1_pool(const fblock *b, const float *dy, const uint8_t *rec, co
 }
 
 /* Backward pass 1 without pooling: the ReLU/dropout outcome is y > 0. */
-static void k_bwd1_plain(const fblock *b, const float *dy, const void *y, int ybf, const float *x, int N,
-                         float scale, const coefs *cf, float *part, int T) {
+static void k_bwd1_plain(const fblock *b, const float *dy, const void *y, const lay *yl, int ybf,
+                         const void *x, const lay *xl, int xbf, int N, float scale, const coefs *cf, float *part,
+                         int T) {
     const int CB = b->K / 16, HW = b->CH * b->CW;
     const int tasks = N * CB;
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int t = 0; t < tasks; t++) {
-        int cb = t % CB;
-        const v16f *g = (const v16f *)dy + (size_t)t * HW, *xr = (const v16f *)x + (size_t)t * HW;
-        const void *yr = voff(y, (size_t)t * HW, ybf);
+        int n = t / CB, cb = t % CB;
+        size_t yo = lay_at(yl, n, cb, 0, 0), gw = yl->w, xw = xl->w;
+        const v16f *g = (const v16f *)dy + yo;
+        const void *xr = voff(x, lay_at(xl, n, cb, 0, 0), xbf);
+        const void *yr = voff(y, yo, ybf);
         const v16f mu = ((const v16f *)cf->mean)[cb], is = ((const v16f *)cf->inv)[cb];
         v16f s0 = {0}, s1 = {0}, zero = {0};
         for (int i = 0; i < HW; i++) {
-            v16f gg = vsel(vld(yr, i, ybf) > zero, g[i] * scale, zero);
+            v16f gg = vsel(vld(yr, i * gw, ybf) > zero, g[i * gw] * scale, zero);
             s0 += gg;
-            s1 += gg * ((xr[i] - mu) * is);
+            s1 += gg * ((vld(xr, i * xw, xbf) - mu) * is);
         }
         *(v16f *)(part + (size_t)t * 32) = s0;
         *(v16f *)(part + (size_t)t * 32 + 16) = s1;
@@ -699,36 +744,40 @@ static void k_bwd1_plain(const fblock *b, const float *dy, const void *y, int yb
 }
 
 /* Backward pass 2 with pooling, one pooled row per task (the last one of a
- * group also covers rows below the pooled area). */
-static void k_bwd2_pool(const fblock *b, const float *dy, const uint8_t *rec, const float *x, void *dx,
-                        int dbf, int N, float scale, const coefs *cf, int T) {
+ * group also covers rows below the pooled area). dconv has x's layout. */
+static void k_bwd2_pool(const fblock *b, const float *dy, const lay *yl, const uint8_t *rec, const void *x,
+                        const lay *xl, int xbf, void *dx, int dbf, int N, float scale, const coefs *cf, int T) {
     const int CB = b->K / 16, CH = b->CH, CW = b->CW, OH = b->OH, OW = b->OW;
     const int tasks = N * CB * OH;
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int t = 0; t < tasks; t++) {
         int n = t / (CB * OH), r = t % (CB * OH), cb = r / OH, oh = r % OH;
-        size_t gb = ((size_t)n * CB + cb) * CH * CW, xo = gb + (size_t)2 * oh * CW;
+        size_t xo = lay_at(xl, n, cb, 2 * oh, 0);
         size_t o = (((size_t)n * CB + cb) * OH + oh) * OW;
         chv c = chv_load(cf, cb);
-        bwd2_pool_row((const v16f *)x + xo, (const v16f *)x + xo + CW, voff(dx, xo, dbf), voff(dx, xo + CW, dbf),
-                      dbf, (const v16f *)dy + o, (const v16b *)rec + o, OW, CW, scale, &c);
+        bwd2_pool_row(voff(x, xo, xbf), voff(x, xo + xl->h, xbf), xl->w, xbf, voff(dx, xo, dbf),
+                      voff(dx, xo + xl->h, dbf), dbf, (const v16f *)dy + lay_at(yl, n, cb, oh, 0), yl->w,
+                      (const v16b *)rec + o, OW, CW, scale, &c);
         if (oh == OH - 1)
-            for (int h = 2 * OH; h < CH; h++)
-                bwd2_edge_row((const v16f *)x + gb + (size_t)h * CW, voff(dx, gb + (size_t)h * CW, dbf), dbf, CW, &c);
+            for (int h = 2 * OH; h < CH; h++) {
+                size_t e = lay_at(xl, n, cb, h, 0);
+                bwd2_edge_row(voff(x, e, xbf), xl->w, xbf, voff(dx, e, dbf), dbf, CW, &c);
+            }
     }
 }
 
-static void k_bwd2_plain(const fblock *b, const float *dy, const void *y, int ybf, const float *x, void *dx,
-                         int dbf, int N, float scale, const coefs *cf, int T) {
+static void k_bwd2_plain(const fblock *b, const float *dy, const void *y, const lay *yl, int ybf,
+                         const void *x, const lay *xl, int xbf, void *dx, int dbf, int N, float scale,
+                         const coefs *cf, int T) {
     const int CB = b->K / 16, CH = b->CH, CW = b->CW;
     const int tasks = N * CB * CH;
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int t = 0; t < tasks; t++) {
-        int cb = (t / CH) % CB;
-        size_t o = (size_t)t * CW;
+        int n = t / (CB * CH), r = t % (CB * CH), cb = r / CH, h = r % CH;
         chv c = chv_load(cf, cb);
-        bwd2_plain_row((const v16f *)dy + o, voff(y, o, ybf), ybf, (const v16f *)x + o, voff(dx, o, dbf), dbf, CW,
-                       scale, &c);
+        size_t yo = lay_at(yl, n, cb, h, 0), xo = lay_at(xl, n, cb, h, 0);
+        bwd2_plain_row((const v16f *)dy + yo, voff(y, yo, ybf), yl->w, ybf, voff(x, xo, xbf), xl->w, xbf,
+                       voff(dx, xo, dbf), dbf, CW, scale, &c);
     }
 }
 
@@ -841,10 +890,9 @@ static inline void c1_dw_row(const float *xp, int PW, int ks, const v16f *d, int
 
 typedef double v16d __attribute__((vector_size(128)));
 
-/* Training forward (or a forward that a backward may follow): conv output
- * (blocked) and, when part != NULL, per (image, group) sum and M2. */
-static void k_c1_conv(const fblock *b, const layer *lc, const float *x, float *y, int N, float *part,
-                      int T) {
+/* Training forward, pass 1: per (image, group) sum and M2 of the conv
+ * output, computed row by row and not stored (the conv is cheap to redo). */
+static void k_c1_stats(const fblock *b, const layer *lc, const float *x, int N, float *part, int T) {
     const int CB = b->K / 16, CH = b->CH, CW = b->CW, ks = lc->k, pad = lc->pad;
     const int PW = b->W + 2 * pad, PH = b->H + 2 * pad;
     const int tasks = N * CB;
@@ -852,16 +900,13 @@ static void k_c1_conv(const fblock *b, const layer *lc, const float *x, float *y
     for (int t = 0; t < tasks; t++) {
         int n = t / CB, cb = t % CB;
         float xp[PH * PW];
-        v16f wv[C1_MAXK * C1_MAXK], bias;
+        v16f wv[C1_MAXK * C1_MAXK], bias, row[CW];
         c1_pad(x + (size_t)n * b->H * b->W, b->H, b->W, pad, PW, PH, xp);
         c1_weights(lc, cb, wv, &bias);
-        v16f *yo = (v16f *)y + (size_t)t * CH * CW;
         v16d s = {0}, q = {0};
         v16f shift = bias;   /* sums around the first row's mean: no cancellation */
         for (int h = 0; h < CH; h++) {
-            v16f *row = yo + (size_t)h * CW;
             c1_row(xp, PW, ks, wv, bias, h, CW, row);
-            if (!part) continue;
             v16f rs = {0}, rq = {0};
             if (h == 0) {
                 for (int w = 0; w < CW; w++) rs += row[w];
@@ -872,20 +917,19 @@ static void k_c1_conv(const fblock *b, const layer *lc, const float *x, float *y
             s += __builtin_convertvector(rs, v16d);
             q += __builtin_convertvector(rq, v16d);
         }
-        if (part) {
-            double HW = (double)CH * CW;
-            for (int l = 0; l < 16; l++) {
-                part[(size_t)t * 32 + l] = (float)(s[l] + HW * shift[l]);
-                double m2 = q[l] - s[l] * s[l] / HW;
-                part[(size_t)t * 32 + 16 + l] = (float)(m2 > 0 ? m2 : 0);
-            }
+        double HW = (double)CH * CW;
+        for (int l = 0; l < 16; l++) {
+            part[(size_t)t * 32 + l] = (float)(s[l] + HW * shift[l]);
+            double m2 = q[l] - s[l] * s[l] / HW;
+            part[(size_t)t * 32 + 16 + l] = (float)(m2 > 0 ? m2 : 0);
         }
     }
 }
 
-/* Inference: conv -> bn -> relu [-> pool] [-> dropout off] straight to the output. */
-static void k_c1_infer(const fblock *b, const layer *lc, const float *x, void *y, int ybf, int N,
-                       const coefs *cf, const dropgen *dg, int T) {
+/* conv -> bn -> relu [-> pool] [-> dropout] straight to the output, with the
+ * pooling record (rec, xh) when they are not NULL. */
+static void k_c1_fwd(const fblock *b, const layer *lc, const float *x, void *y, const lay *yl, int ybf,
+                     uint8_t *rec, float *xh, int N, const coefs *cf, const dropgen *dg, int T) {
     const int CB = b->K / 16, CH = b->CH, CW = b->CW, ks = lc->k, pad = lc->pad, OH = b->OH, OW = b->OW;
     const int PW = b->W + 2 * pad, PH = b->H + 2 * pad, K = b->K;
     const int tasks = N * CB;
@@ -903,14 +947,16 @@ static void k_c1_infer(const fblock *b, const layer *lc, const float *x, void *y
                 c1_row(xp, PW, ks, wv, bias, 2 * oh, CW, r0);
                 c1_row(xp, PW, ks, wv, bias, 2 * oh + 1, CW, r1);
                 size_t i0 = (size_t)n * K * OHW + (size_t)cb * 16 * OHW + (size_t)oh * OW;
-                fwd_pool_row(r0, r1, OW, &c, dg, i0, voff(y, ((size_t)t * OH + oh) * OW, ybf), ybf, NULL, NULL);
+                size_t o = ((size_t)t * OH + oh) * OW;
+                fwd_pool_row(r0, r1, 1, 0, OW, &c, dg, i0, voff(y, lay_at(yl, n, cb, oh, 0), ybf), yl->w, ybf,
+                             rec ? (v16b *)rec + o : NULL, rec ? (v16f *)xh + o : NULL);
             }
         } else {
             const size_t HW = (size_t)CH * CW;
             for (int h = 0; h < CH; h++) {
                 c1_row(xp, PW, ks, wv, bias, h, CW, r0);
                 size_t i0 = (size_t)n * K * HW + (size_t)cb * 16 * HW + (size_t)h * CW;
-                fwd_plain_row(r0, CW, &c, dg, i0, voff(y, ((size_t)t * CH + h) * CW, ybf), ybf);
+                fwd_plain_row(r0, 1, 0, CW, &c, dg, i0, voff(y, lay_at(yl, n, cb, h, 0), ybf), yl->w, ybf);
             }
         }
     }
@@ -919,9 +965,9 @@ static void k_c1_infer(const fblock *b, const layer *lc, const float *x, void *y
 /* Backward pass 2 fused with the weight gradient: per (image, group) partial
  * dW (ks*ks vectors) and db in part2; the conv gradient is written to dconv
  * only when dconv != NULL (the input gradient needs it). */
-static void k_c1_bwd(const fblock *b, const layer *lc, const float *x, const float *convout,
-                     const float *dy, const void *y, int ybf, const uint8_t *rec, float *dconv, int N,
-                     float scale, const coefs *cf, float *part2, int T) {
+static void k_c1_bwd(const fblock *b, const layer *lc, const float *x, const float *dy, const void *y,
+                     const lay *yl, int ybf, const uint8_t *rec, float *dconv, int N, float scale,
+                     const coefs *cf, float *part2, int T) {
     const int CB = b->K / 16, CH = b->CH, CW = b->CW, ks = lc->k, pad = lc->pad, OH = b->OH, OW = b->OW;
     const int PW = b->W + 2 * pad, PH = b->H + 2 * pad, kk = ks * ks;
     const int tasks = N * CB;
@@ -929,37 +975,71 @@ static void k_c1_bwd(const fblock *b, const layer *lc, const float *x, const flo
     for (int t = 0; t < tasks; t++) {
         int n = t / CB, cb = t % CB;
         float xp[PH * PW];
-        v16f r0[CW], r1[CW], dw[C1_MAXK * C1_MAXK], db = {0};
+        v16f r0[CW], r1[CW], x0[CW], x1[CW], wv[C1_MAXK * C1_MAXK], bias, dw[C1_MAXK * C1_MAXK], db = {0};
         for (int j = 0; j < kk; j++) dw[j] = db;
         c1_pad(x + (size_t)n * b->H * b->W, b->H, b->W, pad, PW, PH, xp);
+        c1_weights(lc, cb, wv, &bias);
         chv c = chv_load(cf, cb);
-        const v16f *xg = (const v16f *)convout + (size_t)t * CH * CW;
         v16f *dg = dconv ? (v16f *)dconv + (size_t)t * CH * CW : NULL;
+        /* the conv output rows are recomputed, exactly as the forward made them */
         if (b->pool >= 0) {
             for (int oh = 0; oh < OH; oh++) {
                 size_t o = ((size_t)t * OH + oh) * OW;
                 v16f *d0 = dg ? dg + (size_t)2 * oh * CW : r0, *d1 = dg ? d0 + CW : r1;
-                bwd2_pool_row(xg + (size_t)2 * oh * CW, xg + (size_t)(2 * oh + 1) * CW, d0, d1, 0,
-                              (const v16f *)dy + o, (const v16b *)rec + o, OW, CW, scale, &c);
+                c1_row(xp, PW, ks, wv, bias, 2 * oh, CW, x0);
+                c1_row(xp, PW, ks, wv, bias, 2 * oh + 1, CW, x1);
+                bwd2_pool_row(x0, x1, 1, 0, d0, d1, 0, (const v16f *)dy + lay_at(yl, n, cb, oh, 0), yl->w,
+                              (const v16b *)rec + o, OW, CW, scale, &c);
                 c1_dw_row(xp, PW, ks, d0, 2 * oh, CW, dw, &db);
                 c1_dw_row(xp, PW, ks, d1, 2 * oh + 1, CW, dw, &db);
             }
             for (int h = 2 * OH; h < CH; h++) {
                 v16f *d0 = dg ? dg + (size_t)h * CW : r0;
-                bwd2_edge_row(xg + (size_t)h * CW, d0, 0, CW, &c);
+                c1_row(xp, PW, ks, wv, bias, h, CW, x0);
+                bwd2_edge_row(x0, 1, 0, d0, 0, CW, &c);
                 c1_dw_row(xp, PW, ks, d0, h, CW, dw, &db);
             }
         } else {
             for (int h = 0; h < CH; h++) {
-                size_t o = (size_t)t * CH * CW + (size_t)h * CW;
+                size_t o = lay_at(yl, n, cb, h, 0);
                 v16f *d0 = dg ? dg + (size_t)h * CW : r0;
-                bwd2_plain_row((const v16f *)dy + o, voff(y, o, ybf), ybf, xg + (size_t)h * CW, d0, 0, CW, scale, &c);
+                c1_row(xp, PW, ks, wv, bias, h, CW, x0);
+                bwd2_plain_row((const v16f *)dy + o, voff(y, o, ybf), yl->w, ybf, x0, 1, 0, d0, 0, CW, scale, &c);
                 c1_dw_row(xp, PW, ks, d0, h, CW, dw, &db);
             }
         }
         v16f *pp = (v16f *)part2 + (size_t)t * (kk + 1);
         for (int j = 0; j < kk; j++) pp[j] = dw[j];
         pp[kk] = db;
+    }
+}
+
+/* Backward pass 1 without pooling for the first layer: the conv rows are
+ * recomputed for xhat. */
+static void k_c1_bwd1_plain(const fblock *b, const layer *lc, const float *x, const float *dy, const void *y,
+                            const lay *yl, int ybf, int N, float scale, const coefs *cf, float *part, int T) {
+    const int CB = b->K / 16, CH = b->CH, CW = b->CW, ks = lc->k, pad = lc->pad;
+    const int PW = b->W + 2 * pad, PH = b->H + 2 * pad;
+#pragma omp parallel for num_threads(T) schedule(static)
+    for (int t = 0; t < N * CB; t++) {
+        int n = t / CB, cb = t % CB;
+        float xp[PH * PW];
+        v16f wv[C1_MAXK * C1_MAXK], bias, xr[CW], s0 = {0}, s1 = {0}, zero = {0};
+        c1_pad(x + (size_t)n * b->H * b->W, b->H, b->W, pad, PW, PH, xp);
+        c1_weights(lc, cb, wv, &bias);
+        const v16f mu = ((const v16f *)cf->mean)[cb], is = ((const v16f *)cf->inv)[cb];
+        for (int h = 0; h < CH; h++) {
+            c1_row(xp, PW, ks, wv, bias, h, CW, xr);
+            size_t o = lay_at(yl, n, cb, h, 0);
+            for (int w = 0; w < CW; w++) {
+                size_t a = o + (size_t)w * yl->w;
+                v16f gg = vsel(vld(y, a, ybf) > zero, ((const v16f *)dy)[a] * scale, zero);
+                s0 += gg;
+                s1 += gg * ((xr[w] - mu) * is);
+            }
+        }
+        *(v16f *)(part + (size_t)t * 32) = s0;
+        *(v16f *)(part + (size_t)t * 32 + 16) = s1;
     }
 }
 
@@ -1010,27 +1090,16 @@ const float *fused_block_forward(ferc_net *net, int bi, const float *in, int in_
     const int keep = net->ws_training;   /* a backward pass may follow: keep what it needs */
     float *y = b->out_blocked ? lo->out : net->ftr + b->tr_off;
     const int ybf = blk_bf_out(net, bi), xbf = blk_bf_in(net, bi);
+    const lay xl = lay_make(xbf, CB, b->CH, b->CW), yl = lay_make(ybf, CB, b->OH, b->OW);
     coefs cf = coef_arrays(net);
     const float *gamma = lb->param, *beta = lb->param + K;
     float *rmean = lb->state, *rvar = lb->state + K;
     dropgen dg;
     drop_init(&dg, net, b, ctx, (size_t)b->OH * b->OW);
 
-    if (b->direct && !ctx->training && !keep) {
-        /* inference of the first layer: no conv map at all */
-        for (int c = 0; c < K; c++) {
-            float inv = 1.0f / sqrtf(rvar[c] + lb->eps);
-            cf.mean[c] = rmean[c]; cf.inv[c] = inv;
-            cf.a[c] = gamma[c] * inv; cf.b[c] = beta[c] - rmean[c] * cf.a[c];
-            lb->stat[c] = rmean[c]; lb->stat[K + c] = inv;
-        }
-        k_c1_infer(b, lc, in, y, ybf, N, &cf, &dg, T);
-        if (!b->out_blocked) to_nchw(y, lo->out, N, K, b->OH * b->OW, T);
-        return lo->out;
-    }
-
     if (b->direct) {
-        k_c1_conv(b, lc, in, lc->out, N, ctx->training ? net->fpart : NULL, T);
+        /* the first layer's conv map is never stored: statistics, then the output */
+        if (ctx->training) k_c1_stats(b, lc, in, N, net->fpart, T);
     } else {
         /* the conv, padded with zero images up to the primitive's batch */
         const float *src = in;
@@ -1044,6 +1113,7 @@ const float *fused_block_forward(ferc_net *net, int bi, const float *in, int in_
         }
         d->src_used[bi] = src;
         int old = set_threads(T);
+        double t0 = net->prof ? ferc_now() : 0;   /* profile: oneDNN work incl. weight reorders */
         const float *w = lc->param;
         if (!p->w_plain) {
             /* inference keeps the reordered weights while the parameters stay the same */
@@ -1055,8 +1125,9 @@ const float *fused_block_forward(ferc_net *net, int bi, const float *in, int in_
             w = p->wf;
         }
         fx_run(d, &p->fwd, s->scr, src, w, lc->param + nw, lc->out);
+        if (net->prof) net->prof[4 * b->stage + 2] += ferc_now() - t0;
         set_threads(old);
-        if (ctx->training) k_stats(lc->out, N * CB, (int)CHW, net->fpart, T);
+        if (ctx->training) k_stats(lc->out, &xl, xbf, N, CB, (int)CHW, net->fpart, T);
     }
 
     /* batch-norm coefficients: y = a x + b per channel */
@@ -1087,11 +1158,14 @@ const float *fused_block_forward(ferc_net *net, int bi, const float *in, int in_
     }
 
     /* normalise, ReLU, pool, dropout */
-    if (b->pool >= 0)
-        k_fwd_pool(b, lc->out, y, ybf, keep ? (uint8_t *)net->layers[b->pool].idx : NULL,
+    if (b->direct)
+        k_c1_fwd(b, lc, in, y, &yl, ybf, keep && b->pool >= 0 ? (uint8_t *)net->layers[b->pool].idx : NULL,
+                 lb->out, N, &cf, &dg, T);
+    else if (b->pool >= 0)
+        k_fwd_pool(b, lc->out, &xl, xbf, y, &yl, ybf, keep ? (uint8_t *)net->layers[b->pool].idx : NULL,
                    keep ? lb->out : NULL, N, &cf, &dg, T);
     else
-        k_fwd_plain(b, lc->out, y, ybf, N, &cf, &dg, T);
+        k_fwd_plain(b, lc->out, &xl, xbf, y, &yl, ybf, N, &cf, &dg, T);
     if (!b->out_blocked) to_nchw(y, lo->out, N, K, b->OH * b->OW, T);
     return lo->out;
 }
@@ -1112,6 +1186,7 @@ void fused_block_backward(ferc_net *net, int bi, const float *in, const float *d
     if (!b->out_blocked) { to_blocked(dout, net->ftd, N, K, OHW, T); dy = net->ftd; }
     const float *y = b->out_blocked ? lo->out : net->ftr + b->tr_off;
     const int ybf = blk_bf_out(net, bi), dbf = blk_bf_in(net, bi);
+    const lay xl = lay_make(dbf, CB, b->CH, b->CW), yl = lay_make(ybf, CB, b->OH, b->OW);
     const uint8_t *rec = b->pool >= 0 ? (const uint8_t *)net->layers[b->pool].idx : NULL;
     dropgen dg;
     drop_init(&dg, net, b, ctx, (size_t)OHW);
@@ -1119,8 +1194,9 @@ void fused_block_backward(ferc_net *net, int bi, const float *in, const float *d
     for (int c = 0; c < K; c++) { cf.mean[c] = lb->stat[c]; cf.inv[c] = lb->stat[K + c]; }
 
     /* pass 1: per-channel sums of dbn and dbn * xhat */
-    if (b->pool >= 0) k_bwd1_pool(b, dy, rec, lb->out, N, dg.scale, net->fpart, T);
-    else k_bwd1_plain(b, dy, y, ybf, lc->out, N, dg.scale, &cf, net->fpart, T);
+    if (b->pool >= 0) k_bwd1_pool(b, dy, &yl, rec, lb->out, N, dg.scale, net->fpart, T);
+    else if (b->direct) k_c1_bwd1_plain(b, lc, in, dy, y, &yl, ybf, N, dg.scale, &cf, net->fpart, T);
+    else k_bwd1_plain(b, dy, y, &yl, ybf, lc->out, &xl, dbf, N, dg.scale, &cf, net->fpart, T);
     float *dgamma = lb->grad, *dbeta = lb->grad + K;
     const float *gamma = lb->param;
     const float M = (float)N * (float)CHW;
@@ -1139,7 +1215,7 @@ void fused_block_backward(ferc_net *net, int bi, const float *in, const float *d
     if (b->direct) {
         /* pass 2 with the weight gradient; partials reduced in image order */
         const int kk = lc->k * lc->k;
-        k_c1_bwd(b, lc, in, lc->out, dy, y, ybf, rec, din ? net->dconv : NULL, N, dg.scale, &cf, net->fpart, T);
+        k_c1_bwd(b, lc, in, dy, y, &yl, ybf, rec, din ? net->dconv : NULL, N, dg.scale, &cf, net->fpart, T);
         for (int cb = 0; cb < CB; cb++)
             for (int n = 0; n < N; n++) {
                 const float *pp = net->fpart + ((size_t)n * CB + cb) * (kk + 1) * 16;
@@ -1153,8 +1229,8 @@ void fused_block_backward(ferc_net *net, int bi, const float *in, const float *d
 
     /* pass 2: the conv output gradient */
     float *dconv = net->dconv;
-    if (b->pool >= 0) k_bwd2_pool(b, dy, rec, lc->out, dconv, dbf, N, dg.scale, &cf, T);
-    else k_bwd2_plain(b, dy, y, ybf, lc->out, dconv, dbf, N, dg.scale, &cf, T);
+    if (b->pool >= 0) k_bwd2_pool(b, dy, &yl, rec, lc->out, &xl, dbf, dconv, dbf, N, dg.scale, &cf, T);
+    else k_bwd2_plain(b, dy, y, &yl, ybf, lc->out, &xl, dbf, dconv, dbf, N, dg.scale, &cf, T);
     if (Np > N) {
         size_t es = dbf ? 2 : 4;
         memset((char *)dconv + (size_t)N * K * CHW * es, 0, es * (size_t)(Np - N) * K * CHW);
@@ -1162,6 +1238,7 @@ void fused_block_backward(ferc_net *net, int bi, const float *in, const float *d
 
     /* conv backward: weights, then data */
     int old = set_threads(T);
+    double t0 = net->prof ? ferc_now() : 0;
     fx_run(d, &p->bwdw, s->scr, d->src_used[bi], dconv, p->dw_plain ? p->dwp : p->dw, p->db);
     if (!p->dw_plain) fx_run(d, &p->rdw, s->scr, p->dw, p->dwp, NULL, NULL);
     if (din) {
@@ -1172,6 +1249,7 @@ void fused_block_backward(ferc_net *net, int bi, const float *in, const float *d
         fx_run(d, &p->bwdd, s->scr, dconv, w, staged ? net->xpad : din, NULL);
         if (staged) memcpy(din, net->xpad, sizeof(float) * N * insz);
     }
+    if (net->prof) net->prof[4 * b->stage + 3] += ferc_now() - t0;
     set_threads(old);
     for (size_t i = 0; i < nw; i++) g[i] += p->dwp[i];
     for (int k = 0; k < K; k++) g[nw + k] += p->db[k];

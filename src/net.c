@@ -294,6 +294,7 @@ const float *net_forward(ferc_net *net, const float *x, int N, const exec_ctx *c
     const float *in = x;
     for (int s = 0; s < net->nstages; s++) {
         const net_stage *st = &net->stages[s];
+        double t0 = net->prof ? ferc_now() : 0;
         if (st->block >= 0) {
             in = fused_block_forward(net, st->block, in, s == 0, N, ctx);
         } else {
@@ -302,6 +303,7 @@ const float *net_forward(ferc_net *net, const float *x, int N, const exec_ctx *c
             l->ops->forward(l, in, N, ctx);
             in = l->out;
         }
+        if (net->prof) net->prof[4 * s] += ferc_now() - t0;
     }
     net->last_fused = 1;
     return in;
@@ -329,8 +331,10 @@ void net_backward(ferc_net *net, const float *x, const float *dlogits, float *dx
         }
         const float *in = stage_out(net, s - 1, x);
         float *din = s > 0 ? net->dbuf[cur == 0 ? 1 : 0] : dx;
+        double t0 = net->prof ? ferc_now() : 0;
         if (st->block >= 0) fused_block_backward(net, st->block, in, dout, din, N, ctx);
         else l->ops->backward(l, in, dout, din, N, ctx);
+        if (net->prof) net->prof[4 * s + 1] += ferc_now() - t0;
         dout = din;
         cur = din == net->dbuf[0] ? 0 : 1;
     }

@@ -73,6 +73,7 @@ typedef struct {
     int K, CH, CW;                   /* conv output (= bn, relu) per image */
     int OH, OW;                      /* block output per image (pooled or CH, CW) */
     size_t tr_off;                   /* floats into net->ftr (output when !out_blocked) */
+    int stage;                       /* its index in net->stages */
 } fblock;
 
 /* A step of the fused schedule: one layer, or one fused block. */
@@ -114,6 +115,9 @@ typedef struct {
     float *ftd;                /* blocked copy of an NCHW output gradient */
     float *xpad;               /* first-layer input padded to a primitive's batch */
     char fuse_msg[160];        /* why fusion was switched off, "" when it was not */
+    double *prof;              /* when not NULL: seconds per stage of the fused schedule,
+                                  accumulated: forward at [4s], backward at [4s+1], and
+                                  inside them the oneDNN convolutions at [4s+2], [4s+3] */
 } ferc_net;
 
 /* Build from a spec ("conv32 bn relu pool drop0.25 ... flatten dense128 relu
@@ -161,6 +165,7 @@ void fused_block_backward(ferc_net *net, int b, const float *in, const float *do
  * (ferc_model_predict) on random FER-shaped data, as ../shared/bench/
  * torch_peer.py does: `warmup` untimed batches, then one timed pass over
  * max(1, images / batch) batches. */
+#define BENCH_MAX_STAGES 64
 typedef struct {
     int images;                /* timed */
     double seconds;            /* wall time of the timed pass */
@@ -168,10 +173,17 @@ typedef struct {
     size_t params;
     int fused;                 /* the fused blocks ran */
     char note[160];            /* why not, when they did not */
+    /* with profile: seconds in the timed pass per stage (fused schedule) */
+    int nstages;
+    char stage_name[BENCH_MAX_STAGES][64];
+    double stage_fwd[BENCH_MAX_STAGES], stage_bwd[BENCH_MAX_STAGES];
+    double conv_fwd[BENCH_MAX_STAGES], conv_bwd[BENCH_MAX_STAGES];   /* oneDNN convs in them */
+    double conv_flops_fwd[BENCH_MAX_STAGES], conv_flops_bwd[BENCH_MAX_STAGES];  /* per image */
+    double loss_s, optim_s;    /* softmax cross-entropy, optimiser step */
 } bench_result;
 
 ferc_status bench_run(const char *arch, int train, int batch, int threads, int images, int warmup,
-                      uint64_t seed, bench_result *res, ferc_error *err);
+                      uint64_t seed, int bf16, int profile, bench_result *res, ferc_error *err);
 
 /* The dropout keep bit of element i: a hash of (seed, layer, i), so masks
  * do not depend on how the work is split over threads. */
