@@ -33,11 +33,20 @@ void adam_update(float *p, const float *g, float *m, float *v, size_t n, float l
                  float b2, float eps, float wd, long t) {
     float bc1 = 1.0f - powf(b1, (float)t), bc2 = 1.0f - powf(b2, (float)t);
     float step = lr / bc1, rbc2 = 1.0f / sqrtf(bc2);
+    /* Moments below 1e-30 are flushed to zero: parameters whose gradient is
+     * (almost) always zero — units that never fire, conv biases in front of
+     * batch norm — would otherwise decay into subnormal floats, which cost
+     * x86 cores ~100 cycles per operation (measured: Adam took 44% of a
+     * seed2 step). Their contribution to the update is below 1e-23. */
     for (size_t i = 0; i < n; i++) {
         float gi = g[i] + wd * p[i];
-        m[i] = b1 * m[i] + (1.0f - b1) * gi;
-        v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-        p[i] -= step * m[i] / (sqrtf(v[i]) * rbc2 + eps);
+        float mi = b1 * m[i] + (1.0f - b1) * gi;
+        float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+        mi = fabsf(mi) < 1e-30f ? 0.0f : mi;
+        vi = vi < 1e-30f ? 0.0f : vi;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] -= step * mi / (sqrtf(vi) * rbc2 + eps);
     }
 }
 
@@ -48,7 +57,8 @@ void sgd_update(float *p, const float *g, float *buf, size_t n, float lr, float 
     for (size_t i = 0; i < n; i++) {
         float gi = g[i] + wd * p[i];
         if (momentum != 0) {
-            buf[i] = t <= 1 ? gi : momentum * buf[i] + gi;
+            float bi = t <= 1 ? gi : momentum * buf[i] + gi;
+            buf[i] = fabsf(bi) < 1e-30f ? 0.0f : bi;   /* no subnormals, as in Adam */
             gi = nesterov ? gi + momentum * buf[i] : buf[i];
         }
         p[i] -= lr * gi;
