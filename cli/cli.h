@@ -35,6 +35,9 @@ int cli_float(const char *cmd, const char *opt, const char *s, double lo, double
 void cli_progress(const char *label, long done, long total, const char *extra);
 void cli_progress_end(void);
 int cli_isatty_err(void);
+/* The default model: $FERC_MODEL, else models/seed2.ferc, else models/seed.ferc
+ * (in the current folder, then ../models beside the executable); NULL if none. */
+const char *cli_default_model(char *buf, size_t cap);
 /* Monotonic clock in seconds. */
 double cli_now(void);
 

@@ -58,31 +58,6 @@ static void help(void) {
         "  ferc predict --model models/seed.ferc --no-detect face48.png\n");
 }
 
-/* ---- default model ---- */
-
-static int readable(const char *p) { return access(p, R_OK) == 0; }
-
-static const char *default_model(char *buf, size_t cap) {
-    const char *env = getenv("FERC_MODEL");
-    if (env && *env) return env;
-    static const char *const names[] = {"seed2.ferc", "seed.ferc"};
-    for (int i = 0; i < 2; i++) {
-        snprintf(buf, cap, "models/%s", names[i]);
-        if (readable(buf)) return buf;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) *slash = 0;
-        for (int i = 0; i < 2; i++) {
-            if (snprintf(buf, cap, "%.*s/../models/%s", (int)(cap > 64 ? cap - 64 : 1), exe, names[i]) >= (int)cap) continue;
-            if (readable(buf)) return buf;
-        }
-    }
-    return NULL;
-}
 
 /* ---- the list of files ---- */
 
@@ -365,7 +340,7 @@ int cmd_predict(int argc, char **argv) {
 
     ferc_error err = {0};
     char mbuf[PATH_MAX];
-    if (!model) model = default_model(mbuf, sizeof mbuf);
+    if (!model) model = cli_default_model(mbuf, sizeof mbuf);
     if (!model) {
         strlist_free(&inputs);
         fprintf(stderr, "ferc predict: no model: give --model FILE (looked for $FERC_MODEL, models/seed2.ferc, "

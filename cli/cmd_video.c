@@ -140,27 +140,6 @@ static int probe(const char *input, vinfo *vi) {
 
 /* ---- output ---- */
 
-static const char *default_model(char *buf, size_t cap) {
-    const char *env = getenv("FERC_MODEL");
-    if (env && *env) return env;
-    static const char *const names[] = {"seed2.ferc", "seed.ferc"};
-    for (int i = 0; i < 2; i++) {
-        snprintf(buf, cap, "models/%s", names[i]);
-        if (access(buf, R_OK) == 0) return buf;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) *slash = 0;
-        for (int i = 0; i < 2; i++) {
-            if (snprintf(buf, cap, "%.*s/../models/%s", (int)(cap > 64 ? cap - 64 : 1), exe, names[i]) >= (int)cap) continue;
-            if (access(buf, R_OK) == 0) return buf;
-        }
-    }
-    return NULL;
-}
 
 int cmd_video(int argc, char **argv) {
     const char *input = NULL, *csv = NULL, *annotate = NULL, *model = NULL, *cascade = NULL;
@@ -214,7 +193,7 @@ int cmd_video(int argc, char **argv) {
 
     ferc_error err = {0};
     char mbuf[PATH_MAX];
-    if (!model) model = default_model(mbuf, sizeof mbuf);
+    if (!model) model = cli_default_model(mbuf, sizeof mbuf);
     if (!model) {
         fprintf(stderr, "ferc video: no model: give --model FILE (looked for $FERC_MODEL, models/seed2.ferc, "
                         "models/seed.ferc and ../models next to the ferc executable)\n");

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -94,4 +95,26 @@ double cli_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+const char *cli_default_model(char *buf, size_t cap) {
+    const char *env = getenv("FERC_MODEL");
+    if (env && *env) return env;
+    static const char *const names[] = {"seed2.ferc", "seed.ferc"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(buf, cap, "models/%s", names[i]);
+        if (access(buf, R_OK) == 0) return buf;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+        for (int i = 0; i < 2; i++) {
+            if (snprintf(buf, cap, "%.*s/../models/%s", (int)(cap > 64 ? cap - 64 : 1), exe, names[i]) >= (int)cap) continue;
+            if (access(buf, R_OK) == 0) return buf;
+        }
+    }
+    return NULL;
 }
