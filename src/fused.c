@@ -815,7 +815,7 @@ static void to_blocked(const float *src, float *dst, int N, int K, int HW, int T
 
 static int fused_direct_ok(const fblock *b, const layer *lc) {
     return b->C == 1 && !b->in_blocked && lc->k <= C1_MAXK &&
-           (size_t)(b->H + 2 * lc->pad) * (b->W + 2 * lc->pad) <= C1_MAXPAD && b->CW <= 512;
+           (size_t)(b->H + 2 * lc->pad) * (b->W + 2 * lc->pad) <= C1_MAXPAD && b->CW <= 256;   /* stack rows */
 }
 
 /* Zero-padded copy of a one-channel image. */
