@@ -206,9 +206,16 @@ static int prims_create(ferc_net *net, fset *s, int bi, int bwd, char *why, size
     if (dnnl_primitive_attr_create(&attr) != dnnl_success ||
         dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) != dnnl_success) goto out;
     stage = "forward";
-    if (dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct, &m.src,
-                                           &m.wany, &m.bias, &m.dst, m.strides, m.pl, m.pr) != dnnl_success ||
-        dnnl_primitive_desc_create(&fpd, &cd, attr, d->eng, NULL) != dnnl_success) goto out;
+    /* Winograd F(4x4, 3x3) where oneDNN has it (float 3x3 stride-1 convs on
+     * AVX-512) and the batch is large enough to pay for its transforms (below
+     * 8 images direct is faster here), else direct; each pass picks on its own */
+    const dnnl_alg_kind_t algs[2] = {dnnl_convolution_winograd, dnnl_convolution_direct};
+    const int a0 = net->wino && !blk_bf_in(net, bi) && lc->k == 3 && lc->pad == 1 && s->N >= 8 ? 0 : 1;
+    for (int a = a0; a < 2 && !fpd; a++)
+        if (dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, algs[a], &m.src, &m.wany, &m.bias,
+                                               &m.dst, m.strides, m.pl, m.pr) != dnnl_success ||
+            dnnl_primitive_desc_create(&fpd, &cd, attr, d->eng, NULL) != dnnl_success) fpd = NULL;
+    if (!fpd) goto out;
     const dnnl_memory_desc_t *wf = dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0);
     if (!p->fwd.p) {
         int ids[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST};
@@ -219,9 +226,11 @@ static int prims_create(ferc_net *net, fset *s, int bi, int bwd, char *why, size
     }
     if (bwd && !p->has_bwd) {
         stage = "backward data";
-        if (dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &m.dsrc, &m.wany, &m.ddst,
-                                                     m.strides, m.pl, m.pr) != dnnl_success ||
-            dnnl_primitive_desc_create(&pd, &cd, attr, d->eng, fpd) != dnnl_success) goto out;
+        for (int a = a0; a < 2 && !pd; a++)
+            if (dnnl_convolution_backward_data_desc_init(&cd, algs[a], &m.dsrc, &m.wany, &m.ddst, m.strides,
+                                                         m.pl, m.pr) != dnnl_success ||
+                dnnl_primitive_desc_create(&pd, &cd, attr, d->eng, fpd) != dnnl_success) pd = NULL;
+        if (!pd) goto out;
         int ids[3] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC};
         if (!fx_init(d, &p->bwdd, pd, ids, 3, &s->scr_size)) goto out;
         const dnnl_memory_desc_t *wb = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
@@ -232,9 +241,11 @@ static int prims_create(ferc_net *net, fset *s, int bi, int bwd, char *why, size
         dnnl_primitive_desc_destroy(pd); pd = NULL;
 
         stage = "backward weights";
-        if (dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &m.src, &m.dwany,
-                                                        &m.bias, &m.ddst, m.strides, m.pl, m.pr) != dnnl_success ||
-            dnnl_primitive_desc_create(&pd, &cd, attr, d->eng, fpd) != dnnl_success) goto out;
+        for (int a = a0; a < 2 && !pd; a++)
+            if (dnnl_convolution_backward_weights_desc_init(&cd, algs[a], &m.src, &m.dwany, &m.bias, &m.ddst,
+                                                            m.strides, m.pl, m.pr) != dnnl_success ||
+                dnnl_primitive_desc_create(&pd, &cd, attr, d->eng, fpd) != dnnl_success) pd = NULL;
+        if (!pd) goto out;
         int wids[4] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS};
         if (!fx_init(d, &p->bwdw, pd, wids, 4, &s->scr_size)) goto out;
         const dnnl_memory_desc_t *dw = dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 0);
@@ -378,6 +389,9 @@ void fused_plan(ferc_net *net) {
     net->fuse = 0;   /* build switches for experiments: the layer-by-layer path, */
 #else
     net->fuse = 1;
+#endif
+#ifndef FERC_NO_WINO
+    net->wino = 1;   /* Winograd convolutions where oneDNN has them */
 #endif
 #ifdef FERC_BF16_DEFAULT
     net->bf16 = 1;   /* or bf16 convolutions everywhere (ferc train has no option for it yet) */

@@ -226,6 +226,7 @@ ferc_status net_reserve(ferc_net *net, int N, int training, int threads, ferc_er
             }
         }
         if (net->nblocks) {
+            CARVE(net->logits, float, (size_t)N * net->nclasses);
             CARVE(net->fcoef, float, 8 * kmax);
             CARVE(net->fpart, float, (size_t)N * partmax);
             if (trsum) CARVE(net->ftr, float, trsum);
@@ -288,9 +289,10 @@ static const float *stage_out(const ferc_net *net, int s, const float *x) {
     return x;
 }
 
-const float *net_forward(ferc_net *net, const float *x, int N, const exec_ctx *ctx) {
-    if (!net->fuse || !net->nblocks || !fused_ready(net, N, ctx, ctx->training))
-        return net_forward_layers(net, x, N, ctx);
+/* Inference sub-batch: a few images at a time keep the conv maps in cache. */
+#define INFER_CHUNK 64
+
+static const float *forward_fused(ferc_net *net, const float *x, int N, const exec_ctx *ctx) {
     const float *in = x;
     for (int s = 0; s < net->nstages; s++) {
         const net_stage *st = &net->stages[s];
@@ -307,6 +309,23 @@ const float *net_forward(ferc_net *net, const float *x, int N, const exec_ctx *c
     }
     net->last_fused = 1;
     return in;
+}
+
+const float *net_forward(ferc_net *net, const float *x, int N, const exec_ctx *ctx) {
+    if (!net->fuse || !net->nblocks) return net_forward_layers(net, x, N, ctx);
+    if (ctx->training || net->ws_training || N <= INFER_CHUNK || !net->logits) {
+        if (!fused_ready(net, N, ctx, ctx->training)) return net_forward_layers(net, x, N, ctx);
+        return forward_fused(net, x, N, ctx);
+    }
+    /* inference of a large batch (no backward can follow): in chunks */
+    const size_t per = (size_t)net->in_c * net->in_h * net->in_w, K = (size_t)net->nclasses;
+    for (int i = 0; i < N; i += INFER_CHUNK) {
+        int n = N - i < INFER_CHUNK ? N - i : INFER_CHUNK;
+        if (!fused_ready(net, n, ctx, 0)) return net_forward_layers(net, x, N, ctx);
+        const float *z = forward_fused(net, x + (size_t)i * per, n, ctx);
+        memcpy(net->logits + (size_t)i * K, z, sizeof(float) * (size_t)n * K);
+    }
+    return net->logits;
 }
 
 void net_backward(ferc_net *net, const float *x, const float *dlogits, float *dx, int N,

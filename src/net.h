@@ -108,12 +108,15 @@ typedef struct {
     struct fdnn *dnn;          /* created on first use */
     int last_fused;            /* the last net_forward ran fused (0/1) */
     int bf16;                  /* fused convs after the first in bfloat16 (net_set_bf16) */
+    int wino;                  /* 3x3 fused convs by Winograd F(4x4,3x3) where oneDNN has it
+                                  (fused_plan sets it; set before the first pass) */
     float *dconv;              /* (N, K, CH, CW) conv output gradient, largest block */
     float *fpart;              /* per (image, channel) partial sums, 2 per channel */
     float *fcoef;              /* per-channel coefficients, 8 per channel */
     float *ftr;                /* blocked outputs of blocks whose output is NCHW */
     float *ftd;                /* blocked copy of an NCHW output gradient */
     float *xpad;               /* first-layer input padded to a primitive's batch */
+    float *logits;             /* (N, nclasses): output of an inference run in chunks */
     char fuse_msg[160];        /* why fusion was switched off, "" when it was not */
     double *prof;              /* when not NULL: seconds per stage of the fused schedule,
                                   accumulated: forward at [4s], backward at [4s+1], and

@@ -147,6 +147,16 @@ TEST(fused_seed_eval) {
     compare(&c, 2, 2e-4);
 }
 
+TEST(fused_winograd_train) {
+    /* batches of 8 or more use oneDNN's Winograd convolutions (forward,
+     * backward data and weights); also padded (10 images on a workspace of 12) */
+    fcase c = {"conv32 bn relu pool drop0.25 conv64 bn relu pool drop0.25 conv64 bn relu pool drop0.25 "
+               "flatten dense32 relu dense7", 1, 24, 24, 12, 12, 2, 1, 0};
+    compare(&c, 2, 3e-4);
+    fcase p = {"conv16 bn relu conv32 bn relu pool drop0.25 conv32 bn relu pool flatten dense7", 1, 20, 20, 10, 12, 1, 1, 0};
+    compare(&p, 2, 3e-4);
+}
+
 TEST(fused_one_thread) {
     fcase c = {"conv16 bn relu pool drop0.5 conv32 bn relu pool flatten dense7", 1, 20, 20, 3, 3, 1, 1, 0};
     compare(&c, 2, 2e-4);
@@ -291,7 +301,14 @@ TEST(fused_direct_first_layer_5x5_odd) {
 /* Inference workspaces (no backward possible): the first block runs conv ->
  * bn -> relu -> pool without storing the conv map. Logits against the
  * layer-by-layer path, for several batch sizes on one net (primitive cache). */
+static void compare_infer_n(const char *spec, int H, int W, int threads, int maxn, const int *sizes, int nsizes);
+
 static void compare_infer(const char *spec, int H, int W, int threads) {
+    const int sizes[] = {1, 9, 4, 1, 7, 1, 1};
+    compare_infer_n(spec, H, W, threads, 9, sizes, 7);
+}
+
+static void compare_infer_n(const char *spec, int H, int W, int threads, int maxn, const int *sizes, int nsizes) {
     ferc_net a, b;
     ferc_error err;
     CHECK_EQ_INT(net_build(&a, spec, 1, H, W, &err), FERC_OK);
@@ -313,11 +330,10 @@ static void compare_infer(const char *spec, int H, int W, int threads) {
     }
     memcpy(b.params, a.params, sizeof(float) * a.nparams);
     memcpy(b.state, a.state, sizeof(float) * a.nstate);
-    CHECK_EQ_INT(net_reserve(&a, 9, 0, threads, &err), FERC_OK);
-    CHECK_EQ_INT(net_reserve(&b, 9, 0, threads, &err), FERC_OK);
-    float *x = malloc(sizeof(float) * 9 * H * W);
-    const int sizes[] = {1, 9, 4, 1, 7, 1, 1};
-    for (int k = 0; k < 7 && !test_failed_now(); k++) {
+    CHECK_EQ_INT(net_reserve(&a, maxn, 0, threads, &err), FERC_OK);
+    CHECK_EQ_INT(net_reserve(&b, maxn, 0, threads, &err), FERC_OK);
+    float *x = malloc(sizeof(float) * (size_t)maxn * H * W);
+    for (int k = 0; k < nsizes && !test_failed_now(); k++) {
         int N = sizes[k];
         if (k >= 5) {
             /* change one weight of the last conv: cached reordered weights must not be reused */
@@ -337,6 +353,14 @@ static void compare_infer(const char *spec, int H, int W, int threads) {
     free(x);
     net_free(&a);
     net_free(&b);
+}
+
+TEST(fused_inference_large_batch) {
+    /* more than 64 images: inference runs in chunks of 64 (Winograd for the
+     * chunks, direct for small remainders) */
+    const int sizes[] = {150, 64, 65, 3, 150};
+    compare_infer_n("conv16 bn relu pool drop0.25 conv32 bn relu pool drop0.25 flatten dense16 relu dense7",
+                    16, 16, 2, 150, sizes, 5);
 }
 
 TEST(fused_inference) {
