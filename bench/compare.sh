@@ -58,7 +58,7 @@ run() {
         env OMP_NUM_THREADS=$t OMP_PROC_BIND=true OMP_PLACES=cores \
             /usr/bin/time -v -o "$TMP/time" taskset -c "$(cores "$t")" \
             "$FERC" bench --arch "$arch" --mode "$mode" --batch "$batch" --threads "$t" \
-            --images "$n" --json $extra > "$TMP/json"
+            --images "$n" --peak "$PEAK" --json $extra > "$TMP/json"
     else
         env OMP_NUM_THREADS=$t OMP_PROC_BIND=true OMP_PLACES=cores OPENBLAS_NUM_THREADS=1 \
             /usr/bin/time -v -o "$TMP/time" taskset -c "$(cores "$t")" \
@@ -76,6 +76,15 @@ print(json.dumps(d))
 EOF
 }
 
+# The FMA peak of this machine, per core (../shared/bench/peak_fma.c, best
+# AVX-512 kernel on one thread), unless PEAK is given: peak_fraction uses it.
+if [ -z "${PEAK:-}" ] && [ -f ../shared/bench/peak_fma.c ] &&
+   gcc -O2 -mavx512f -mfma -fopenmp ../shared/bench/peak_fma.c -o "$TMP/peak_fma" 2>/dev/null; then
+    PEAK=$(OMP_NUM_THREADS=1 taskset -c 0 "$TMP/peak_fma" | awk '/avx512/ && /GFLOP/ { for (i = 1; i <= NF; i++) if ($i == "GFLOP/s") { v = $(i-1) + 0; if (v > m + 0) m = v } } END { print m }')
+    PEAK2=$(OMP_NUM_THREADS=2 "$TMP/peak_fma" | awk '/avx512/ && /GFLOP/ { for (i = 1; i <= NF; i++) if ($i == "GFLOP/s") { v = $(i-1) + 0; if (v > m + 0) m = v } } END { print m }')
+    echo "FMA peak (peak_fma.c, best AVX-512 kernel): 1 thread $PEAK GFLOP/s, 2 threads $PEAK2 GFLOP/s"
+fi
+PEAK=${PEAK:-234}
 echo "ferc vs PyTorch: $REPS runs per side and configuration, alternating; log in $OUT"
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; torch $("$PYTHON" -c 'import torch; print(torch.__version__)')"
 for t in $THREADS; do
@@ -137,13 +146,12 @@ for key in sorted(groups, key=lambda k: (-k[3], k[0] != "seed", k[1], k[2])):
             print("%-22s ferc %.0f MB, torch %.0f MB (median peak RSS): ferc/torch %.2f, target <= 0.33: %s"
                   % ("", statistics.median(fr), statistics.median(tr), ratio,
                      "reached" if ratio <= 1 / 3 else "NOT reached"))
-peak = {1: 234.0, 2: 468.0}
 print()
 print("ferc effective GFLOP/s (median) and fraction of the FMA peak:")
 for key in sorted(groups, key=lambda k: (-k[3], k[0] != "seed", k[1], k[2])):
     f = groups[key]["ferc"]
     if f:
         gf = statistics.median([r["gflops"] for r in f])
-        print("  %-22s %7.1f GFLOP/s  %4.1f%% of %.0f" % ("%s %s b%d, %d thr" % key, gf, 100 * gf / peak.get(key[3], 234.0 * key[3]),
-                                                      peak.get(key[3], 234.0 * key[3])))
+        pk = f[0]["peak_gflops"]
+        print("  %-22s %7.1f GFLOP/s  %4.1f%% of %.0f" % ("%s %s b%d, %d thr" % key, gf, 100 * gf / pk, pk))
 EOF

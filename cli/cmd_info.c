@@ -23,10 +23,10 @@ int cmd_info(int argc, char **argv) {
     const ferc_epoch_stats *h;
     int n = ferc_model_history(m, &h);
     printf("history:    %d epochs\n", n);
-    if (n) printf("  epoch   loss    acc     val_loss val_acc  seconds\n");
+    if (n) printf("  epoch   loss    acc     val_loss val_acc  val_f1   lr        seconds\n");
     for (int i = 0; i < n; i++)
-        printf("  %5d  %.4f  %.4f  %.4f   %.4f  %7.1f\n", h[i].epoch, h[i].train_loss, h[i].train_acc,
-               h[i].val_loss, h[i].val_acc, h[i].seconds);
+        printf("  %5d  %.4f  %.4f  %.4f   %.4f  %.4f   %.2e  %7.1f\n", h[i].epoch, h[i].train_loss, h[i].train_acc,
+               h[i].val_loss, h[i].val_acc, h[i].val_macro_f1, h[i].lr, h[i].seconds);
     ferc_model_free(m);
     return 0;
 }

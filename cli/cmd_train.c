@@ -26,18 +26,27 @@ static void help(void) {
         "  --arch NAME          seed (48x48, 3 conv blocks) | seed2 (40x40) | vgg (48x48)\n"
         "                       | spec:SIZE:LAYERS, e.g. spec:48:conv16 relu pool flatten dense7 (seed)\n"
         "  --epochs N           (30)      --batch N  (64)      --lr X  (1e-3)\n"
+        "  --lr-schedule S      constant | cosine (per step, to --lr-min over the run) |\n"
+        "                       plateau (x --lr-factor after --lr-patience epochs without\n"
+        "                       a better validation loss, as Keras ReduceLROnPlateau) (constant)\n"
+        "  --lr-min X (0)   --lr-warmup EPOCHS (0, cosine)   --lr-factor X (0.5)   --lr-patience N (3)\n"
+        "  --label-smoothing E  train on targets (1-E) onehot + E/7 (0)\n"
         "  --optimizer adam|sgd (adam: beta1 0.9, beta2 0.999, eps 1e-7 as Keras)\n"
         "  --momentum X         SGD momentum (0.9); --no-nesterov turns Nesterov off\n"
         "  --weight-decay X     L2 added to the gradient of conv/dense weights (0)\n"
         "  --labels sparse|onehot  cross-entropy on integer or one-hot labels (sparse)\n"
         "  --seed N             weights, split, shuffles and dropout (1); same seed and\n"
         "                       thread count give the same model bit for bit\n"
-        "  --threads N          (all cores)\n\n"
+        "  --threads N          (all cores)\n"
+        "  --bf16               convolutions after the first in bfloat16 (AVX512_BF16/AMX\n"
+        "                       via oneDNN) with float32 master weights; float32 otherwise\n\n"
         "augmentation and class imbalance:\n"
         "  --augment KEY=VALUE  repeatable, e.g. --augment zoom=0.3 --augment fill=nearest\n"
         "                       --augment flip (see 'ferc augment --help' for every key)\n"
         "  --augment-config FILE  key = value lines\n"
-        "  --class-weight balanced  loss weights n/(k*n_c) as scikit-learn\n"
+        "  --class-weight balanced  loss weights n/(k*n_c) as scikit-learn\n"        "  --select accuracy|macro-f1  validation figure that picks the kept epoch (accuracy)\n"
+        "  --tune-class-bias    after training, add per-class offsets to the logits that\n"
+        "                       maximise validation macro F1 (folded into the last bias)\n"
         "  --balance oversample     draw each class equally often\n\n"
         "output:\n"
         "  --out FILE           model file (model.ferc)\n"
@@ -69,9 +78,10 @@ static void on_progress(const ferc_progress *p, void *user) {
     }
     cli_progress_end();
     const ferc_epoch_stats *h = p->done;
-    fprintf(stderr, "Epoch %d/%d - %.1fs - %.0f img/s - loss: %.4f - accuracy: %.4f - val_loss: %.4f - val_accuracy: %.4f%s\n",
+    fprintf(stderr, "Epoch %d/%d - %.1fs - %.0f img/s - loss: %.4f - accuracy: %.4f - val_loss: %.4f - val_accuracy: %.4f"
+            " - val_macro_f1: %.4f - lr: %.2e%s\n",
             h->epoch, p->epochs, h->seconds, p->images_per_s, h->train_loss, h->train_acc, h->val_loss, h->val_acc,
-            p->improved ? "  (best)" : "");
+            h->val_macro_f1, h->lr, p->improved ? "  (best)" : "");
 plot:
     if (ui->plot_dir) {
         char path[4096];
@@ -107,6 +117,18 @@ int cmd_train(int argc, char **argv) {
         else if (cli_is(a, "--epochs")) { VAL(); if (!cli_int("train", a, v, 1, 100000, &o.epochs)) return 2; }
         else if (cli_is(a, "--batch")) { VAL(); if (!cli_int("train", a, v, 1, 65536, &o.batch)) return 2; }
         else if (cli_is(a, "--lr")) { VAL(); if (!cli_float("train", a, v, 1e-9, 10, &o.lr)) return 2; }
+        else if (cli_is(a, "--lr-schedule")) {
+            VAL();
+            if (!strcmp(v, "constant")) o.lr_schedule = FERC_LR_CONSTANT;
+            else if (!strcmp(v, "cosine")) o.lr_schedule = FERC_LR_COSINE;
+            else if (!strcmp(v, "plateau")) o.lr_schedule = FERC_LR_PLATEAU;
+            else return cli_usage_error("train", "--lr-schedule: '%s' is not constant, cosine or plateau", v);
+        }
+        else if (cli_is(a, "--lr-min")) { VAL(); if (!cli_float("train", a, v, 0, 10, &o.lr_min)) return 2; }
+        else if (cli_is(a, "--lr-warmup")) { VAL(); if (!cli_int("train", a, v, 0, 100000, &o.lr_warmup)) return 2; }
+        else if (cli_is(a, "--lr-factor")) { VAL(); if (!cli_float("train", a, v, 1e-6, 0.999999, &o.lr_factor)) return 2; }
+        else if (cli_is(a, "--lr-patience")) { VAL(); if (!cli_int("train", a, v, 1, 100000, &o.lr_patience)) return 2; }
+        else if (cli_is(a, "--label-smoothing")) { VAL(); if (!cli_float("train", a, v, 0, 0.999, &o.label_smoothing)) return 2; }
         else if (cli_is(a, "--optimizer")) {
             VAL();
             if (!strcmp(v, "adam")) o.optimizer = FERC_OPT_ADAM;
@@ -128,6 +150,14 @@ int cmd_train(int argc, char **argv) {
         else if (cli_is(a, "--out")) { VAL(); out = v; }
         else if (cli_is(a, "--checkpoint")) { VAL(); ckpt = v; }
         else if (!strcmp(a, "--resume")) o.resume = 1;
+        else if (!strcmp(a, "--bf16")) o.bf16 = 1;
+        else if (!strcmp(a, "--tune-class-bias")) o.tune_class_bias = 1;
+        else if (cli_is(a, "--select")) {
+            VAL();
+            if (!strcmp(v, "accuracy")) o.select = FERC_SELECT_ACCURACY;
+            else if (!strcmp(v, "macro-f1")) o.select = FERC_SELECT_MACRO_F1;
+            else return cli_usage_error("train", "--select: '%s' is not accuracy or macro-f1", v);
+        }
         else if (!strcmp(a, "--skip-bad-rows")) skip_bad = 1;
         else if (cli_is(a, "--limit")) { VAL(); if (!cli_int("train", a, v, 2, 1 << 30, &limit)) return 2; }
         else if (cli_is(a, "--augment")) {
@@ -206,10 +236,14 @@ int cmd_train(int argc, char **argv) {
         snprintf(path, sizeof path, "%s/curves.png", ui.plot_dir);
         if (ferc_plot_curves(h, nh, path, &err) != FERC_OK) fprintf(stderr, "ferc train: --plot: %s\n", err.msg);
     }
-    float best = 0; int be = 0;
-    for (int i = 0; i < nh; i++) if (h[i].val_acc > best) { best = h[i].val_acc; be = h[i].epoch; }
-    if (!quiet) fprintf(stderr, "saved %s (best val_accuracy %.4f at epoch %d; %.1f s of training)\n", out, best, be,
-                        cli_now() - tt);
+    float best = -1; int be = 0;
+    const int by_f1 = o.select == FERC_SELECT_MACRO_F1;
+    for (int i = 0; i < nh; i++) {
+        float v = by_f1 ? h[i].val_macro_f1 : h[i].val_acc;
+        if (v > best) { best = v; be = h[i].epoch; }
+    }
+    if (!quiet) fprintf(stderr, "saved %s (best val_%s %.4f at epoch %d; %.1f s of training)\n", out,
+                        by_f1 ? "macro_f1" : "accuracy", best, be, cli_now() - tt);
     ferc_model_free(m);
     return 0;
 }

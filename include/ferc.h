@@ -131,6 +131,7 @@ typedef struct {
     float val_loss, val_acc;
     float lr;
     float seconds;        /* wall time of the epoch */
+    float val_macro_f1;   /* NAN where unknown (files written before it existed) */
 } ferc_epoch_stats;
 
 /* Architectures known by name: "seed" (48x48), "seed2" (40x40), "vgg" (48x48).
@@ -205,12 +206,27 @@ typedef void (*ferc_progress_fn)(const ferc_progress *p, void *user);
 
 typedef enum { FERC_OPT_ADAM = 0, FERC_OPT_SGD = 1 } ferc_optimizer;
 typedef enum { FERC_LABELS_SPARSE = 0, FERC_LABELS_ONEHOT = 1 } ferc_label_mode;
+/* Learning-rate schedule. CONSTANT: lr throughout. COSINE: per step,
+ * lr_t = lr_min + (lr - lr_min) (1 + cos(pi t / T)) / 2 over the T steps of
+ * all epochs (after lr_warmup epochs of linear warm-up). PLATEAU: as Keras'
+ * ReduceLROnPlateau on validation loss: multiply by lr_factor when it has not
+ * improved for lr_patience epochs, never below lr_min. Both depend only on the
+ * step and the epoch history, so a resumed run follows the same schedule. */
+/* Which validation figure picks the kept weights. */
+typedef enum { FERC_SELECT_ACCURACY = 0, FERC_SELECT_MACRO_F1 = 1 } ferc_select_metric;
+typedef enum { FERC_LR_CONSTANT = 0, FERC_LR_COSINE = 1, FERC_LR_PLATEAU = 2 } ferc_lr_schedule;
 
 typedef struct {
     const char *arch;          /* "seed" */
     int epochs;                /* 30 */
     int batch;                 /* 64 */
     float lr;                  /* 1e-3 */
+    ferc_lr_schedule lr_schedule; /* constant */
+    float lr_min;              /* floor of cosine / plateau (0) */
+    int lr_warmup;             /* cosine: epochs of linear warm-up (0) */
+    float lr_factor;           /* plateau: multiplier (0.5) */
+    int lr_patience;           /* plateau: epochs without improvement (3) */
+    float label_smoothing;     /* targets (1-e) y + e/7 (0) */
     ferc_optimizer optimizer;  /* Adam */
     float beta1, beta2, eps;   /* Adam: 0.9, 0.999, 1e-7 (Keras) */
     float momentum;            /* SGD: 0.9 */
@@ -227,6 +243,11 @@ typedef struct {
     int class_weight_balanced; /* loss weights n / (k n_c) */
     int balance_oversample;    /* draw each class equally often */
     int resume;                /* continue from checkpoint if it exists */
+    ferc_select_metric select; /* keep the epoch with the best val accuracy (default) or macro F1 */
+    int tune_class_bias;       /* after training, add per-class offsets to the logits
+                                * (the last dense bias) that maximise validation macro F1 */
+    int bf16;                  /* convolutions after the first in bfloat16 (fp32
+                                * master weights, batch norm and optimiser) */
     ferc_progress_fn progress; void *progress_user;
     ferc_log_fn log; void *log_user;
 } ferc_train_opts;

@@ -24,4 +24,16 @@ ferc_status ferc_read_file(const char *path, unsigned char **data, size_t *len, 
  * ferc_resize_bilinear on pix/255.0f, without allocating (image.c). */
 void ferc_resize_bilinear_u8(const uint8_t *src, int sh, int sw, float *dst, int dh, int dw);
 
+/* Learning-rate schedules (train.c): the plateau lr after the epochs of hist,
+ * and the lr of step `step` of `total` (warm-up steps `warm`) in an epoch
+ * whose plateau lr is epoch_lr. */
+float ferc_lr_plateau(const ferc_train_opts *o, const ferc_epoch_stats *hist, int nh);
+float ferc_lr_at(const ferc_train_opts *o, float epoch_lr, long step, long total, long warm);
+
+/* Macro F1 (scikit-learn, labels present) of argmax(logits + off) against
+ * labels[rows[i]] (rows NULL: labels[i]); and the per-class offsets that
+ * maximise it, by coordinate ascent on a 0.05 grid in [-3, 3] (train.c). */
+double ferc_macro_f1_offsets(const float *logits, const int *labels, const int *rows, int n, const float *off);
+double ferc_tune_class_offsets(const float *logits, const int *labels, const int *rows, int n, float *off);
+
 #endif

@@ -12,6 +12,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +26,11 @@ static const struct { const char *name, *spec; int size; } archs[] = {
     {"seed",
      "conv32 bn relu pool drop0.25 conv64 bn relu pool drop0.25 conv128 bn relu pool drop0.25 "
      "flatten dense128 relu dense7", 48},
+    /* seed2 (second session): filters doubled from 32/64/128, and batch norm on
+     * the dense layer, without which its ReLUs die under Adam (README) */
     {"seed2",
-     "conv32 bn relu conv32 bn relu pool drop0.25 conv64 bn relu conv64 bn relu pool drop0.25 "
-     "conv128 bn relu conv128 bn relu pool drop0.25 flatten dense256 relu dense7", 40},
+     "conv64 bn relu conv64 bn relu pool drop0.25 conv128 bn relu conv128 bn relu pool drop0.25 "
+     "conv256 bn relu conv256 bn relu pool drop0.25 flatten dense256 bn relu drop0.5 dense7", 40},
     {"vgg",
      "conv64 bn relu conv64 bn relu pool conv128 bn relu conv128 bn relu pool "
      "conv256 bn relu conv256 bn relu pool conv512 bn relu conv512 bn relu pool "
@@ -78,6 +81,8 @@ ferc_status ferc_model_create(const char *arch, uint64_t seed, ferc_model **out,
         char *end;
         long s = strtol(spec, &end, 10);
         if (end != spec && *end == ':') { size = (int)s; spec = end + 1; }
+        for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++)   /* a named net, spelt out */
+            if (archs[i].size == size && strcmp(archs[i].spec, spec) == 0) snprintf(name, sizeof name, "%s", archs[i].name);
     } else if (!spec) {
         *out = NULL;
         return ferc_fail(err, FERC_ERR_ARG, "unknown architecture '%s' (known: %s, or spec:SIZE:LAYERS)",
@@ -316,6 +321,9 @@ ferc_status model_save_ex(const ferc_model *m, const char *path, const ckpt_extr
         put(&b, &e, 4); put(&b, &h->train_loss, 4); put(&b, &h->train_acc, 4); put(&b, &h->val_loss, 4);
         put(&b, &h->val_acc, 4); put(&b, &h->lr, 4); put(&b, &h->seconds, 4);
     }
+    /* per-epoch validation macro F1: an optional chunk (older readers skip it) */
+    chunk(&b, "HSTF", 4 + (uint64_t)m->nhist * 4); put_u32(&b, (uint32_t)m->nhist);
+    for (int i = 0; i < m->nhist; i++) put(&b, &m->hist[i].val_macro_f1, 4);
     if (ex) {
         chunk(&b, "TRST", 4 + 32 + 4 + 4 + 8);
         int32_t e = ex->epochs_done, be = ex->best_epoch;
@@ -388,7 +396,8 @@ ferc_status model_load_ex(const char *path, ferc_model **out, ckpt_extra *ex, fe
     size_t off = 16, end = n - 4;
     /* first pass: architecture, to build the net */
     const unsigned char *parm = NULL, *stat = NULL, *hist = NULL, *labl = NULL, *norm = NULL, *prep = NULL;
-    uint64_t parm_len = 0, stat_len = 0, hist_len = 0, labl_len = 0;
+    uint64_t parm_len = 0, stat_len = 0, hist_len = 0, labl_len = 0, hstf_len = 0;
+    const unsigned char *hstf = NULL;
     const unsigned char *trst = NULL, *optm = NULL, *optv = NULL, *bstp = NULL, *bsts = NULL;
     uint64_t optm_len = 0, optv_len = 0, bstp_len = 0, bsts_len = 0;
     while (off < end) {
@@ -415,6 +424,7 @@ ferc_status model_load_ex(const char *path, ferc_model **out, ckpt_extra *ex, fe
         else if (!strcmp(tag, "PARM")) { parm = p; parm_len = len; have_parm = 1; }
         else if (!strcmp(tag, "STAT")) { stat = p; stat_len = len; }
         else if (!strcmp(tag, "HIST")) { hist = p; hist_len = len; }
+        else if (!strcmp(tag, "HSTF")) { hstf = p; hstf_len = len; }
         else if (!strcmp(tag, "TRST")) { if (len != 52) BAD("%s: bad TRST", path); trst = p; }
         else if (!strcmp(tag, "OPTM")) { optm = p; optm_len = len; }
         else if (!strcmp(tag, "OPTV")) { optv = p; optv_len = len; }
@@ -467,6 +477,8 @@ ferc_status model_load_ex(const char *path, ferc_model **out, ckpt_extra *ex, fe
                 h->epoch = ep;
                 memcpy(&h->train_loss, r + 4, 4); memcpy(&h->train_acc, r + 8, 4); memcpy(&h->val_loss, r + 12, 4);
                 memcpy(&h->val_acc, r + 16, 4); memcpy(&h->lr, r + 20, 4); memcpy(&h->seconds, r + 24, 4);
+                h->val_macro_f1 = NAN;
+                if (hstf && hstf_len == 4 + 4 * (uint64_t)k) memcpy(&h->val_macro_f1, hstf + 4 + 4 * (size_t)i, 4);
             }
             m->nhist = (int)k;
         }

@@ -80,8 +80,7 @@ ferc_status net_build(ferc_net *net, const char *spec, int in_c, int in_h, int i
             l->oh = h + 2 * l->pad - l->k + 1; l->ow = w + 2 * l->pad - l->k + 1;
             l->nparam = (size_t)l->oc * c * l->k * l->k + l->oc;
             break;
-        case LAYER_BN:
-            if (flat) goto after_flatten;
+        case LAYER_BN:   /* after flatten: per-feature batch norm on (N, C, 1, 1) */
             l->nparam = 2 * (size_t)c; l->nstate = 2 * (size_t)c;
             break;
         case LAYER_MAXPOOL:

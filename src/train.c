@@ -19,6 +19,8 @@ void ferc_train_opts_default(ferc_train_opts *o) {
     o->epochs = 30;
     o->batch = 64;
     o->lr = 1e-3f;
+    o->lr_schedule = FERC_LR_CONSTANT;
+    o->lr_factor = 0.5f; o->lr_patience = 3;
     o->optimizer = FERC_OPT_ADAM;
     o->beta1 = 0.9f; o->beta2 = 0.999f; o->eps = 1e-7f;
     o->momentum = 0.9f; o->nesterov = 1;
@@ -70,6 +72,7 @@ typedef struct {
     float *dlogits;    /* (B, 7) */
     float *cw;         /* class weights (7) or NULL */
     int *bidx;         /* (B) dataset rows of the batch */
+    float *vlogits;    /* (nval, 7) validation logits of the last validate() */
 } loop_bufs;
 
 /* Images of rows idx[0..n) into x at the network's size; augmented when
@@ -85,9 +88,41 @@ static void fill_batch(loop_bufs *b, const int *idx, int n, int train, ferc_rng 
     }
     for (int i = 0; i < n; i++) b->y[i] = d->label[idx[i]];
     if (b->onehot) {
-        memset(b->onehot, 0, sizeof(float) * (size_t)n * FERC_NUM_CLASSES);
-        for (int i = 0; i < n; i++) b->onehot[(size_t)i * FERC_NUM_CLASSES + b->y[i]] = 1.0f;
+        /* target = (1 - e) onehot + e / k (label smoothing, training batches only) */
+        float e = train ? b->o->label_smoothing : 0.0f, off = e / FERC_NUM_CLASSES;
+        for (size_t i = 0; i < (size_t)n * FERC_NUM_CLASSES; i++) b->onehot[i] = off;
+        for (int i = 0; i < n; i++) b->onehot[(size_t)i * FERC_NUM_CLASSES + b->y[i]] = 1.0f - e + off;
     }
+}
+
+/* Plateau schedule replayed from the epoch history: the lr of the epoch after
+ * hist[0..nh-1], as Keras' ReduceLROnPlateau (mode min on val loss, cooldown
+ * 0): each epoch without a new best val loss raises a counter; at patience the
+ * lr is multiplied by factor (not below lr_min) and the counter resets. */
+float ferc_lr_plateau(const ferc_train_opts *o, const ferc_epoch_stats *hist, int nh) {
+    float lr = o->lr, best = INFINITY;
+    int wait = 0;
+    for (int e = 0; e < nh; e++) {
+        float vl = hist[e].val_loss;
+        if (isnan(vl)) vl = hist[e].train_loss;   /* no validation rows */
+        if (vl < best) { best = vl; wait = 0; continue; }
+        if (++wait >= o->lr_patience) {
+            float nl = lr * o->lr_factor;
+            lr = nl < o->lr_min ? o->lr_min : nl;
+            wait = 0;
+        }
+    }
+    return lr;
+}
+
+/* The learning rate of step `step` (0-based) of `total`, in an epoch whose
+ * plateau lr is `epoch_lr`. */
+float ferc_lr_at(const ferc_train_opts *o, float epoch_lr, long step, long total, long warm) {
+    if (o->lr_schedule == FERC_LR_PLATEAU) return epoch_lr;
+    if (o->lr_schedule != FERC_LR_COSINE) return o->lr;
+    if (step < warm) return o->lr * (float)(step + 1) / (float)warm;   /* linear warm-up */
+    double t = total > warm ? (double)(step - warm) / (double)(total - warm) : 1.0;
+    return (float)(o->lr_min + (o->lr - o->lr_min) * 0.5 * (1.0 + cos(M_PI * t)));
 }
 
 static int count_correct(const float *logits, const int *y, int n) {
@@ -101,8 +136,9 @@ static int count_correct(const float *logits, const int *y, int n) {
     return c;
 }
 
-/* Validation loss (unweighted) and accuracy in eval mode. */
-static void validate(loop_bufs *b, const int *val, int nval, double *loss, double *acc) {
+/* Validation loss (unweighted), accuracy and macro F1 in eval mode; the
+ * logits are kept in b->vlogits (nval, 7). */
+static void validate(loop_bufs *b, const int *val, int nval, double *loss, double *acc, double *f1) {
     exec_ctx ctx = {b->threads, 0, 0};
     double ls = 0;
     int correct = 0;
@@ -112,9 +148,59 @@ static void validate(loop_bufs *b, const int *val, int nval, double *loss, doubl
         const float *logits = net_forward(b->net, b->x, n, &ctx);
         ls += softmax_xent(logits, b->y, NULL, NULL, n, FERC_NUM_CLASSES, NULL, NULL) * n;
         correct += count_correct(logits, b->y, n);
+        memcpy(b->vlogits + (size_t)i * FERC_NUM_CLASSES, logits, sizeof(float) * (size_t)n * FERC_NUM_CLASSES);
     }
     *loss = nval ? ls / nval : NAN;
     *acc = nval ? (double)correct / nval : NAN;
+    static const float zero[FERC_NUM_CLASSES];
+    *f1 = nval ? ferc_macro_f1_offsets(b->vlogits, b->d->label, val, nval, zero) : NAN;
+}
+
+/* Macro F1 of argmax(logits + off) against labels[rows[i]] (no allocation). */
+double ferc_macro_f1_offsets(const float *logits, const int *labels, const int *rows, int n, const float *off) {
+    int tp[FERC_NUM_CLASSES] = {0}, np_[FERC_NUM_CLASSES] = {0}, nt[FERC_NUM_CLASSES] = {0};
+    for (int i = 0; i < n; i++) {
+        const float *z = logits + (size_t)i * FERC_NUM_CLASSES;
+        int best = 0;
+        for (int k = 1; k < FERC_NUM_CLASSES; k++) if (z[k] + off[k] > z[best] + off[best]) best = k;
+        int y = labels[rows ? rows[i] : i];
+        np_[best]++; nt[y]++; tp[best] += best == y;
+    }
+    /* F1_c = 2 tp / (predicted + true), 0 when both are 0 (scikit-learn zero_division=0) */
+    double s = 0;
+    int k_present = 0;
+    for (int k = 0; k < FERC_NUM_CLASSES; k++) {
+        if (np_[k] + nt[k] == 0) continue;   /* scikit-learn averages over labels present */
+        s += 2.0 * tp[k] / (np_[k] + nt[k]);
+        k_present++;
+    }
+    return k_present ? s / k_present : 0;
+}
+
+/* Per-class logit offsets that maximise macro F1 on the given logits:
+ * coordinate ascent over a grid of -3..3 in steps of 0.05, three sweeps,
+ * keeping a change only when it raises the score (ties keep the smaller
+ * offset). Returns the final score; off (7) starts at 0. */
+double ferc_tune_class_offsets(const float *logits, const int *labels, const int *rows, int n, float *off) {
+    for (int k = 0; k < FERC_NUM_CLASSES; k++) off[k] = 0;
+    double best = ferc_macro_f1_offsets(logits, labels, rows, n, off);
+    for (int sweep = 0; sweep < 3; sweep++) {
+        int changed = 0;
+        for (int c = 0; c < FERC_NUM_CLASSES; c++) {
+            float keep = off[c], bestv = keep;
+            for (int g = -60; g <= 60; g++) {
+                off[c] = 0.05f * (float)g;
+                double f = ferc_macro_f1_offsets(logits, labels, rows, n, off);
+                if (f > best + 1e-12 || (fabs(f - best) <= 1e-12 && fabsf(off[c]) < fabsf(bestv))) {
+                    if (f > best + 1e-12) changed = 1;
+                    best = f > best ? f : best; bestv = off[c];
+                }
+            }
+            off[c] = bestv;
+        }
+        if (!changed) break;
+    }
+    return best;
 }
 
 static void log_msg(const ferc_train_opts *o, ferc_log_level lv, const char *fmt, ...)
@@ -136,6 +222,13 @@ ferc_status ferc_train(const ferc_dataset *d, const ferc_train_opts *o, ferc_mod
     if (o->epochs <= 0 || o->batch <= 0) return ferc_fail(err, FERC_ERR_ARG, "epochs and batch must be positive");
     if (!(o->val_fraction >= 0 && o->val_fraction < 1)) return ferc_fail(err, FERC_ERR_ARG, "val fraction must be in [0,1)");
     if (!(o->lr > 0)) return ferc_fail(err, FERC_ERR_ARG, "learning rate must be positive");
+    if (!(o->lr_min >= 0 && o->lr_min <= o->lr)) return ferc_fail(err, FERC_ERR_ARG, "lr_min must be in [0, lr]");
+    if (o->lr_schedule == FERC_LR_PLATEAU && !(o->lr_factor > 0 && o->lr_factor < 1))
+        return ferc_fail(err, FERC_ERR_ARG, "plateau factor must be in (0, 1)");
+    if (o->lr_patience < 1 || o->lr_warmup < 0 || o->lr_warmup >= o->epochs)
+        return ferc_fail(err, FERC_ERR_ARG, "patience must be >= 1 and warm-up shorter than the run");
+    if (!(o->label_smoothing >= 0 && o->label_smoothing < 1))
+        return ferc_fail(err, FERC_ERR_ARG, "label smoothing must be in [0, 1)");
     for (int i = 0; i < d->n; i++)
         if (d->label[i] < 0 || d->label[i] >= FERC_NUM_CLASSES)
             return ferc_fail(err, FERC_ERR_ARG, "row %d has label %d outside 0..6", i, d->label[i]);
@@ -156,6 +249,7 @@ ferc_status ferc_train(const ferc_dataset *d, const ferc_train_opts *o, ferc_mod
             return ferc_fail(err, FERC_ERR_ARG, "%s: %s", o->checkpoint,
                              ex.has_train_state ? "checkpoint is for another architecture" : "not a checkpoint (no training state)");
         }
+        if (spec) snprintf(m->arch, sizeof m->arch, "%s", o->arch);   /* the same net, by its name */
         resumed = 1;
     } else {
         st = ferc_model_create(o->arch, o->seed, &m, err);
@@ -164,14 +258,15 @@ ferc_status ferc_train(const ferc_dataset *d, const ferc_train_opts *o, ferc_mod
     if (o->augment && o->augment->crop) { m->prep_crop = 1; m->prep_size = d->h; }
     const int S = m->input_size, B = o->batch, threads = ferc_threads(o->threads);
     ferc_net *net = &m->net;
+    net_set_bf16(net, o->bf16);
 
     int *train = malloc(sizeof(int) * (size_t)d->n), *val = malloc(sizeof(int) * (size_t)d->n);
     int *order = malloc(sizeof(int) * (size_t)d->n);
-    loop_bufs b = {net, d, o, S, B, threads, NULL, NULL, NULL, NULL, NULL, NULL};
+    loop_bufs b = {net, d, o, S, B, threads, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     b.x = malloc(sizeof(float) * (size_t)B * S * S);
     b.y = malloc(sizeof(int) * (size_t)B);
     b.dlogits = malloc(sizeof(float) * (size_t)B * FERC_NUM_CLASSES);
-    b.onehot = o->labels == FERC_LABELS_ONEHOT ? malloc(sizeof(float) * (size_t)B * FERC_NUM_CLASSES) : NULL;
+    b.onehot = o->labels == FERC_LABELS_ONEHOT || o->label_smoothing > 0 ? malloc(sizeof(float) * (size_t)B * FERC_NUM_CLASSES) : NULL;
     float cw[FERC_NUM_CLASSES];
     float *best_p = malloc(sizeof(float) * net->nparams), *best_s = malloc(sizeof(float) * (net->nstate ? net->nstate : 1));
     ferc_epoch_stats *hist = calloc((size_t)o->epochs, sizeof *hist);
@@ -180,7 +275,7 @@ ferc_status ferc_train(const ferc_dataset *d, const ferc_train_opts *o, ferc_mod
     ferc_balanced_sampler bal;
     memset(&bal, 0, sizeof bal);
     int *tlabels = NULL;
-    if (!train || !val || !order || !b.x || !b.y || !b.dlogits || (o->labels == FERC_LABELS_ONEHOT && !b.onehot) ||
+    if (!train || !val || !order || !b.x || !b.y || !b.dlogits || ((o->labels == FERC_LABELS_ONEHOT || o->label_smoothing > 0) && !b.onehot) ||
         !best_p || !best_s || !hist) { st = ferc_fail(err, FERC_ERR_NOMEM, "out of memory"); goto done; }
     if ((st = optim_init(&opt, o, net->nparams, err)) != FERC_OK) goto done;
     if ((st = net_reserve(net, B, 1, threads, err)) != FERC_OK) goto done;
@@ -191,6 +286,10 @@ ferc_status ferc_train(const ferc_dataset *d, const ferc_train_opts *o, ferc_mod
     qsort(train, (size_t)ntrain, sizeof(int), cmp_int);
     qsort(val, (size_t)nval, sizeof(int), cmp_int);
     if (ntrain == 0) { st = ferc_fail(err, FERC_ERR_ARG, "no training rows left after the validation split"); goto done; }
+    if (o->select == FERC_SELECT_MACRO_F1 && nval == 0) { st = ferc_fail(err, FERC_ERR_ARG, "selecting on macro F1 needs a validation split"); goto done; }
+    if (o->tune_class_bias && nval == 0) { st = ferc_fail(err, FERC_ERR_ARG, "tuning class offsets needs a validation split"); goto done; }
+    b.vlogits = malloc(sizeof(float) * (size_t)(nval ? nval : 1) * FERC_NUM_CLASSES);
+    if (!b.vlogits) { st = ferc_fail(err, FERC_ERR_NOMEM, "out of memory"); goto done; }
     if (o->class_weight_balanced) {
         int counts[FERC_NUM_CLASSES] = {0};
         for (int i = 0; i < ntrain; i++) counts[d->label[train[i]]]++;
@@ -239,7 +338,10 @@ ferc_status ferc_train(const ferc_dataset *d, const ferc_train_opts *o, ferc_mod
         else { memcpy(order, train, sizeof(int) * (size_t)ntrain); shuffle(order, ntrain, &rng); }
         double loss_sum = 0;
         long correct = 0, seen = 0;
+        const float epoch_lr = ferc_lr_plateau(o, hist, epoch);
+        const long total_steps = (long)nbatches * o->epochs, warm = (long)nbatches * o->lr_warmup;
         for (int bi = 0; bi < nbatches; bi++) {
+            opt.lr = ferc_lr_at(o, epoch_lr, (long)epoch * nbatches + bi, total_steps, warm);
             int n = ntrain - bi * B < B ? ntrain - bi * B : B;
             const int *idx = order + (size_t)bi * B;
             fill_batch(&b, idx, n, 1, &rng);
@@ -260,15 +362,15 @@ ferc_status ferc_train(const ferc_dataset *d, const ferc_train_opts *o, ferc_mod
                 o->progress(&p, o->progress_user);
             }
         }
-        double vloss = NAN, vacc = NAN;
-        if (nval) validate(&b, val, nval, &vloss, &vacc);
+        double vloss = NAN, vacc = NAN, vf1 = NAN;
+        if (nval) validate(&b, val, nval, &vloss, &vacc, &vf1);
         ferc_epoch_stats *h = &hist[epoch];
         h->epoch = epoch + 1;
         h->train_loss = (float)(loss_sum / seen); h->train_acc = (float)((double)correct / seen);
-        h->val_loss = (float)vloss; h->val_acc = (float)vacc;
-        h->lr = o->lr;
+        h->val_loss = (float)vloss; h->val_acc = (float)vacc; h->val_macro_f1 = (float)vf1;
+        h->lr = opt.lr;   /* the last step's */
         h->seconds = (float)(ferc_now() - t0);
-        float score = nval ? h->val_acc : -h->train_loss;
+        float score = !nval ? -h->train_loss : o->select == FERC_SELECT_MACRO_F1 ? h->val_macro_f1 : h->val_acc;
         int improved = score > best_acc;
         if (improved) {
             best_acc = score; best_epoch = epoch + 1;
@@ -290,9 +392,26 @@ ferc_status ferc_train(const ferc_dataset *d, const ferc_train_opts *o, ferc_mod
     /* the returned model holds the best weights */
     memcpy(net->params, best_p, sizeof(float) * net->nparams);
     memcpy(net->state, best_s, sizeof(float) * net->nstate);
-    log_msg(o, FERC_LOG_INFO, "best validation accuracy %.4f at epoch %d", best_acc, best_epoch);
+    log_msg(o, FERC_LOG_INFO, "best validation %s %.4f at epoch %d",
+            o->select == FERC_SELECT_MACRO_F1 ? "macro F1" : "accuracy", best_acc, best_epoch);
+    if (o->tune_class_bias) {
+        /* offsets chosen on the validation split only, folded into the last dense bias */
+        double vloss, vacc, f0;
+        validate(&b, val, nval, &vloss, &vacc, &f0);
+        float off[FERC_NUM_CLASSES];
+        double f1 = ferc_tune_class_offsets(b.vlogits, d->label, val, nval, off);
+        const param_tensor *last = NULL;
+        for (int k = 0; k < net->ntensors; k++)
+            if (strstr(net->tensors[k].name, "dense.bias") && net->tensors[k].size == FERC_NUM_CLASSES) last = &net->tensors[k];
+        if (!last) { st = ferc_fail(err, FERC_ERR_ARG, "tuning class offsets needs a final dense layer of 7 units"); goto done; }
+        for (int k = 0; k < FERC_NUM_CLASSES; k++) net->params[last->offset + k] += off[k];
+        log_msg(o, FERC_LOG_INFO, "class offsets tuned on validation: macro F1 %.4f -> %.4f; offsets "
+                "%+.2f %+.2f %+.2f %+.2f %+.2f %+.2f %+.2f", f0, f1,
+                off[0], off[1], off[2], off[3], off[4], off[5], off[6]);
+    }
     st = FERC_OK;
 done:
+    free(b.vlogits);
     free(train); free(val); free(order); free(b.x); free(b.y); free(b.dlogits); free(b.onehot);
     free(best_p); free(best_s); free(hist);
     free(ex.load_m); free(ex.load_v); free(ex.load_best_params); free(ex.load_best_state);

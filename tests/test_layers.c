@@ -106,6 +106,9 @@ TEST(fd_conv) { fd_check("conv5 flatten dense7", 3, 7, 6, 2, 1, -1, 1, 2e-3); }
 TEST(fd_conv_5x5) { fd_check("conv4k5 flatten dense7", 2, 8, 9, 2, 1, -1, 1, 2e-3); }
 TEST(fd_bn_train) { fd_check("bn flatten dense7", 3, 5, 4, 4, 1, -1, 1, 5e-3); }
 TEST(fd_bn_eval) { fd_check("bn flatten dense7", 3, 5, 4, 4, 0, -1, 1, 2e-3); }
+/* batch norm after flatten: per feature over the batch, (N, C, 1, 1) */
+TEST(fd_bn_dense_train) { fd_check("flatten dense6 bn relu dense7", 2, 3, 3, 5, 1, -1, 1, 5e-3); }
+TEST(fd_bn_dense_eval) { fd_check("flatten dense6 bn relu dense7", 2, 3, 3, 5, 0, -1, 1, 2e-3); }
 TEST(fd_relu) { fd_check("relu flatten dense7", 2, 5, 5, 2, 1, -1, 1, 2e-3); }
 TEST(fd_dropout) { fd_check("drop0.3 flatten dense7", 2, 5, 5, 2, 1, -1, 1, 2e-3); }
 TEST(fd_dense) { fd_check("flatten dense6", 3, 4, 2, 3, 1, -1, 1, 2e-3); }

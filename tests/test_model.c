@@ -2,9 +2,11 @@
  * wrong-version files), determinism of training (same seed and threads, same
  * bits), checkpoint/resume equivalence, and an end-to-end run on the shared
  * FER2013 data that must beat chance by a wide margin. */
+#include "internal.h"
 #include "net.h"
 #include "test.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,7 +35,7 @@ TEST(model_round_trip) {
     ferc_model *m, *m2;
     ferc_error err;
     CHECK_EQ_INT(ferc_model_create("seed", 5, &m, &err), FERC_OK);
-    ferc_epoch_stats h[2] = {{1, 1.5f, 0.4f, 1.4f, 0.45f, 1e-3f, 12.5f}, {2, 1.2f, 0.5f, 1.3f, 0.5f, 1e-3f, 11.0f}};
+    ferc_epoch_stats h[2] = {{1, 1.5f, 0.4f, 1.4f, 0.45f, 1e-3f, 12.5f, 0.31f}, {2, 1.2f, 0.5f, 1.3f, 0.5f, 1e-3f, 11.0f, 0.42f}};
     CHECK_EQ_INT(model_set_history(m, h, 2, &err), FERC_OK);
     for (size_t i = 0; i < m->net.nstate; i++) m->net.state[i] = (float)i * 0.5f;
     char path[1024];
@@ -177,6 +179,130 @@ TEST(train_resume_matches_uninterrupted) {
         for (int i = 0; i < 3; i++) CHECK(h1[i].val_acc == h2[i].val_acc && h1[i].train_loss == h2[i].train_loss);
     }
     ferc_model_free(full); ferc_model_free(part); ferc_model_free(rest);
+    ferc_dataset_free(&d);
+}
+
+TEST(lr_cosine_schedule) {
+    ferc_train_opts o;
+    ferc_train_opts_default(&o);
+    o.lr = 1e-3f; o.lr_min = 1e-5f; o.lr_schedule = FERC_LR_COSINE;
+    /* lr_min + (lr - lr_min)(1 + cos(pi t/T))/2 at t = 0, T/2, T/4, T */
+    CHECK_NEAR(ferc_lr_at(&o, 0, 0, 100, 0), 1e-3, 1e-9);
+    CHECK_NEAR(ferc_lr_at(&o, 0, 50, 100, 0), (1e-3 + 1e-5) / 2, 1e-9);
+    CHECK_NEAR(ferc_lr_at(&o, 0, 25, 100, 0), 1e-5 + (1e-3 - 1e-5) * (1 + 0.70710678) / 2, 1e-9);
+    CHECK_NEAR(ferc_lr_at(&o, 0, 100, 100, 0), 1e-5, 1e-9);
+    /* warm-up of 10 steps: lr (s+1)/10, then the cosine over the other 90 */
+    CHECK_NEAR(ferc_lr_at(&o, 0, 0, 100, 10), 1e-4, 1e-9);
+    CHECK_NEAR(ferc_lr_at(&o, 0, 9, 100, 10), 1e-3, 1e-9);
+    CHECK_NEAR(ferc_lr_at(&o, 0, 55, 100, 10), (1e-3 + 1e-5) / 2, 1e-9);
+    o.lr_schedule = FERC_LR_CONSTANT;
+    CHECK_NEAR(ferc_lr_at(&o, 0, 77, 100, 0), 1e-3, 1e-9);
+}
+
+TEST(lr_plateau_schedule) {
+    ferc_train_opts o;
+    ferc_train_opts_default(&o);
+    o.lr = 1e-3f; o.lr_schedule = FERC_LR_PLATEAU; o.lr_factor = 0.5f; o.lr_patience = 2; o.lr_min = 2e-4f;
+    /* val loss: best at epochs 1,2; no gain at 3,4 -> halve; 5 better; 6,7 no gain -> halve;
+     * 8,9 no gain -> would be 1.25e-4, floored at 2e-4 */
+    ferc_epoch_stats h[9];
+    const float vl[9] = {1.0f, 0.9f, 0.95f, 0.91f, 0.8f, 0.8f, 0.85f, 0.81f, 0.82f};
+    memset(h, 0, sizeof h);
+    for (int i = 0; i < 9; i++) h[i].val_loss = vl[i];
+    const double want[10] = {1e-3, 1e-3, 1e-3, 1e-3, 5e-4, 5e-4, 5e-4, 2.5e-4, 2.5e-4, 2e-4};
+    for (int e = 0; e <= 9; e++)
+        CHECK_MSG(fabs(ferc_lr_plateau(&o, h, e) - want[e]) < 1e-9, "after %d epochs: %g, want %g",
+                  e, ferc_lr_plateau(&o, h, e), want[e]);
+    CHECK_NEAR(ferc_lr_at(&o, 3e-4f, 5, 10, 0), 3e-4, 1e-9);
+}
+
+TEST(train_plateau_resume_matches_uninterrupted) {
+    ferc_dataset d;
+    synth(&d, 140, 5);
+    char ck[1024];
+    snprintf(ck, sizeof ck, "%s/plateau.ckpt", test_tmpdir());
+    ferc_model *run[3] = {NULL, NULL, NULL};
+    const int epochs[3] = {4, 3, 4}, resume[3] = {0, 0, 1};
+    for (int k = 0; k < 3; k++) {
+        ferc_train_opts o;
+        ferc_train_opts_default(&o);
+        o.arch = "spec:48:conv8 bn relu pool conv8 bn relu pool flatten dense16 relu dense7";
+        o.epochs = epochs[k]; o.batch = 16; o.threads = 2; o.seed = 4; o.lr = 0.05f;
+        o.lr_schedule = FERC_LR_PLATEAU; o.lr_patience = 1; o.lr_factor = 0.5f;
+        o.label_smoothing = 0.1f;
+        o.checkpoint = k ? ck : NULL; o.resume = resume[k];
+        ferc_error err;
+        CHECK_MSG(ferc_train(&d, &o, &run[k], &err) == FERC_OK, "train: %s", err.msg);
+    }
+    if (run[0] && run[2]) {
+        CHECK(memcmp(run[0]->net.params, run[2]->net.params, 4 * run[0]->net.nparams) == 0);
+        const ferc_epoch_stats *h;
+        CHECK_EQ_INT(ferc_model_history(run[2], &h), 4);
+        ferc_train_opts o;   /* each epoch ran at the lr its predecessors' history gives */
+        ferc_train_opts_default(&o);
+        o.lr = 0.05f; o.lr_schedule = FERC_LR_PLATEAU; o.lr_patience = 1; o.lr_factor = 0.5f;
+        for (int i = 0; i < 4; i++)
+            CHECK_MSG(h[i].lr == ferc_lr_plateau(&o, h, i), "epoch %d: lr %g, history gives %g", i + 1,
+                      h[i].lr, ferc_lr_plateau(&o, h, i));
+    }
+    for (int k = 0; k < 3; k++) ferc_model_free(run[k]);
+    ferc_dataset_free(&d);
+}
+
+TEST(macro_f1_offsets_match_metrics) {
+    enum { N = 300 };
+    static float z[N * 7];
+    int y[N], pred[N];
+    ferc_rng r;
+    ferc_rng_seed(&r, 11);
+    for (int i = 0; i < N; i++) {
+        y[i] = (int)ferc_rng_below(&r, 7);
+        if (i % 50 == 0) y[i] = 1;   /* a rare class */
+        for (int k = 0; k < 7; k++) z[i * 7 + k] = (float)ferc_rng_uniform(&r) + (k == y[i] ? 0.4f : 0.0f);
+    }
+    const float offs[2][7] = {{0, 0, 0, 0, 0, 0, 0}, {0.1f, -0.3f, 0.25f, 0, -0.05f, 0.4f, -0.2f}};
+    for (int t = 0; t < 2; t++) {
+        for (int i = 0; i < N; i++) {
+            int b = 0;
+            for (int k = 1; k < 7; k++) if (z[i * 7 + k] + offs[t][k] > z[i * 7 + b] + offs[t][b]) b = k;
+            pred[i] = b;
+        }
+        ferc_metrics m;
+        ferc_metrics_compute(y, pred, N, &m);   /* scikit-learn-exact (tests/test_metrics.c) */
+        CHECK_NEAR(ferc_macro_f1_offsets(z, y, NULL, N, offs[t]), m.macro_f1, 1e-12);
+    }
+    /* class 1 is never the argmax without help: tuning must find an offset
+     * for it and must not lower the score */
+    for (int i = 0; i < N; i++) z[i * 7 + 1] -= 0.5f;
+    float off[7];
+    double f0 = ferc_macro_f1_offsets(z, y, NULL, N, offs[0]);
+    double f1 = ferc_tune_class_offsets(z, y, NULL, N, off);
+    CHECK_NEAR(f1, ferc_macro_f1_offsets(z, y, NULL, N, off), 1e-12);
+    CHECK_MSG(f1 > f0 + 0.02, "tuned %.4f vs %.4f", f1, f0);
+    CHECK_MSG(off[1] > 0.2f, "offset of the suppressed class %.2f", off[1]);
+}
+
+TEST(train_select_macro_f1_and_tune_bias) {
+    ferc_dataset d;
+    synth(&d, 140, 6);
+    ferc_train_opts o;
+    ferc_train_opts_default(&o);
+    o.arch = "spec:48:conv8 bn relu pool conv8 bn relu pool flatten dense16 bn relu dense7";
+    o.epochs = 2; o.batch = 16; o.threads = 2; o.seed = 4;
+    o.select = FERC_SELECT_MACRO_F1; o.tune_class_bias = 1;
+    o.lr_schedule = FERC_LR_COSINE;
+    ferc_model *m = NULL;
+    ferc_error err;
+    CHECK_MSG(ferc_train(&d, &o, &m, &err) == FERC_OK, "train: %s", err.msg);
+    if (m) {
+        const ferc_epoch_stats *h;
+        CHECK_EQ_INT(ferc_model_history(m, &h), 2);
+        for (int i = 0; i < 2; i++) CHECK(h[i].val_macro_f1 >= 0 && h[i].val_macro_f1 <= 1);
+        CHECK(h[1].lr < h[0].lr);   /* cosine: lower at the end of epoch 2 */
+    }
+    ferc_model_free(m);
+    o.val_fraction = 0;
+    CHECK(ferc_train(&d, &o, &m, &err) == FERC_ERR_ARG);   /* F1 selection needs validation rows */
     ferc_dataset_free(&d);
 }
 

@@ -135,7 +135,7 @@ static void history(ferc_epoch_stats *h, int n) {
         double t = (double)i / (n > 1 ? n - 1 : 1);
         h[i] = (ferc_epoch_stats){i + 1, (float)(1.8 - 0.9 * t), (float)(0.25 + 0.45 * t),
                                   (float)(1.7 - 0.5 * t + 0.2 * t * t), (float)(0.27 + 0.3 * t - 0.05 * t * t),
-                                  1e-3f, 10.0f};
+                                  1e-3f, 10.0f, (float)(0.2 + 0.3 * t)};
     }
 }
 
