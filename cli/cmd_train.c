@@ -44,19 +44,24 @@ static void help(void) {
         "  --augment KEY=VALUE  repeatable, e.g. --augment zoom=0.3 --augment fill=nearest\n"
         "                       --augment flip (see 'ferc augment --help' for every key)\n"
         "  --augment-config FILE  key = value lines\n"
-        "  --class-weight balanced  loss weights n/(k*n_c) as scikit-learn\n"        "  --select accuracy|macro-f1  validation figure that picks the kept epoch (accuracy)\n"
+        "  --class-weight balanced  loss weights n/(k*n_c) as scikit-learn\n"
+        "  --balance oversample     draw each class equally often\n"
+        "  --select accuracy|macro-f1  validation figure that picks the kept epoch (accuracy)\n"
         "  --tune-class-bias    after training, add per-class offsets to the logits that\n"
-        "                       maximise validation macro F1 (folded into the last bias)\n"
-        "  --balance oversample     draw each class equally often\n\n"
+        "                       maximise validation macro F1 (folded into the last bias)\n\n"
         "output:\n"
         "  --out FILE           model file (model.ferc)\n"
         "  --checkpoint FILE    written atomically after every epoch (OUT.ckpt)\n"
         "  --resume             continue from the checkpoint if it exists\n"
         "  --plot DIR           refresh DIR/curves.png after every epoch\n"
         "  --quiet              no progress bar or epoch lines\n\n"
-        "example:\n"
+        "examples:\n"
         "  ferc train --data %s --arch seed --epochs 30 \\\n"
-        "             --batch 64 --lr 1e-3 --seed 1 --out models/seed.ferc\n",
+        "             --batch 64 --lr 1e-3 --seed 1 --out models/seed.ferc\n"
+        "  ferc train --arch seed2 --epochs 30 --batch 32 --lr 1e-3 --lr-schedule cosine --lr-min 1e-5 \\\n"
+        "             --seed 1 --labels onehot --augment zoom=0.3 --augment fill=nearest --augment flip \\\n"
+        "             --augment rotation=10 --augment shift=0.1 --balance oversample --tune-class-bias \\\n"
+        "             --threads 2 --out models/seed2.ferc   (models/seed2.ferc: 47.6 min)\n",
         DEFAULT_DATA, DEFAULT_DATA);
 }
 
