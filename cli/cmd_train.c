@@ -61,7 +61,7 @@ static void help(void) {
         "  ferc train --arch seed2 --epochs 30 --batch 32 --lr 1e-3 --lr-schedule cosine --lr-min 1e-5 \\\n"
         "             --seed 1 --labels onehot --augment zoom=0.3 --augment fill=nearest --augment flip \\\n"
         "             --augment rotation=10 --augment shift=0.1 --balance oversample --tune-class-bias \\\n"
-        "             --threads 2 --out models/seed2.ferc   (models/seed2.ferc: 47.6 min)\n",
+        "             --threads 2 --out models/seed2.ferc   (models/seed2.ferc: 44 min)\n",
         DEFAULT_DATA, DEFAULT_DATA);
 }
 
