@@ -78,10 +78,13 @@ EOF
 
 # The FMA peak of this machine, per core (../shared/bench/peak_fma.c, best
 # AVX-512 kernel on one thread), unless PEAK is given: peak_fraction uses it.
+best_avx512() { # the best AVX-512 GFLOP/s line of peak_fma's output
+    awk '/avx512/ && /GFLOP/ { for (i = 1; i <= NF; i++) if ($i == "GFLOP/s") { v = $(i-1) + 0; if (v > m + 0) m = v } } END { print m }'
+}
 if [ -z "${PEAK:-}" ] && [ -f ../shared/bench/peak_fma.c ] &&
    gcc -O2 -mavx512f -mfma -fopenmp ../shared/bench/peak_fma.c -o "$TMP/peak_fma" 2>/dev/null; then
-    PEAK=$(OMP_NUM_THREADS=1 taskset -c 0 "$TMP/peak_fma" | awk '/avx512/ && /GFLOP/ { for (i = 1; i <= NF; i++) if ($i == "GFLOP/s") { v = $(i-1) + 0; if (v > m + 0) m = v } } END { print m }')
-    PEAK2=$(OMP_NUM_THREADS=2 "$TMP/peak_fma" | awk '/avx512/ && /GFLOP/ { for (i = 1; i <= NF; i++) if ($i == "GFLOP/s") { v = $(i-1) + 0; if (v > m + 0) m = v } } END { print m }')
+    PEAK=$(OMP_NUM_THREADS=1 taskset -c 0 "$TMP/peak_fma" | best_avx512)
+    PEAK2=$(OMP_NUM_THREADS=2 "$TMP/peak_fma" | best_avx512)
     echo "FMA peak (peak_fma.c, best AVX-512 kernel): 1 thread $PEAK GFLOP/s, 2 threads $PEAK2 GFLOP/s"
 fi
 PEAK=${PEAK:-234}

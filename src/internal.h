@@ -30,10 +30,10 @@ void ferc_resize_bilinear_u8(const uint8_t *src, int sh, int sw, float *dst, int
 float ferc_lr_plateau(const ferc_train_opts *o, const ferc_epoch_stats *hist, int nh);
 float ferc_lr_at(const ferc_train_opts *o, float epoch_lr, long step, long total, long warm);
 
-/* Macro F1 (scikit-learn, labels present) of argmax(logits + off) against
- * labels[rows[i]] (rows NULL: labels[i]); and the per-class offsets that
- * maximise it, by coordinate ascent on a 0.05 grid in [-3, 3] (train.c). */
-double ferc_macro_f1_offsets(const float *logits, const int *labels, const int *rows, int n, const float *off);
-double ferc_tune_class_offsets(const float *logits, const int *labels, const int *rows, int n, float *off);
+/* Macro F1 (ferc_metrics_compute) of argmax(logits + off) against y_true,
+ * with pred (n) as scratch; and the per-class offsets that maximise it, by
+ * coordinate ascent on a 0.05 grid in [-3, 3] (train.c). */
+double ferc_macro_f1_offsets(const float *logits, const int *y_true, int n, const float *off, int *pred);
+double ferc_tune_class_offsets(const float *logits, const int *y_true, int n, float *off, int *pred);
 
 #endif

@@ -73,6 +73,7 @@ typedef struct {
     float *cw;         /* class weights (7) or NULL */
     int *bidx;         /* (B) dataset rows of the batch */
     float *vlogits;    /* (nval, 7) validation logits of the last validate() */
+    int *vtrue, *vpred; /* (nval) validation labels; predictions (scratch) */
 } loop_bufs;
 
 /* Images of rows idx[0..n) into x at the network's size; augmented when
@@ -153,44 +154,37 @@ static void validate(loop_bufs *b, const int *val, int nval, double *loss, doubl
     *loss = nval ? ls / nval : NAN;
     *acc = nval ? (double)correct / nval : NAN;
     static const float zero[FERC_NUM_CLASSES];
-    *f1 = nval ? ferc_macro_f1_offsets(b->vlogits, b->d->label, val, nval, zero) : NAN;
+    *f1 = nval ? ferc_macro_f1_offsets(b->vlogits, b->vtrue, nval, zero, b->vpred) : NAN;
 }
 
-/* Macro F1 of argmax(logits + off) against labels[rows[i]] (no allocation). */
-double ferc_macro_f1_offsets(const float *logits, const int *labels, const int *rows, int n, const float *off) {
-    int tp[FERC_NUM_CLASSES] = {0}, np_[FERC_NUM_CLASSES] = {0}, nt[FERC_NUM_CLASSES] = {0};
+/* Macro F1 (ferc_metrics_compute) of pred = argmax(logits + off) against
+ * y_true; pred (n) is the caller's scratch, so nothing is allocated. */
+double ferc_macro_f1_offsets(const float *logits, const int *y_true, int n, const float *off, int *pred) {
     for (int i = 0; i < n; i++) {
         const float *z = logits + (size_t)i * FERC_NUM_CLASSES;
         int best = 0;
         for (int k = 1; k < FERC_NUM_CLASSES; k++) if (z[k] + off[k] > z[best] + off[best]) best = k;
-        int y = labels[rows ? rows[i] : i];
-        np_[best]++; nt[y]++; tp[best] += best == y;
+        pred[i] = best;
     }
-    /* F1_c = 2 tp / (predicted + true), 0 when both are 0 (scikit-learn zero_division=0) */
-    double s = 0;
-    int k_present = 0;
-    for (int k = 0; k < FERC_NUM_CLASSES; k++) {
-        if (np_[k] + nt[k] == 0) continue;   /* scikit-learn averages over labels present */
-        s += 2.0 * tp[k] / (np_[k] + nt[k]);
-        k_present++;
-    }
-    return k_present ? s / k_present : 0;
+    ferc_metrics m;
+    ferc_metrics_compute(y_true, pred, n, &m);
+    return m.macro_f1;
 }
 
 /* Per-class logit offsets that maximise macro F1 on the given logits:
  * coordinate ascent over a grid of -3..3 in steps of 0.05, three sweeps,
  * keeping a change only when it raises the score (ties keep the smaller
  * offset). Returns the final score; off (7) starts at 0. */
-double ferc_tune_class_offsets(const float *logits, const int *labels, const int *rows, int n, float *off) {
+double ferc_tune_class_offsets(const float *logits, const int *y_true, int n, float *off, int *pred) {
     for (int k = 0; k < FERC_NUM_CLASSES; k++) off[k] = 0;
-    double best = ferc_macro_f1_offsets(logits, labels, rows, n, off);
+    double best = ferc_macro_f1_offsets(logits, y_true, n, off, pred);
     for (int sweep = 0; sweep < 3; sweep++) {
         int changed = 0;
         for (int c = 0; c < FERC_NUM_CLASSES; c++) {
             float keep = off[c], bestv = keep;
             for (int g = -60; g <= 60; g++) {
                 off[c] = 0.05f * (float)g;
-                double f = ferc_macro_f1_offsets(logits, labels, rows, n, off);
+                double f = ferc_macro_f1_offsets(logits, y_true, n, off, pred);
                 if (f > best + 1e-12 || (fabs(f - best) <= 1e-12 && fabsf(off[c]) < fabsf(bestv))) {
                     if (f > best + 1e-12) changed = 1;
                     best = f > best ? f : best; bestv = off[c];
@@ -262,11 +256,12 @@ ferc_status ferc_train(const ferc_dataset *d, const ferc_train_opts *o, ferc_mod
 
     int *train = malloc(sizeof(int) * (size_t)d->n), *val = malloc(sizeof(int) * (size_t)d->n);
     int *order = malloc(sizeof(int) * (size_t)d->n);
-    loop_bufs b = {net, d, o, S, B, threads, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    loop_bufs b = {net, d, o, S, B, threads, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    const int need_onehot = o->labels == FERC_LABELS_ONEHOT || o->label_smoothing > 0;
     b.x = malloc(sizeof(float) * (size_t)B * S * S);
     b.y = malloc(sizeof(int) * (size_t)B);
     b.dlogits = malloc(sizeof(float) * (size_t)B * FERC_NUM_CLASSES);
-    b.onehot = o->labels == FERC_LABELS_ONEHOT || o->label_smoothing > 0 ? malloc(sizeof(float) * (size_t)B * FERC_NUM_CLASSES) : NULL;
+    b.onehot = need_onehot ? malloc(sizeof(float) * (size_t)B * FERC_NUM_CLASSES) : NULL;
     float cw[FERC_NUM_CLASSES];
     float *best_p = malloc(sizeof(float) * net->nparams), *best_s = malloc(sizeof(float) * (net->nstate ? net->nstate : 1));
     ferc_epoch_stats *hist = calloc((size_t)o->epochs, sizeof *hist);
@@ -275,7 +270,7 @@ ferc_status ferc_train(const ferc_dataset *d, const ferc_train_opts *o, ferc_mod
     ferc_balanced_sampler bal;
     memset(&bal, 0, sizeof bal);
     int *tlabels = NULL;
-    if (!train || !val || !order || !b.x || !b.y || !b.dlogits || ((o->labels == FERC_LABELS_ONEHOT || o->label_smoothing > 0) && !b.onehot) ||
+    if (!train || !val || !order || !b.x || !b.y || !b.dlogits || (need_onehot && !b.onehot) ||
         !best_p || !best_s || !hist) { st = ferc_fail(err, FERC_ERR_NOMEM, "out of memory"); goto done; }
     if ((st = optim_init(&opt, o, net->nparams, err)) != FERC_OK) goto done;
     if ((st = net_reserve(net, B, 1, threads, err)) != FERC_OK) goto done;
@@ -289,7 +284,10 @@ ferc_status ferc_train(const ferc_dataset *d, const ferc_train_opts *o, ferc_mod
     if (o->select == FERC_SELECT_MACRO_F1 && nval == 0) { st = ferc_fail(err, FERC_ERR_ARG, "selecting on macro F1 needs a validation split"); goto done; }
     if (o->tune_class_bias && nval == 0) { st = ferc_fail(err, FERC_ERR_ARG, "tuning class offsets needs a validation split"); goto done; }
     b.vlogits = malloc(sizeof(float) * (size_t)(nval ? nval : 1) * FERC_NUM_CLASSES);
-    if (!b.vlogits) { st = ferc_fail(err, FERC_ERR_NOMEM, "out of memory"); goto done; }
+    b.vtrue = malloc(sizeof(int) * (size_t)(nval ? nval : 1));
+    b.vpred = malloc(sizeof(int) * (size_t)(nval ? nval : 1));
+    if (!b.vlogits || !b.vtrue || !b.vpred) { st = ferc_fail(err, FERC_ERR_NOMEM, "out of memory"); goto done; }
+    for (int i = 0; i < nval; i++) b.vtrue[i] = d->label[val[i]];
     if (o->class_weight_balanced) {
         int counts[FERC_NUM_CLASSES] = {0};
         for (int i = 0; i < ntrain; i++) counts[d->label[train[i]]]++;
@@ -399,7 +397,7 @@ ferc_status ferc_train(const ferc_dataset *d, const ferc_train_opts *o, ferc_mod
         double vloss, vacc, f0;
         validate(&b, val, nval, &vloss, &vacc, &f0);
         float off[FERC_NUM_CLASSES];
-        double f1 = ferc_tune_class_offsets(b.vlogits, d->label, val, nval, off);
+        double f1 = ferc_tune_class_offsets(b.vlogits, b.vtrue, nval, off, b.vpred);
         const param_tensor *last = NULL;
         for (int k = 0; k < net->ntensors; k++)
             if (strstr(net->tensors[k].name, "dense.bias") && net->tensors[k].size == FERC_NUM_CLASSES) last = &net->tensors[k];
@@ -411,7 +409,7 @@ ferc_status ferc_train(const ferc_dataset *d, const ferc_train_opts *o, ferc_mod
     }
     st = FERC_OK;
 done:
-    free(b.vlogits);
+    free(b.vlogits); free(b.vtrue); free(b.vpred);
     free(train); free(val); free(order); free(b.x); free(b.y); free(b.dlogits); free(b.onehot);
     free(best_p); free(best_s); free(hist);
     free(ex.load_m); free(ex.load_v); free(ex.load_best_params); free(ex.load_best_state);

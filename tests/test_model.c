@@ -252,7 +252,7 @@ TEST(train_plateau_resume_matches_uninterrupted) {
 TEST(macro_f1_offsets_match_metrics) {
     enum { N = 300 };
     static float z[N * 7];
-    int y[N], pred[N];
+    int y[N], pred[N], scratch[N];
     ferc_rng r;
     ferc_rng_seed(&r, 11);
     for (int i = 0; i < N; i++) {
@@ -269,15 +269,16 @@ TEST(macro_f1_offsets_match_metrics) {
         }
         ferc_metrics m;
         ferc_metrics_compute(y, pred, N, &m);   /* scikit-learn-exact (tests/test_metrics.c) */
-        CHECK_NEAR(ferc_macro_f1_offsets(z, y, NULL, N, offs[t]), m.macro_f1, 1e-12);
+        CHECK_NEAR(ferc_macro_f1_offsets(z, y, N, offs[t], scratch), m.macro_f1, 1e-12);
+        CHECK(memcmp(pred, scratch, sizeof pred) == 0);   /* the argmax with offsets */
     }
     /* class 1 is never the argmax without help: tuning must find an offset
      * for it and must not lower the score */
     for (int i = 0; i < N; i++) z[i * 7 + 1] -= 0.5f;
     float off[7];
-    double f0 = ferc_macro_f1_offsets(z, y, NULL, N, offs[0]);
-    double f1 = ferc_tune_class_offsets(z, y, NULL, N, off);
-    CHECK_NEAR(f1, ferc_macro_f1_offsets(z, y, NULL, N, off), 1e-12);
+    double f0 = ferc_macro_f1_offsets(z, y, N, offs[0], scratch);
+    double f1 = ferc_tune_class_offsets(z, y, N, off, scratch);
+    CHECK_NEAR(f1, ferc_macro_f1_offsets(z, y, N, off, scratch), 1e-12);
     CHECK_MSG(f1 > f0 + 0.02, "tuned %.4f vs %.4f", f1, f0);
     CHECK_MSG(off[1] > 0.2f, "offset of the suppressed class %.2f", off[1]);
 }
