@@ -10,7 +10,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fopenmp -Iinclude -Isrc
            $(shell pkg-config --cflags libxml-2.0 cairo 2>/dev/null)
 LDLIBS  += -ldnnl -lcairo -lxml2 -lpng -ljpeg -lz -lm -fopenmp
 
-LIB_SRC  := $(sort $(wildcard src/*.c))
+LIB_SRC  := $(sort $(wildcard src/*/*.c))
 CLI_SRC  := $(sort $(wildcard cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -20,7 +20,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 .PHONY: all test asan clean deps bench check run
 all: $(BUILD)/ferc $(BUILD)/test_ferc $(BUILD)/detect_example
 
-$(BUILD)/%.o: %.c $(wildcard include/*.h src/*.h tests/*.h cli/*.h)
+$(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h tests/*.h cli/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

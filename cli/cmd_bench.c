@@ -3,8 +3,8 @@
  * with throughput, FLOP rate, the fraction of the CPU's FMA peak, and the
  * peak resident memory of the process. */
 #include "cli.h"
-#include "internal.h"
-#include "net.h"
+#include "core/core.h"
+#include "train/train.h"
 
 #include <string.h>
 #include <sys/resource.h>

@@ -6,7 +6,7 @@
  * batch smaller than the workspace's (padded primitives), and 1 or 2
  * threads. Also finite differences through a whole fused net, and
  * bit-identical repeats. */
-#include "net.h"
+#include "train/train.h"
 #include "test.h"
 
 #include <math.h>

@@ -2,7 +2,7 @@
  * the fast conv against its naive reference, and every layer, the loss, the
  * optimisers and the whole seed net against PyTorch fixtures (gen_torch.py). */
 #include "fixture.h"
-#include "net.h"
+#include "train/train.h"
 #include "test.h"
 
 #include <stdlib.h>

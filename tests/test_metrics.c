@@ -4,7 +4,7 @@
  * the exact classification_report text; plus hand-computed cases, the JSON
  * and confusion-table renderings and snprintf-style truncation. */
 #include "ferc.h"
-#include "internal.h"
+#include "train/train.h"
 #include "test.h"
 
 #include <stdlib.h>

@@ -2,8 +2,8 @@
  * wrong-version files), determinism of training (same seed and threads, same
  * bits), checkpoint/resume equivalence, and an end-to-end run on the shared
  * FER2013 data that must beat chance by a wide margin. */
-#include "internal.h"
-#include "net.h"
+#include "data/data.h"
+#include "train/train.h"
 #include "test.h"
 
 #include <math.h>

@@ -6,8 +6,8 @@
  * page in headless Chromium (tests/browser_check.sh). */
 #include "test.h"
 #include "ferc.h"
-#include "net.h"
-#include "plot.h"
+#include "model/model.h"
+#include "report/report.h"
 
 #include <dirent.h>
 #include <math.h>

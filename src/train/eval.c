@@ -1,7 +1,7 @@
 /* eval.c — runs a model over every row of a dataset (in chunks, resized to
  * the model's input) and computes the metrics of its predictions. */
-#include "net.h"
-#include "internal.h"
+#include "train/train.h"
+#include "data/data.h"
 
 #include <stdlib.h>
 #include <string.h>

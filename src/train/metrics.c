@@ -7,7 +7,7 @@
  * The arithmetic mirrors scikit-learn 1.2 / NumPy bit for bit where it can:
  * ratios of integer counts, F1 = 2*p*r / (p + r), averages summed left to
  * right over the 7 classes (NumPy sums fewer than 8 numbers sequentially). */
-#include "internal.h"
+#include "core/core.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -9,7 +9,7 @@
  * does for Keras), and the source is sampled there once. Coordinates are
  * (row, col) with pixel centres at integers; the centre of an h x w image is
  * ((h-1)/2, (w-1)/2), Keras' transform_matrix_offset_center. */
-#include "internal.h"
+#include "data/data.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -2,7 +2,7 @@
  * zlib on a reader thread while this thread parses) and image folders
  * ROOT/<label>/ of .png/.jpg files; per-class counts; and converting stored uint8
  * faces into the float inputs of a model (ferc_prepare_images). */
-#include "internal.h"
+#include "data/data.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -2,7 +2,7 @@
  * gray or RGB images, with JPEG EXIF orientation, gray conversion, a
  * decompression-bomb limit and strict handling of truncated files; writing
  * PNG; and the bilinear resize used everywhere (PyTorch align_corners=False). */
-#include "internal.h"
+#include "data/data.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,6 +1,6 @@
 /* common.c — status names, label names, the explicit RNG, error filling,
  * thread count and small file helpers used across the library. */
-#include "internal.h"
+#include "core/core.h"
 
 #include <errno.h>
 #include <math.h>

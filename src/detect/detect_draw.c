@@ -2,7 +2,7 @@
  * per face, coloured by its top emotion, with a label "emotion 87%" above it
  * (below when there is no room). Used by `ferc predict --annotate` and
  * `ferc video --annotate`; exported for programs that embed ferc. */
-#include "internal.h"
+#include "core/core.h"
 
 #include <cairo.h>
 #include <math.h>

@@ -2,9 +2,8 @@
  * rectangles, the toy text API over fontconfig) and saved as PNG with
  * cairo_surface_write_to_png. Every figure is drawn on a white RGB24
  * canvas and written atomically (temporary file + rename). */
-#include "plot.h"
+#include "report/plot.h"
 
-#include "internal.h"
 
 #include <errno.h>
 #include <math.h>

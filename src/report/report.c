@@ -2,9 +2,10 @@
  * model, computes the error analysis (confused pairs, calibration, accuracy
  * by brightness / contrast, predicted vs true share), draws every figure
  * with plot.c into a temporary folder and moves the page into place. */
-#include "plot.h"
+#include "report/report.h"
+#include "model/model.h"
+#include "data/data.h"
 
-#include "internal.h"
 
 #include <dirent.h>
 #include <errno.h>

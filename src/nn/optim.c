@@ -1,8 +1,7 @@
 /* optim.c — Adam and SGD (momentum, Nesterov) with L2 weight decay added to
  * the gradient, as PyTorch's torch.optim.Adam / SGD define them. Moments are
  * allocated once, before training; a step never allocates. */
-#include "net.h"
-#include "internal.h"
+#include "nn/nn.h"
 
 #include <math.h>
 #include <omp.h>

@@ -8,8 +8,7 @@
  *                                           and, in checkpoints, TRST OPTM BEST)
  *   u32 crc32 of every byte before it
  */
-#include "net.h"
-#include "internal.h"
+#include "model/model.h"
 
 #include <errno.h>
 #include <math.h>

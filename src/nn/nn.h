@@ -1,10 +1,10 @@
-/* net.h — the network engine (internal): a network is a sequence of layers,
+/* nn/nn.h — the network engine (internal): a network is a sequence of layers,
  * each with a forward and a backward pass over NCHW float buffers. The
  * training loop only sees the layer_ops table, never a particular layer. */
-#ifndef FERC_NET_H
-#define FERC_NET_H
+#ifndef FERC_NN_H
+#define FERC_NN_H
 
-#include "ferc.h"
+#include "core/core.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -164,30 +164,6 @@ const float *fused_block_forward(ferc_net *net, int b, const float *in, int in_i
 void fused_block_backward(ferc_net *net, int b, const float *in, const float *dout, float *din,
                           int N, const exec_ctx *ctx);
 
-/* bench.c: timed training steps (forward, loss, backward, Adam) or inference
- * (ferc_model_predict) on random FER-shaped data, as ../shared/bench/
- * torch_peer.py does: `warmup` untimed batches, then one timed pass over
- * max(1, images / batch) batches. */
-#define BENCH_MAX_STAGES 64
-typedef struct {
-    int images;                /* timed */
-    double seconds;            /* wall time of the timed pass */
-    double fwd_flops;          /* per image (2 x multiply-adds of conv and dense) */
-    size_t params;
-    int fused;                 /* the fused blocks ran */
-    char note[160];            /* why not, when they did not */
-    /* with profile: seconds in the timed pass per stage (fused schedule) */
-    int nstages;
-    char stage_name[BENCH_MAX_STAGES][64];
-    double stage_fwd[BENCH_MAX_STAGES], stage_bwd[BENCH_MAX_STAGES];
-    double conv_fwd[BENCH_MAX_STAGES], conv_bwd[BENCH_MAX_STAGES];   /* oneDNN convs in them */
-    double conv_flops_fwd[BENCH_MAX_STAGES], conv_flops_bwd[BENCH_MAX_STAGES];  /* per image */
-    double loss_s, optim_s;    /* softmax cross-entropy, optimiser step */
-} bench_result;
-
-ferc_status bench_run(const char *arch, int train, int batch, int threads, int images, int warmup,
-                      uint64_t seed, int bf16, int profile, bench_result *res, ferc_error *err);
-
 /* The dropout keep bit of element i: a hash of (seed, layer, i), so masks
  * do not depend on how the work is split over threads. */
 static inline int dropout_keep(uint64_t seed, int layer, size_t i, uint32_t thresh) {
@@ -237,43 +213,5 @@ void adam_update(float *p, const float *g, float *m, float *v, size_t n, float l
                  float b2, float eps, float wd, long t);
 void sgd_update(float *p, const float *g, float *buf, size_t n, float lr, float momentum,
                 int nesterov, float wd, long t);
-
-/* The model object behind the public opaque handle. */
-struct ferc_model {
-    char arch[32];
-    char *spec;
-    int input_size;
-    char labels[FERC_NUM_CLASSES][16];
-    float norm_scale, norm_mean, norm_std;   /* x = (pix * scale - mean) / std */
-    int prep_size;             /* faces are first resized to prep_size x prep_size, */
-    int prep_crop;             /* then centre-cropped to input_size when prep_crop */
-    ferc_net net;
-    int nhist;
-    ferc_epoch_stats *hist;
-};
-
-/* Spec and input size of a named architecture, NULL if unknown. */
-const char *arch_spec(const char *arch, int *input_size);
-ferc_status model_new(const char *arch, const char *spec, int input_size, ferc_model **out,
-                      ferc_error *err);
-ferc_status model_set_history(ferc_model *m, const ferc_epoch_stats *h, int n, ferc_error *err);
-
-/* Training-state extras stored in checkpoint files. */
-typedef struct {
-    int epochs_done;
-    ferc_rng rng;
-    float best_val_acc;
-    int best_epoch;
-    long opt_t;
-    const float *opt_m, *opt_v;   /* save: moments (nparams each); NULL = none */
-    float *load_m, *load_v;       /* load: allocated and filled when present; caller frees */
-    const float *best_params, *best_state; /* save */
-    float *load_best_params, *load_best_state; /* load: allocated; caller frees */
-    int has_train_state;
-} ckpt_extra;
-
-ferc_status model_save_ex(const ferc_model *m, const char *path, const ckpt_extra *ex,
-                          ferc_error *err);
-ferc_status model_load_ex(const char *path, ferc_model **out, ckpt_extra *ex, ferc_error *err);
 
 #endif

@@ -22,7 +22,8 @@
  * Scales run in parallel (OpenMP, one scale per task, largest first); the
  * result does not depend on the number of threads: candidates are gathered
  * in (scale, y, x) order. */
-#include "internal.h"
+#include "core/core.h"
+#include "data/data.h"
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>

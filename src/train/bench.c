@@ -3,8 +3,7 @@
  * ferc_model_predict, on random data of FER shape, timed the way
  * ../shared/bench/torch_peer.py times PyTorch. Nothing is allocated inside
  * the timed loop. */
-#include "net.h"
-#include "internal.h"
+#include "train/train.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* plot.h — internal drawing layer of the HTML report: line charts, heat
+/* report/plot.h — internal drawing layer of the HTML report: line charts, heat
  * maps, bar charts, reliability diagrams and image grids drawn with cairo
  * and written as PNG with cairo_surface_write_to_png (libpng underneath).
  * Also the small analysis helpers (quantile accuracy) the report shares
@@ -6,7 +6,7 @@
 #ifndef FERC_PLOT_H
 #define FERC_PLOT_H
 
-#include "ferc.h"
+#include "core/core.h"
 
 #include <cairo.h>
 #include <stdint.h>
@@ -125,28 +125,5 @@ ferc_status plot_stack_pngs(const char *const *paths, int n, double scale, const
 
 /* Write a PNG atomically: draw into path + ".tmp-<pid>" and rename. */
 ferc_status plot_write_surface(cairo_surface_t *s, const char *path, ferc_error *err);
-
-/* ---- report internals (report.c) ------------------------------------------ */
-
-/* Everything the page needs once the model has been evaluated. With
- * model == NULL the model-internal figures (activations, filters,
- * saliency) are left out and the page says so; the tests use this to
- * check the page without a trained model. */
-typedef struct {
-    const ferc_dataset *d;             /* rows shown (faces come from d->pix) */
-    const int *pred;                   /* (d->n) predicted classes */
-    const float *probs;                /* (d->n, 7) softmax outputs */
-    const ferc_epoch_stats *hist;      /* training history, nhist >= 1 */
-    int nhist;
-    const char *arch;                  /* architecture name */
-    size_t params;                     /* trained parameters */
-    double flops;                      /* forward FLOPs per face (0 = unknown) */
-    ferc_model *model;                 /* NULL: no activations / filters / saliency */
-} report_input;
-
-/* Validate, draw every figure into a temporary folder, write index.html and
- * move everything into dir. o may be NULL (defaults). */
-ferc_status report_render(const report_input *in, const char *dir, const ferc_report_opts *o,
-                          ferc_error *err);
 
 #endif

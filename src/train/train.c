@@ -4,8 +4,8 @@
  * best-weight keeping, history, and atomic per-epoch checkpoints that a
  * later run resumes bit for bit. Every buffer is allocated before the first
  * step; a step never allocates. */
-#include "net.h"
-#include "internal.h"
+#include "train/train.h"
+#include "data/data.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -19,8 +19,7 @@
  * step never allocates; other sizes (inference) get sets on first use, kept
  * in a small cache. Every pass runs on exec_ctx.threads threads, with static
  * schedules and fixed reduction orders: bit-identical for a thread count. */
-#include "net.h"
-#include "internal.h"
+#include "nn/nn.h"
 
 #include <dnnl.h>
 #include <math.h>

@@ -2,7 +2,7 @@
  * buffers, plus the naive reference kernels the tests compare them with.
  * Each op carries a one-line formula. OpenMP splits work over images or
  * channels with static schedules, so a fixed thread count is deterministic. */
-#include "net.h"
+#include "nn/nn.h"
 
 #include <dnnl.h>
 #include <math.h>

@@ -1,8 +1,7 @@
 /* net.c — builds a network from a spec string, owns its parameter, gradient
  * and workspace blocks (one allocation each), and runs the layers in order
  * for the forward pass and in reverse for the backward pass. */
-#include "net.h"
-#include "internal.h"
+#include "nn/nn.h"
 
 #include <ctype.h>
 #include <math.h>
