@@ -24,9 +24,15 @@ $(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h tests/*.h cli/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# The static library is one relocatable object in which only the public
+# `ferc_` names stay global: internal helpers (net_build, gemm, plot_*...)
+# become local, so they cannot clash with a user's program. The tests link
+# the objects themselves and still reach the internals.
 $(BUILD)/libferc.a: $(LIB_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
+	@rm -f $@ $(BUILD)/libferc.o
+	$(LD) -r -o $(BUILD)/libferc.o $^
+	objcopy --wildcard --keep-global-symbol='ferc_*' $(BUILD)/libferc.o
+	ar rcs $@ $(BUILD)/libferc.o
 
 $(BUILD)/ferc: $(CLI_OBJ) $(BUILD)/libferc.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libferc.a $(LDLIBS)

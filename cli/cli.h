@@ -38,7 +38,27 @@ int cli_isatty_err(void);
 /* The default model: $FERC_MODEL, else models/seed2.ferc, else models/seed.ferc
  * (in the current folder, then ../models beside the executable); NULL if none. */
 const char *cli_default_model(char *buf, size_t cap);
-/* Monotonic clock in seconds. */
-double cli_now(void);
+/* given, else the default model; NULL after telling the user of `ferc cmd`
+ * where it looked. */
+const char *cli_model_path(const char *cmd, const char *given, char *buf, size_t cap);
+
+/* The options of the face finder that `ferc predict` and `ferc video` share:
+ * --margin, --scale-factor, --min-neighbors, --min-size, --max-size,
+ * --threads (the detector's) and --cascade FILE. argv[0] is the command.
+ * Returns 1 when argv[*i] was one of them (its value taken), 0 when it is
+ * not, -1 after printing a usage error. */
+int cli_face_option(int argc, char **argv, int *i, ferc_find_opts *o, const char **cascade);
+
+/* A ferc_log_fn printing each message to stderr after prefix; with quiet,
+ * only the warnings. user: a cli_log_to. */
+typedef struct {
+    int quiet;
+    const char *prefix;
+} cli_log_to;
+void cli_log(ferc_log_level level, const char *msg, void *user);
+
+/* CPU time of the calling thread in seconds (the cost of work, not inflated
+ * when other processes share the cores); wall time is ferc_now(). */
+double cli_thread_cpu_now(void);
 
 #endif

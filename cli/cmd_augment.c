@@ -6,7 +6,6 @@
 #include <cairo.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static void help(void) {
     printf(
@@ -72,14 +71,6 @@ static void help(void) {
         "  ferc augment --bench --zoom 0.3 --flip --shift 0.1 --rotation 10\n");
 }
 
-/* CPU time of this thread: the cost of the work itself, not inflated when
- * other processes share the cores. */
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* Nearest-neighbour blit of a float image (h, w) in [0,1], enlarged by scale,
  * into an RGB24 cairo surface at (x0, y0). */
 static void blit(unsigned char *px, int stride, const float *img, int h, int w, int scale, int x0, int y0) {
@@ -95,56 +86,61 @@ static void blit(unsigned char *px, int stride, const float *img, int h, int w, 
     }
 }
 
-static int bench(const ferc_augment_opts *o, const ferc_dataset *d, int size, int n) {
-    enum { SRC = 48, POOL = 512, B = 32 };
-    ferc_dataset fake = {0};
-    if (!d) {
-        fake.n = POOL; fake.h = fake.w = SRC;
-        fake.pix = malloc((size_t)POOL * SRC * SRC);
-        fake.label = calloc(POOL, sizeof(int));
-        if (!fake.pix || !fake.label) { free(fake.pix); free(fake.label); fprintf(stderr, "ferc: out of memory\n"); return 1; }
-        ferc_rng g;
-        ferc_rng_seed(&g, 1);
-        for (size_t i = 0; i < (size_t)POOL * SRC * SRC; i++) fake.pix[i] = (uint8_t)ferc_rng_below(&g, 256);
-        d = &fake;
+/* ---- --bench ---- */
+
+/* 512 faces of random pixels, for --bench without --data: 0 when out of memory. */
+static int random_faces(ferc_dataset *fake) {
+    enum { SRC = 48, POOL = 512 };
+    fake->n = POOL;
+    fake->h = fake->w = SRC;
+    fake->pix = malloc((size_t)POOL * SRC * SRC);
+    fake->label = calloc(POOL, sizeof(int));
+    if (!fake->pix || !fake->label) return 0;
+    ferc_rng g;
+    ferc_rng_seed(&g, 1);
+    for (size_t i = 0; i < (size_t)POOL * SRC * SRC; i++) fake->pix[i] = (uint8_t)ferc_rng_below(&g, 256);
+    return 1;
+}
+
+enum { BENCH_POOL = 512, BENCH_BATCH = 32 };
+
+/* Thread CPU seconds of ferc_augment_batch over n faces in batches as
+ * training draws them: augmented with rng, the evaluation view without. */
+static double time_batches(const ferc_augment_opts *o, ferc_rng *rng, const ferc_dataset *d, int pool, int n,
+                           float *x, int size) {
+    int idx[BENCH_BATCH];
+    double t0 = cli_thread_cpu_now();
+    for (int done = 0; done < n; done += BENCH_BATCH) {
+        int m = n - done < BENCH_BATCH ? n - done : BENCH_BATCH;
+        for (int i = 0; i < m; i++) idx[i] = (done + i) % pool;
+        ferc_augment_batch(o, rng, d, idx, m, rng != NULL, x, size, size);
     }
-    ferc_error err = {0};
-    if (ferc_augment_check(o, d->h, d->w, size, size, &err) != FERC_OK) { free(fake.pix); free(fake.label); return cli_error(&err); }
-    float *src = malloc(sizeof(float) * (size_t)d->h * d->w);
-    float *x = malloc(sizeof(float) * (size_t)B * size * size);
-    if (!src || !x) { free(src); free(x); free(fake.pix); free(fake.label); fprintf(stderr, "ferc: out of memory\n"); return 1; }
-    int pool = d->n < POOL ? d->n : POOL, idx[B];
+    return cli_thread_cpu_now() - t0;
+}
+
+/* The three timings and the report; src and x are the buffers they need. */
+static void time_all(const ferc_augment_opts *o, const ferc_dataset *d, int random, int size, int n, float *src,
+                     float *x) {
+    int pool = d->n < BENCH_POOL ? d->n : BENCH_POOL;
     ferc_rng rng;
     ferc_rng_seed(&rng, 1);
     char desc[512];
     ferc_augment_describe(o, desc, sizeof desc);
     printf("augmentation: %s\n", desc);
     printf("%dx%d -> %dx%d, %d images, 1 thread (thread CPU time)%s\n\n", d->h, d->w, size, size, n,
-           d == &fake ? ", random pixels" : ", dataset faces");
+           random ? ", random pixels" : ", dataset faces");
 
     /* 1. ferc_augment_batch: what training calls (8-bit rows, batches of 32). */
-    double t0 = now_s();
-    for (int done = 0; done < n; done += B) {
-        int m = n - done < B ? n - done : B;
-        for (int i = 0; i < m; i++) idx[i] = (done + i) % pool;
-        ferc_augment_batch(o, &rng, d, idx, m, 1, x, size, size);
-    }
-    double t_batch = now_s() - t0;
+    double t_batch = time_batches(o, &rng, d, pool, n, x, size);
     /* 2. ferc_augment_image on float input. */
-    t0 = now_s();
+    double t0 = cli_thread_cpu_now();
     for (int i = 0; i < n; i++) {
         ferc_prepare_images(d, i % pool, 1, d->w, src);
-        ferc_augment_image(o, &rng, src, d->h, d->w, x + (size_t)(i % B) * size * size, size, size);
+        ferc_augment_image(o, &rng, src, d->h, d->w, x + (size_t)(i % BENCH_BATCH) * size * size, size, size);
     }
-    double t_image = now_s() - t0;
+    double t_image = cli_thread_cpu_now() - t0;
     /* 3. No augmentation: the evaluation view (plain resize / centre crop). */
-    t0 = now_s();
-    for (int done = 0; done < n; done += B) {
-        int m = n - done < B ? n - done : B;
-        for (int i = 0; i < m; i++) idx[i] = (done + i) % pool;
-        ferc_augment_batch(o, NULL, d, idx, m, 0, x, size, size);
-    }
-    double t_eval = now_s() - t0;
+    double t_eval = time_batches(o, NULL, d, pool, n, x, size);
     double ips = n / t_batch;
     printf("  %-44s %9.0f images/s  %6.2f us/image\n", "ferc_augment_batch (train, 8-bit rows)", ips, 1e6 * t_batch / n);
     printf("  %-44s %9.0f images/s  %6.2f us/image\n", "ferc_prepare_images + ferc_augment_image", n / t_image,
@@ -153,146 +149,200 @@ static int bench(const ferc_augment_opts *o, const ferc_dataset *d, int size, in
            1e6 * t_eval / n);
     printf("\nshare of a training step at 500 / 1000 / 1500 images/s: %.2f%% / %.2f%% / %.2f%%\n",
            100.0 * 500 / ips, 100.0 * 1000 / ips, 100.0 * 1500 / ips);
+}
+
+/* --bench: faces from d, or random pixels when d is NULL. */
+static int bench(const ferc_augment_opts *o, const ferc_dataset *d, int size, int n) {
+    ferc_dataset fake = {0};
+    int rc = 0;
+    float *src = NULL, *x = NULL;
+    ferc_error err = {0};
+    if (!d && !random_faces(&fake)) { fprintf(stderr, "ferc: out of memory\n"); rc = 1; }
+    else if (!d) d = &fake;
+    if (!rc && ferc_augment_check(o, d->h, d->w, size, size, &err) != FERC_OK) rc = cli_error(&err);
+    if (!rc) {
+        src = malloc(sizeof(float) * (size_t)d->h * d->w);
+        x = malloc(sizeof(float) * (size_t)BENCH_BATCH * size * size);
+        if (!src || !x) { fprintf(stderr, "ferc: out of memory\n"); rc = 1; }
+    }
+    if (!rc) time_all(o, d, d == &fake, size, n, src, x);
     free(src); free(x); free(fake.pix); free(fake.label);
+    return rc;
+}
+
+/* ---- the options ---- */
+
+typedef struct {
+    const char *data, *usage, *out, *cls;
+    int n, versions, cols, scale, size, seed, skip_bad, do_bench, bench_n, any_aug;
+    int usage_code, want_label;   /* from usage and cls */
+    ferc_augment_opts o;
+} aug_args;
+
+/* argv[*i] when it names one augmentation key (--zoom V is zoom=V, --flip is
+ * flip=1): 1 taken, 0 not one of them, -1 after a usage error. */
+static int key_option(int argc, char **argv, int *i, ferc_augment_opts *o) {
+#define KEY(o, k) {.opt = o, .key = k}
+#define FLAG(o, k) {.opt = o, .key = k, .is_flag = 1}
+    static const struct { const char *opt, *key; int is_flag; } amap[] = {
+        KEY("--zoom", "zoom"), FLAG("--zoom-same", "zoom_same"), KEY("--shift", "shift"),
+        KEY("--shift-x", "shift_x"), KEY("--shift-y", "shift_y"), KEY("--rotation", "rotation"),
+        FLAG("--flip", "flip"), FLAG("--crop", "crop"), KEY("--brightness", "brightness"),
+        KEY("--contrast", "contrast"), KEY("--fill", "fill"), KEY("--cval", "cval"),
+        KEY("--interp", "interp"), KEY("--preset", "preset")};
+#undef KEY
+#undef FLAG
+    const char *a = argv[*i];
+    for (size_t k = 0; k < sizeof amap / sizeof amap[0]; k++) {
+        if (amap[k].is_flag ? strcmp(a, amap[k].opt) != 0 : !cli_is(a, amap[k].opt)) continue;
+        char set[320];
+        if (amap[k].is_flag) snprintf(set, sizeof set, "%s=1", amap[k].key);
+        else {
+            const char *v = cli_value(argc, argv, i, a);
+            if (!v) return -1;
+            snprintf(set, sizeof set, "%s=%s", amap[k].key, v);
+        }
+        ferc_error err = {0};
+        if (ferc_augment_opts_parse(o, set, &err) == FERC_OK) return 1;
+        cli_usage_error("augment", "%s: %s", a, err.msg);
+        return -1;
+    }
     return 0;
 }
 
-int cmd_augment(int argc, char **argv) {
-    const char *data = NULL, *usage = "Training", *out = "augment_grid.png", *cls = NULL;
-    int n = 32, versions = 4, cols = 4, scale = 3, size = 40, seed = 1, skip_bad = 0, do_bench = 0, bench_n = 20000;
-    int any_aug = 0;
-    ferc_augment_opts o;
-    ferc_augment_opts_default(&o);
+/* -1 to go on, else the exit code (after --help or an error). */
+static int parse_args(int argc, char **argv, aug_args *g) {
     ferc_error err = {0};
-    /* Options that map to one augment key: --zoom V is zoom=V, --flip is flip=1. */
-    static const struct { const char *opt, *key; int is_flag; } amap[] = {
-        {"--zoom", "zoom", 0}, {"--zoom-same", "zoom_same", 1}, {"--shift", "shift", 0},
-        {"--shift-x", "shift_x", 0}, {"--shift-y", "shift_y", 0}, {"--rotation", "rotation", 0},
-        {"--flip", "flip", 1}, {"--crop", "crop", 1}, {"--brightness", "brightness", 0},
-        {"--contrast", "contrast", 0}, {"--fill", "fill", 0}, {"--cval", "cval", 0},
-        {"--interp", "interp", 0}, {"--preset", "preset", 0}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
 #define VAL() do { if (!(v = cli_value(argc, argv, &i, a))) return 2; } while (0)
+#define INT(lo, hi, p) do { VAL(); if (!cli_int("augment", a, v, lo, hi, p)) return 2; } while (0)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
-        int mapped = 0;
-        for (size_t k = 0; k < sizeof amap / sizeof amap[0]; k++) {
-            if (amap[k].is_flag ? strcmp(a, amap[k].opt) != 0 : !cli_is(a, amap[k].opt)) continue;
-            char set[320];
-            if (amap[k].is_flag) snprintf(set, sizeof set, "%s=1", amap[k].key);
-            else { VAL(); snprintf(set, sizeof set, "%s=%s", amap[k].key, v); }
-            if (ferc_augment_opts_parse(&o, set, &err) != FERC_OK) return cli_usage_error("augment", "%s: %s", a, err.msg);
-            any_aug = mapped = 1;
-            break;
-        }
-        if (mapped) continue;
-        if (cli_is(a, "--data")) { VAL(); data = v; }
-        else if (cli_is(a, "--usage")) { VAL(); usage = v; }
-        else if (cli_is(a, "--class")) { VAL(); cls = v; }
-        else if (cli_is(a, "--out")) { VAL(); out = v; }
-        else if (cli_is(a, "--n")) { VAL(); if (!cli_int("augment", a, v, 1, 10000, &n)) return 2; }
-        else if (cli_is(a, "--versions")) { VAL(); if (!cli_int("augment", a, v, 1, 64, &versions)) return 2; }
-        else if (cli_is(a, "--cols")) { VAL(); if (!cli_int("augment", a, v, 1, 64, &cols)) return 2; }
-        else if (cli_is(a, "--scale")) { VAL(); if (!cli_int("augment", a, v, 1, 16, &scale)) return 2; }
-        else if (cli_is(a, "--size")) { VAL(); if (!cli_int("augment", a, v, 4, 1024, &size)) return 2; }
-        else if (cli_is(a, "--seed")) { VAL(); if (!cli_int("augment", a, v, 0, 2147483647L, &seed)) return 2; }
-        else if (cli_is(a, "--bench-n")) { VAL(); if (!cli_int("augment", a, v, 1, 100000000L, &bench_n)) return 2; }
-        else if (!strcmp(a, "--bench")) do_bench = 1;
-        else if (!strcmp(a, "--skip-bad-rows")) skip_bad = 1;
+        int key = key_option(argc, argv, &i, &g->o);
+        if (key < 0) return 2;
+        if (key) { g->any_aug = 1; continue; }
+        if (cli_is(a, "--data")) { VAL(); g->data = v; }
+        else if (cli_is(a, "--usage")) { VAL(); g->usage = v; }
+        else if (cli_is(a, "--class")) { VAL(); g->cls = v; }
+        else if (cli_is(a, "--out")) { VAL(); g->out = v; }
+        else if (cli_is(a, "--n")) INT(1, 10000, &g->n);
+        else if (cli_is(a, "--versions")) INT(1, 64, &g->versions);
+        else if (cli_is(a, "--cols")) INT(1, 64, &g->cols);
+        else if (cli_is(a, "--scale")) INT(1, 16, &g->scale);
+        else if (cli_is(a, "--size")) INT(4, 1024, &g->size);
+        else if (cli_is(a, "--seed")) INT(0, 2147483647L, &g->seed);
+        else if (cli_is(a, "--bench-n")) INT(1, 100000000L, &g->bench_n);
+        else if (!strcmp(a, "--bench")) g->do_bench = 1;
+        else if (!strcmp(a, "--skip-bad-rows")) g->skip_bad = 1;
         else if (cli_is(a, "--set") || cli_is(a, "--augment")) {
             VAL();
-            if (ferc_augment_opts_parse(&o, v, &err) != FERC_OK) return cli_usage_error("augment", "%s: %s", a, err.msg);
-            any_aug = 1;
+            if (ferc_augment_opts_parse(&g->o, v, &err) != FERC_OK) return cli_usage_error("augment", "%s: %s", a, err.msg);
+            g->any_aug = 1;
         } else if (cli_is(a, "--config") || cli_is(a, "--augment-config")) {
             VAL();
-            if (ferc_augment_load_config(v, &o, &err) != FERC_OK) return cli_error(&err);
-            any_aug = 1;
+            if (ferc_augment_load_config(v, &g->o, &err) != FERC_OK) return cli_error(&err);
+            g->any_aug = 1;
         } else return cli_usage_error("augment", "unknown option '%s'", a);
 #undef VAL
+#undef INT
     }
-    if (!any_aug) {
+    return -1;
+}
+
+/* Defaults that depend on the other options, and the checks of the names:
+ * -1 to go on, else the exit code. */
+static int check_args(aug_args *g) {
+    if (!g->any_aug) {
         const char *dflt[] = {"zoom=0.3", "shift=0.1", "rotation=10", "flip"};
-        if (do_bench) {
-            for (int k = 0; k < 4; k++) ferc_augment_opts_parse(&o, dflt[k], NULL);
-        } else ferc_augment_opts_parse(&o, "preset=seed2", NULL);
+        if (g->do_bench) {
+            for (int k = 0; k < 4; k++) ferc_augment_opts_parse(&g->o, dflt[k], NULL);
+        } else ferc_augment_opts_parse(&g->o, "preset=seed2", NULL);
     }
-    int u = ferc_usage_from_name(usage);
-    if (u == -2) return cli_usage_error("augment", "--usage: '%s' is not Training, PublicTest, PrivateTest or all", usage);
-    int want_label = -1;
-    if (cls && (want_label = ferc_label_from_name(cls)) < 0)
-        return cli_usage_error("augment", "--class: unknown label '%s' (angry disgust fear happy sad surprise neutral)", cls);
-    if (!data && !do_bench) return cli_usage_error("augment", "--data FILE is required (or --bench)");
+    g->usage_code = ferc_usage_from_name(g->usage);
+    if (g->usage_code == -2)
+        return cli_usage_error("augment", "--usage: '%s' is not Training, PublicTest, PrivateTest or all", g->usage);
+    g->want_label = -1;
+    if (g->cls && (g->want_label = ferc_label_from_name(g->cls)) < 0)
+        return cli_usage_error("augment", "--class: unknown label '%s' (angry disgust fear happy sad surprise neutral)", g->cls);
+    if (!g->data && !g->do_bench) return cli_usage_error("augment", "--data FILE is required (or --bench)");
+    return -1;
+}
 
-    ferc_dataset d = {0};
-    if (data) {
-        ferc_load_opts lo = {u, skip_bad, 0};
-        if (ferc_dataset_load(data, &lo, &d, &err) != FERC_OK) return cli_error(&err);
-        if (d.skipped) fprintf(stderr, "skipped %d bad rows\n", d.skipped);
-        if (d.n == 0) { ferc_dataset_free(&d); fprintf(stderr, "ferc: %s: no faces with usage %s\n", data, usage); return 1; }
-    }
-    if (do_bench) {
-        int rc = bench(&o, data ? &d : NULL, size, bench_n);
-        ferc_dataset_free(&d);
-        return rc;
-    }
-    if (ferc_augment_check(&o, d.h, d.w, size, size, &err) != FERC_OK) { ferc_dataset_free(&d); return cli_error(&err); }
+/* ---- the grid ---- */
 
-    /* Pick n distinct faces (of one label if asked) with the seed. */
-    int *cand = malloc(sizeof(int) * (size_t)d.n), nc = 0;
-    if (!cand) { ferc_dataset_free(&d); fprintf(stderr, "ferc: out of memory\n"); return 1; }
-    for (int i = 0; i < d.n; i++)
-        if (want_label < 0 || d.label[i] == want_label) cand[nc++] = i;
-    if (nc == 0) { free(cand); ferc_dataset_free(&d); fprintf(stderr, "ferc: no %s faces in %s (%s)\n", cls, data, usage); return 1; }
-    if (n > nc) n = nc;
-    ferc_rng pick, rng;
-    ferc_rng_seed(&pick, (uint64_t)seed);
-    ferc_rng_seed(&rng, (uint64_t)seed * 0x9E3779B97F4A7C15ull + 1);
-    for (int i = 0; i < n; i++) {
+/* n distinct rows of d (of one label if asked), drawn with the seed; g->n
+ * is lowered to the number there are. NULL after reporting the problem. */
+static int *pick_faces(aug_args *g, const ferc_dataset *d) {
+    int *cand = malloc(sizeof(int) * (size_t)d->n), nc = 0;
+    if (!cand) { fprintf(stderr, "ferc: out of memory\n"); return NULL; }
+    for (int i = 0; i < d->n; i++)
+        if (g->want_label < 0 || d->label[i] == g->want_label) cand[nc++] = i;
+    if (nc == 0) {
+        free(cand);
+        fprintf(stderr, "ferc: no %s faces in %s (%s)\n", g->cls, g->data, g->usage);
+        return NULL;
+    }
+    if (g->n > nc) g->n = nc;
+    ferc_rng pick;
+    ferc_rng_seed(&pick, (uint64_t)g->seed);
+    for (int i = 0; i < g->n; i++) {
         int j = i + (int)ferc_rng_below(&pick, (uint32_t)(nc - i)), t = cand[i];
         cand[i] = cand[j]; cand[j] = t;
     }
+    return cand;
+}
 
-    /* Layout: per face a cell with the original then `versions` cells. */
-    const int cell = (d.h > size ? d.h : size) * scale, gap = 4, ggap = 18, label_h = 16, title_h = 40;
-    const int group_w = (1 + versions) * cell + versions * gap;
-    const int gcols = n < cols ? n : cols, grows = (n + cols - 1) / cols;
-    const int W = 2 * 10 + gcols * group_w + (gcols - 1) * ggap;
-    const int H = title_h + grows * (label_h + cell + 10) + 6;
-    cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, W, H);
-    if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS) {
-        free(cand); ferc_dataset_free(&d);
-        fprintf(stderr, "ferc: cannot create a %dx%d image: %s\n", W, H, cairo_status_to_string(cairo_surface_status(surf)));
-        cairo_surface_destroy(surf);
-        return 1;
-    }
-    cairo_t *cr = cairo_create(surf);
-    cairo_set_source_rgb(cr, 0.13, 0.13, 0.13);
-    cairo_paint(cr);
-    cairo_surface_flush(surf);
+/* Per face a group of cells: the original, then `versions` augmented ones. */
+typedef struct {
+    int cell, gap, ggap, label_h, title_h, group_w, W, H;
+} grid_layout;
+
+static grid_layout layout(const aug_args *g, const ferc_dataset *d) {
+    grid_layout L = {.cell = (d->h > g->size ? d->h : g->size) * g->scale, .gap = 4, .ggap = 18, .label_h = 16,
+                     .title_h = 40};
+    L.group_w = (1 + g->versions) * L.cell + g->versions * L.gap;
+    const int gcols = g->n < g->cols ? g->n : g->cols, grows = (g->n + g->cols - 1) / g->cols;
+    L.W = 2 * 10 + gcols * L.group_w + (gcols - 1) * L.ggap;
+    L.H = L.title_h + grows * (L.label_h + L.cell + 10) + 6;
+    return L;
+}
+
+/* The pixels: each face as stored, then its augmented versions. 0 when out
+ * of memory. */
+static int draw_faces(cairo_surface_t *surf, const grid_layout *L, const aug_args *g, const ferc_dataset *d,
+                      const int *cand) {
     unsigned char *px = cairo_image_surface_get_data(surf);
-    int stride = cairo_image_surface_get_stride(surf);
-    float *orig = malloc(sizeof(float) * (size_t)d.h * d.w), *aug = malloc(sizeof(float) * (size_t)size * size);
-    if (!orig || !aug) { fprintf(stderr, "ferc: out of memory\n"); free(orig); free(aug); free(cand); cairo_destroy(cr); cairo_surface_destroy(surf); ferc_dataset_free(&d); return 1; }
-    for (int i = 0; i < n; i++) {
-        int gx = 10 + (i % cols) * (group_w + ggap), gy = title_h + (i / cols) * (label_h + cell + 10) + label_h;
-        ferc_prepare_images(&d, cand[i], 1, d.w, orig);
-        blit(px, stride, orig, d.h, d.w, scale, gx + (cell - d.w * scale) / 2, gy + (cell - d.h * scale) / 2);
-        for (int k = 0; k < versions; k++) {
-            ferc_augment_image(&o, &rng, orig, d.h, d.w, aug, size, size);
-            int cx = gx + (1 + k) * (cell + gap);
-            blit(px, stride, aug, size, size, scale, cx + (cell - size * scale) / 2, gy + (cell - size * scale) / 2);
+    int stride = cairo_image_surface_get_stride(surf), size = g->size, scale = g->scale;
+    float *orig = malloc(sizeof(float) * (size_t)d->h * d->w), *aug = malloc(sizeof(float) * (size_t)size * size);
+    if (!orig || !aug) { free(orig); free(aug); return 0; }
+    ferc_rng rng;
+    ferc_rng_seed(&rng, (uint64_t)g->seed * 0x9E3779B97F4A7C15ull + 1);
+    for (int i = 0; i < g->n; i++) {
+        int gx = 10 + (i % g->cols) * (L->group_w + L->ggap);
+        int gy = L->title_h + (i / g->cols) * (L->label_h + L->cell + 10) + L->label_h;
+        ferc_prepare_images(d, cand[i], 1, d->w, orig);
+        blit(px, stride, orig, d->h, d->w, scale, gx + (L->cell - d->w * scale) / 2, gy + (L->cell - d->h * scale) / 2);
+        for (int k = 0; k < g->versions; k++) {
+            ferc_augment_image(&g->o, &rng, orig, d->h, d->w, aug, size, size);
+            int cx = gx + (1 + k) * (L->cell + L->gap);
+            blit(px, stride, aug, size, size, scale, cx + (L->cell - size * scale) / 2, gy + (L->cell - size * scale) / 2);
         }
     }
     cairo_surface_mark_dirty(surf);
+    free(orig);
+    free(aug);
+    return 1;
+}
 
-    /* Text: a title with the options, and each face's label and row. */
-    char desc[512], line[900];
-    ferc_augment_describe(&o, desc, sizeof desc);
+/* The text: a title with the options, and each face's label and row. */
+static void draw_text(cairo_t *cr, const grid_layout *L, const aug_args *g, const ferc_dataset *d, const int *cand,
+                      const char *desc) {
+    char line[900];
     cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
     cairo_set_font_size(cr, 13);
     cairo_set_source_rgb(cr, 1, 1, 1);
     snprintf(line, sizeof line, "ferc augment, seed %d: each face as stored (%dx%d), then %d augmented %dx%d inputs",
-             seed, d.h, d.w, versions, size, size);
+             g->seed, d->h, d->w, g->versions, g->size, g->size);
     cairo_move_to(cr, 10, 16);
     cairo_show_text(cr, line);
     cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
@@ -301,25 +351,86 @@ int cmd_augment(int argc, char **argv) {
     cairo_move_to(cr, 10, 33);
     cairo_show_text(cr, desc);
     cairo_set_font_size(cr, 11);
-    for (int i = 0; i < n; i++) {
-        int gx = 10 + (i % cols) * (group_w + ggap), gy = title_h + (i / cols) * (label_h + cell + 10);
-        snprintf(line, sizeof line, "%s  (row %d)", ferc_label_name(d.label[cand[i]]), cand[i]);
+    for (int i = 0; i < g->n; i++) {
+        int gx = 10 + (i % g->cols) * (L->group_w + L->ggap), gy = L->title_h + (i / g->cols) * (L->label_h + L->cell + 10);
+        snprintf(line, sizeof line, "%s  (row %d)", ferc_label_name(d->label[cand[i]]), cand[i]);
         cairo_set_source_rgb(cr, 1.0, 0.85, 0.4);
         cairo_move_to(cr, gx, gy + 12);
         cairo_show_text(cr, line);
     }
+}
+
+/* Draw the grid of the faces cand and write it to g->out: the exit code. */
+static int write_grid(const aug_args *g, const ferc_dataset *d, const int *cand) {
+    grid_layout L = layout(g, d);
+    cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, L.W, L.H);
+    if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS) {
+        fprintf(stderr, "ferc: cannot create a %dx%d image: %s\n", L.W, L.H, cairo_status_to_string(cairo_surface_status(surf)));
+        cairo_surface_destroy(surf);
+        return 1;
+    }
+    cairo_t *cr = cairo_create(surf);
+    cairo_set_source_rgb(cr, 0.13, 0.13, 0.13);
+    cairo_paint(cr);
+    cairo_surface_flush(surf);
+    if (!draw_faces(surf, &L, g, d, cand)) {
+        fprintf(stderr, "ferc: out of memory\n");
+        cairo_destroy(cr);
+        cairo_surface_destroy(surf);
+        return 1;
+    }
+    char desc[512];
+    ferc_augment_describe(&g->o, desc, sizeof desc);
+    draw_text(cr, &L, g, d, cand, desc);
     cairo_destroy(cr);
-    cairo_status_t cs = cairo_surface_write_to_png(surf, out);
+    cairo_status_t cs = cairo_surface_write_to_png(surf, g->out);
     cairo_surface_destroy(surf);
     cairo_debug_reset_static_data();  /* drop cairo's font caches (no leak reports) */
-    free(orig); free(aug); free(cand);
-    ferc_dataset_free(&d);
     if (cs != CAIRO_STATUS_SUCCESS) {
-        fprintf(stderr, "ferc: %s: cannot write the PNG: %s\n", out, cairo_status_to_string(cs));
+        fprintf(stderr, "ferc: %s: cannot write the PNG: %s\n", g->out, cairo_status_to_string(cs));
         return 1;
     }
     printf("augmentation: %s\n", desc);
-    printf("wrote %s (%dx%d px): %d faces from %s (%s%s%s), each beside %d augmented %dx%d versions, seed %d\n", out, W, H,
-           n, data, usage, cls ? ", " : "", cls ? cls : "", versions, size, size, seed);
+    printf("wrote %s (%dx%d px): %d faces from %s (%s%s%s), each beside %d augmented %dx%d versions, seed %d\n", g->out,
+           L.W, L.H, g->n, g->data, g->usage, g->cls ? ", " : "", g->cls ? g->cls : "", g->versions, g->size, g->size,
+           g->seed);
     return 0;
+}
+
+/* ---- the command ---- */
+
+/* The dataset of --data (d stays empty without it): 0, or the exit code. */
+static int load_data(const aug_args *g, ferc_dataset *d) {
+    if (!g->data) return 0;
+    ferc_error err = {0};
+    ferc_load_opts lo = {.usage = g->usage_code, .skip_bad_rows = g->skip_bad, .size = 0};
+    if (ferc_dataset_load(g->data, &lo, d, &err) != FERC_OK) return cli_error(&err);
+    if (d->skipped) fprintf(stderr, "skipped %d bad rows\n", d->skipped);
+    if (d->n == 0) {
+        ferc_dataset_free(d);
+        fprintf(stderr, "ferc: %s: no faces with usage %s\n", g->data, g->usage);
+        return 1;
+    }
+    return 0;
+}
+
+int cmd_augment(int argc, char **argv) {
+    aug_args g = {.usage = "Training", .out = "augment_grid.png", .n = 32, .versions = 4, .cols = 4, .scale = 3,
+                  .size = 40, .seed = 1, .bench_n = 20000};
+    ferc_augment_opts_default(&g.o);
+    int rc = parse_args(argc, argv, &g);
+    if (rc < 0) rc = check_args(&g);
+    if (rc >= 0) return rc;
+    ferc_dataset d = {0};
+    if ((rc = load_data(&g, &d))) return rc;
+    ferc_error err = {0};
+    if (g.do_bench) rc = bench(&g.o, g.data ? &d : NULL, g.size, g.bench_n);
+    else if (ferc_augment_check(&g.o, d.h, d.w, g.size, g.size, &err) != FERC_OK) rc = cli_error(&err);
+    else {
+        int *cand = pick_faces(&g, &d);
+        rc = cand ? write_grid(&g, &d, cand) : 1;
+        free(cand);
+    }
+    ferc_dataset_free(&d);
+    return rc;
 }

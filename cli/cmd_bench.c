@@ -3,8 +3,6 @@
  * with throughput, FLOP rate, the fraction of the CPU's FMA peak, and the
  * peak resident memory of the process. */
 #include "cli.h"
-#include "core/core.h"
-#include "train/train.h"
 
 #include <string.h>
 #include <sys/resource.h>
@@ -43,98 +41,132 @@ static void help(void) {
         "  bench/compare.sh      (ferc against PyTorch, several runs, median ratios)\n");
 }
 
-int cmd_bench(int argc, char **argv) {
-    const char *arch = "seed", *mode = "train";
-    int batch = 64, threads = 0, images = 4096, warmup = 3, seed = 1, json = 0, bf16 = 0, profile = 0;
-    float peak = 234.0f;
+typedef struct {
+    const char *arch, *mode;
+    int batch, threads, images, warmup, seed, json, bf16, profile;
+    float peak;
+} bench_args;
+
+/* -1 to go on, else the exit code (after --help or a usage error). */
+static int parse_args(int argc, char **argv, bench_args *b) {
+    const char *cmd = argv[0];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
+#define VAL() do { if (!(v = cli_value(argc, argv, &i, a))) return 2; } while (0)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
-        else if (cli_is(a, "--json")) json = 1;
-        else if (cli_is(a, "--bf16")) bf16 = 1;
-        else if (cli_is(a, "--profile")) profile = 1;
-        else if (cli_is(a, "--arch")) { if (!(v = cli_value(argc, argv, &i, "--arch"))) return 2; arch = v; }
+        else if (cli_is(a, "--json")) b->json = 1;
+        else if (cli_is(a, "--bf16")) b->bf16 = 1;
+        else if (cli_is(a, "--profile")) b->profile = 1;
+        else if (cli_is(a, "--arch")) { VAL(); b->arch = v; }
         else if (cli_is(a, "--mode")) {
-            if (!(v = cli_value(argc, argv, &i, "--mode"))) return 2;
-            if (strcmp(v, "train") && strcmp(v, "infer")) return cli_usage_error(argv[0], "--mode: '%s' is not train or infer", v);
-            mode = v;
+            VAL();
+            if (strcmp(v, "train") && strcmp(v, "infer")) return cli_usage_error(cmd, "--mode: '%s' is not train or infer", v);
+            b->mode = v;
         }
-        else if (cli_is(a, "--batch")) { if (!(v = cli_value(argc, argv, &i, "--batch")) || !cli_int(argv[0], "--batch", v, 1, 65536, &batch)) return 2; }
-        else if (cli_is(a, "--threads")) { if (!(v = cli_value(argc, argv, &i, "--threads")) || !cli_int(argv[0], "--threads", v, 0, 1024, &threads)) return 2; }
-        else if (cli_is(a, "--images")) { if (!(v = cli_value(argc, argv, &i, "--images")) || !cli_int(argv[0], "--images", v, 1, 1 << 24, &images)) return 2; }
-        else if (cli_is(a, "--warmup")) { if (!(v = cli_value(argc, argv, &i, "--warmup")) || !cli_int(argv[0], "--warmup", v, 0, 1 << 20, &warmup)) return 2; }
-        else if (cli_is(a, "--seed")) { if (!(v = cli_value(argc, argv, &i, "--seed")) || !cli_int(argv[0], "--seed", v, 0, 2147483647, &seed)) return 2; }
-        else if (cli_is(a, "--peak")) { if (!(v = cli_value(argc, argv, &i, "--peak")) || !cli_float(argv[0], "--peak", v, 1e-3, 1e6, &peak)) return 2; }
-        else return cli_usage_error(argv[0], "unknown option '%s'", a);
+        else if (cli_is(a, "--batch")) { VAL(); if (!cli_int(cmd, "--batch", v, 1, 65536, &b->batch)) return 2; }
+        else if (cli_is(a, "--threads")) { VAL(); if (!cli_int(cmd, "--threads", v, 0, 1024, &b->threads)) return 2; }
+        else if (cli_is(a, "--images")) { VAL(); if (!cli_int(cmd, "--images", v, 1, 1 << 24, &b->images)) return 2; }
+        else if (cli_is(a, "--warmup")) { VAL(); if (!cli_int(cmd, "--warmup", v, 0, 1 << 20, &b->warmup)) return 2; }
+        else if (cli_is(a, "--seed")) { VAL(); if (!cli_int(cmd, "--seed", v, 0, 2147483647, &b->seed)) return 2; }
+        else if (cli_is(a, "--peak")) { VAL(); if (!cli_float(cmd, "--peak", v, 1e-3, 1e6, &b->peak)) return 2; }
+        else return cli_usage_error(cmd, "unknown option '%s'", a);
+#undef VAL
     }
-    int train = !strcmp(mode, "train");
-    int T = threads > 0 ? threads : ferc_threads(0);
-    bench_result r;
+    return -1;
+}
+
+/* What the text and JSON outputs derive from a run. */
+typedef struct {
+    int train, threads;
+    double rss_mb, ips, gflops, frac;
+} bench_figures;
+
+static void print_json(const bench_args *b, const ferc_bench_result *r, const bench_figures *f) {
+    printf("{\"tool\": \"ferc\", \"arch\": \"%s\", \"mode\": \"%s\", \"batch\": %d, \"threads\": %d, "
+           "\"images\": %d, \"seconds\": %.4f, \"images_per_s\": %.2f, \"ms_per_image\": %.4f, "
+           "\"params\": %zu, \"fwd_mflops_per_image\": %.2f, \"gflops\": %.2f, \"peak_gflops\": %.1f, "
+           "\"peak_fraction\": %.4f, \"peak_rss_mb\": %.1f, \"fused\": %s, \"precision\": \"%s\"}\n",
+           b->arch, b->mode, b->batch, f->threads, r->images, r->seconds, f->ips, 1e3 / f->ips, r->params,
+           r->fwd_flops / 1e6, f->gflops, b->peak * f->threads, f->frac, f->rss_mb, r->fused ? "true" : "false",
+           b->bf16 ? "bf16" : "fp32");
+    if (!b->profile) return;
+    int nbatch = r->images / b->batch;
+    printf("{\"profile\": [");
+    for (int s = 0; s < r->nstages; s++)
+        printf("%s{\"stage\": \"%s\", \"fwd_ms\": %.3f, \"bwd_ms\": %.3f, \"conv_fwd_ms\": %.3f, "
+               "\"conv_bwd_ms\": %.3f}", s ? ", " : "", r->stage_name[s], 1e3 * r->stage_fwd[s] / nbatch,
+               1e3 * r->stage_bwd[s] / nbatch, 1e3 * r->conv_fwd[s] / nbatch, 1e3 * r->conv_bwd[s] / nbatch);
+    printf("], \"loss_ms\": %.3f, \"optim_ms\": %.3f, \"batch_ms\": %.3f}\n", 1e3 * r->loss_s / nbatch,
+           1e3 * r->optim_s / nbatch, 1e3 * r->seconds / nbatch);
+}
+
+/* The per-stage table of --profile, in ms per batch. */
+static void print_profile(const bench_args *b, const ferc_bench_result *r, const bench_figures *f) {
+    int nbatch = r->images / b->batch, train = f->train;
+    double tot = 0, peak = b->peak * f->threads;
+    printf("  per batch of %d (ms):          forward  backward   share   oneDNN conv in it: fwd, bwd ms"
+           " (GFLOP/s, %% of peak)\n", b->batch);
+    for (int s = 0; s < r->nstages; s++) tot += r->stage_fwd[s] + r->stage_bwd[s];
+    tot += r->loss_s + r->optim_s;
+    double cf = 0, ct = 0;
+    for (int s = 0; s < r->nstages; s++) {
+        printf("    %-28s %8.3f  %8.3f  %5.1f%%", r->stage_name[s], 1e3 * r->stage_fwd[s] / nbatch,
+               1e3 * r->stage_bwd[s] / nbatch, 100 * (r->stage_fwd[s] + r->stage_bwd[s]) / r->seconds);
+        double fl = r->conv_flops_fwd[s] * r->images, g = train ? r->conv_flops_bwd[s] * r->images : 0;
+        double t = r->conv_fwd[s] + (train ? r->conv_bwd[s] : 0);
+        if (fl > 0 && t > 0) {
+            printf("   %.3f, %.3f (%.0f, %.0f%%)", 1e3 * r->conv_fwd[s] / nbatch, 1e3 * r->conv_bwd[s] / nbatch,
+                   (fl + g) / t / 1e9, 100 * (fl + g) / t / 1e9 / peak);
+            cf += fl + g; ct += t;
+        }
+        printf("\n");
+    }
+    if (ct > 0)
+        printf("    oneDNN convolutions overall: %.0f GFLOP/s = %.0f%% of the %.0f GFLOP/s peak (%.0f%% of the time)\n",
+               cf / ct / 1e9, 100 * cf / ct / 1e9 / peak, peak, 100 * ct / r->seconds);
+    if (train) {
+        printf("    %-28s %8.3f  %8s  %5.1f%%\n", "softmax cross-entropy", 1e3 * r->loss_s / nbatch, "",
+               100 * r->loss_s / r->seconds);
+        printf("    %-28s %8s  %8.3f  %5.1f%%\n", "optimiser (Adam)", "", 1e3 * r->optim_s / nbatch,
+               100 * r->optim_s / r->seconds);
+    }
+    printf("    %-28s %8.3f ms per batch (stages %.1f%% of it)\n", "total", 1e3 * r->seconds / nbatch,
+           100 * tot / r->seconds);
+}
+
+static void print_text(const bench_args *b, const ferc_bench_result *r, const bench_figures *f) {
+    int T = f->threads;
+    printf("%s %s (%s), batch %d, %d thread%s: %d images in %.3f s\n", b->arch, b->mode, b->bf16 ? "bf16" : "fp32",
+           b->batch, T, T == 1 ? "" : "s", r->images, r->seconds);
+    printf("  %.1f images/s, %.4f ms per image\n", f->ips, 1e3 / f->ips);
+    printf("  %.2f MFLOP forward per image, %s work %.1f GFLOP/s = %.1f%% of the %.0f GFLOP/s peak\n",
+           r->fwd_flops / 1e6, f->train ? "3x" : "1x", f->gflops, 100 * f->frac, b->peak * T);
+    printf("  peak RSS %.1f MB; fused blocks %s%s%s\n", f->rss_mb, r->fused ? "on" : "off", r->note[0] ? ": " : "",
+           r->note);
+    if (b->profile) print_profile(b, r, f);
+}
+
+int cmd_bench(int argc, char **argv) {
+    bench_args b = {.arch = "seed", .mode = "train", .batch = 64, .images = 4096, .warmup = 3, .seed = 1,
+                    .peak = 234.0f};
+    int rc = parse_args(argc, argv, &b);
+    if (rc >= 0) return rc;
+    bench_figures f = {.train = !strcmp(b.mode, "train"), .threads = b.threads > 0 ? b.threads : ferc_threads(0)};
+    ferc_bench_result r;
     ferc_error err = {0};
-    if (bench_run(arch, train, batch, T, images, warmup, (uint64_t)seed, bf16, profile, &r, &err) != FERC_OK)
+    ferc_bench_opts o = {.arch = b.arch, .train = f.train, .batch = b.batch, .threads = f.threads,
+                         .images = b.images, .warmup = b.warmup, .seed = (uint64_t)b.seed,
+                         .bf16 = b.bf16, .profile = b.profile};
+    if (ferc_bench(&o, &r, &err) != FERC_OK)
         return cli_error(&err);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    double rss_mb = ru.ru_maxrss / 1024.0;
-    double ips = r.images / r.seconds, work = (train ? 3.0 : 1.0) * r.fwd_flops;
-    double gflops = work * ips / 1e9, frac = gflops / (peak * T);
-    if (json) {
-        printf("{\"tool\": \"ferc\", \"arch\": \"%s\", \"mode\": \"%s\", \"batch\": %d, \"threads\": %d, "
-               "\"images\": %d, \"seconds\": %.4f, \"images_per_s\": %.2f, \"ms_per_image\": %.4f, "
-               "\"params\": %zu, \"fwd_mflops_per_image\": %.2f, \"gflops\": %.2f, \"peak_gflops\": %.1f, "
-               "\"peak_fraction\": %.4f, \"peak_rss_mb\": %.1f, \"fused\": %s, \"precision\": \"%s\"}\n",
-               arch, mode, batch, T, r.images, r.seconds, ips, 1e3 / ips, r.params, r.fwd_flops / 1e6,
-               gflops, peak * T, frac, rss_mb, r.fused ? "true" : "false", bf16 ? "bf16" : "fp32");
-        if (profile) {
-            int nbatch = r.images / batch;
-            printf("{\"profile\": [");
-            for (int s = 0; s < r.nstages; s++)
-                printf("%s{\"stage\": \"%s\", \"fwd_ms\": %.3f, \"bwd_ms\": %.3f, \"conv_fwd_ms\": %.3f, "
-                       "\"conv_bwd_ms\": %.3f}", s ? ", " : "", r.stage_name[s], 1e3 * r.stage_fwd[s] / nbatch,
-                       1e3 * r.stage_bwd[s] / nbatch, 1e3 * r.conv_fwd[s] / nbatch, 1e3 * r.conv_bwd[s] / nbatch);
-            printf("], \"loss_ms\": %.3f, \"optim_ms\": %.3f, \"batch_ms\": %.3f}\n", 1e3 * r.loss_s / nbatch,
-                   1e3 * r.optim_s / nbatch, 1e3 * r.seconds / nbatch);
-        }
-    } else {
-        printf("%s %s (%s), batch %d, %d thread%s: %d images in %.3f s\n", arch, mode, bf16 ? "bf16" : "fp32",
-               batch, T, T == 1 ? "" : "s", r.images, r.seconds);
-        printf("  %.1f images/s, %.4f ms per image\n", ips, 1e3 / ips);
-        printf("  %.2f MFLOP forward per image, %s work %.1f GFLOP/s = %.1f%% of the %.0f GFLOP/s peak\n",
-               r.fwd_flops / 1e6, train ? "3x" : "1x", gflops, 100 * frac, peak * T);
-        printf("  peak RSS %.1f MB; fused blocks %s%s%s\n", rss_mb, r.fused ? "on" : "off",
-               r.note[0] ? ": " : "", r.note);
-        if (profile) {
-            int nbatch = r.images / batch;
-            double tot = 0;
-            printf("  per batch of %d (ms):          forward  backward   share   oneDNN conv in it: fwd, bwd ms"
-                   " (GFLOP/s, %% of peak)\n", batch);
-            for (int s = 0; s < r.nstages; s++) tot += r.stage_fwd[s] + r.stage_bwd[s];
-            tot += r.loss_s + r.optim_s;
-            double cf = 0, ct = 0;
-            for (int s = 0; s < r.nstages; s++) {
-                printf("    %-28s %8.3f  %8.3f  %5.1f%%", r.stage_name[s], 1e3 * r.stage_fwd[s] / nbatch,
-                       1e3 * r.stage_bwd[s] / nbatch, 100 * (r.stage_fwd[s] + r.stage_bwd[s]) / r.seconds);
-                double f = r.conv_flops_fwd[s] * r.images, g = train ? r.conv_flops_bwd[s] * r.images : 0;
-                double t = r.conv_fwd[s] + (train ? r.conv_bwd[s] : 0);
-                if (f > 0 && t > 0) {
-                    printf("   %.3f, %.3f (%.0f, %.0f%%)", 1e3 * r.conv_fwd[s] / nbatch, 1e3 * r.conv_bwd[s] / nbatch,
-                           (f + g) / t / 1e9, 100 * (f + g) / t / 1e9 / (peak * T));
-                    cf += f + g; ct += t;
-                }
-                printf("\n");
-            }
-            if (ct > 0)
-                printf("    oneDNN convolutions overall: %.0f GFLOP/s = %.0f%% of the %.0f GFLOP/s peak (%.0f%% of the time)\n",
-                       cf / ct / 1e9, 100 * cf / ct / 1e9 / (peak * T), peak * T, 100 * ct / r.seconds);
-            if (train) {
-                printf("    %-28s %8.3f  %8s  %5.1f%%\n", "softmax cross-entropy", 1e3 * r.loss_s / nbatch, "",
-                       100 * r.loss_s / r.seconds);
-                printf("    %-28s %8s  %8.3f  %5.1f%%\n", "optimiser (Adam)", "", 1e3 * r.optim_s / nbatch,
-                       100 * r.optim_s / r.seconds);
-            }
-            printf("    %-28s %8.3f ms per batch (stages %.1f%% of it)\n", "total", 1e3 * r.seconds / nbatch,
-                   100 * tot / r.seconds);
-        }
-    }
+    f.rss_mb = ru.ru_maxrss / 1024.0;
+    f.ips = r.images / r.seconds;
+    double work = (f.train ? 3.0 : 1.0) * r.fwd_flops;
+    f.gflops = work * f.ips / 1e9;
+    f.frac = f.gflops / (b.peak * f.threads);
+    if (b.json) print_json(&b, &r, &f);
+    else print_text(&b, &r, &f);
     return 0;
 }

@@ -53,14 +53,14 @@ int cmd_eval(int argc, char **argv) {
     ferc_model *m;
     if (ferc_model_load(model, &m, &err) != FERC_OK) return cli_error(&err);
     ferc_dataset d;
-    ferc_load_opts lo = {u, skip_bad, 0};
+    ferc_load_opts lo = {.usage = u, .skip_bad_rows = skip_bad, .size = 0};
     if (ferc_dataset_load(data, &lo, &d, &err) != FERC_OK) { ferc_model_free(m); return cli_error(&err); }
     if (d.skipped) fprintf(stderr, "skipped %d bad rows\n", d.skipped);
     ferc_metrics met;
-    double t0 = cli_now();
+    double t0 = ferc_now();
     ferc_status st = tta ? ferc_evaluate_tta(m, &d, threads, NULL, NULL, &met, &err)
                          : ferc_evaluate(m, &d, threads, NULL, NULL, &met, &err);
-    double dt = cli_now() - t0;
+    double dt = ferc_now() - t0;
     ferc_dataset_free(&d);
     ferc_model_free(m);
     if (st != FERC_OK) return cli_error(&err);

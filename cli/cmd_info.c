@@ -11,9 +11,9 @@ int cmd_info(int argc, char **argv) {
     }
     ferc_error err = {0};
     ferc_model *m;
-    double t0 = cli_now();
+    double t0 = ferc_now();
     if (ferc_model_load(argv[1], &m, &err) != FERC_OK) return cli_error(&err);
-    double dt = cli_now() - t0;
+    double dt = ferc_now() - t0;
     printf("model:      %s (loaded in %.1f ms)\n", argv[1], dt * 1e3);
     printf("arch:       %s\n", ferc_model_arch(m));
     printf("layers:     %s\n", ferc_model_spec(m));

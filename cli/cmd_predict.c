@@ -179,16 +179,106 @@ static void annotate_path(const char *outdir, const char *in, strlist *used, cha
 /* ---- one image ---- */
 
 typedef struct {
+    const char *model_path, *cascade_path, *csv_path;
     ferc_model *model;
     ferc_cascade *cascade;
-    ferc_detect_opts det;
-    float margin;
+    ferc_find_opts find;
     int json, no_detect, quiet;
     FILE *csv;
     const char *annotate;
     strlist used_names;
+    ferc_faces found;   /* reused from image to image */
     long faces, images;
 } ctx;
+
+/* With --no-detect the image is one face: no box is printed. */
+static void print_whole(const ctx *c, const char *path, const float *p) {
+    if (c->json) {
+        fputs("{\"image\": ", stdout);
+        json_str(stdout, path);
+        printf(", \"emotion\": \"%s\", \"scores\": ", ferc_label_name(top_label(p)));
+        json_scores(stdout, p);
+        fputs("}\n", stdout);
+    } else {
+        printf("%s: %s %.3f ", path, ferc_label_name(top_label(p)), p[top_label(p)]);
+        text_scores(stdout, p);
+        fputc('\n', stdout);
+    }
+}
+
+static void print_json(const char *path, const ferc_faces *f) {
+    fputs("{\"image\": ", stdout);
+    json_str(stdout, path);
+    fputs(", \"faces\": [", stdout);
+    for (int i = 0; i < f->n; i++) {
+        const float *p = f->probs + (size_t)i * FERC_NUM_CLASSES;
+        const ferc_box *b = &f->boxes[i];
+        printf("%s{\"box\": [%d, %d, %d, %d], \"emotion\": \"%s\", \"scores\": ", i ? ", " : "", b->x, b->y, b->w,
+               b->h, ferc_label_name(top_label(p)));
+        json_scores(stdout, p);
+        fputc('}', stdout);
+    }
+    fputs("]}\n", stdout);
+}
+
+static void print_text(const char *path, const ferc_faces *f) {
+    if (f->n == 0) printf("%s: no face found\n", path);
+    else printf("%s: %d face%s\n", path, f->n, f->n == 1 ? "" : "s");
+    for (int i = 0; i < f->n; i++) {
+        const float *p = f->probs + (size_t)i * FERC_NUM_CLASSES;
+        const ferc_box *b = &f->boxes[i];
+        int t = top_label(p);
+        printf("  face %d at %d,%d %dx%d: %s %.3f ", i + 1, b->x, b->y, b->w, b->h, ferc_label_name(t), p[t]);
+        text_scores(stdout, p);
+        fputc('\n', stdout);
+    }
+}
+
+static void print_faces(const ctx *c, const char *path, const ferc_faces *f) {
+    cli_progress_end();
+    if (c->no_detect) print_whole(c, path, f->probs);
+    else if (c->json) print_json(path, f);
+    else print_text(path, f);
+    fflush(stdout);
+}
+
+static void csv_header(FILE *csv) {
+    fputs("image,face,x,y,w,h,emotion", csv);
+    for (int k = 0; k < FERC_NUM_CLASSES; k++) fprintf(csv, ",%s", ferc_label_name(k));
+    fputc('\n', csv);
+}
+
+static void csv_rows(FILE *csv, const char *path, const ferc_faces *f) {
+    if (f->n == 0) {
+        csv_str(csv, path);
+        fputs(",,,,,,,,,,,,,\n", csv);
+    }
+    for (int i = 0; i < f->n; i++) {
+        const float *p = f->probs + (size_t)i * FERC_NUM_CLASSES;
+        const ferc_box *b = &f->boxes[i];
+        csv_str(csv, path);
+        fprintf(csv, ",%d,%d,%d,%d,%d,%s", i + 1, b->x, b->y, b->w, b->h, ferc_label_name(top_label(p)));
+        for (int k = 0; k < FERC_NUM_CLASSES; k++) fprintf(csv, ",%.6f", p[k]);
+        fputc('\n', csv);
+    }
+}
+
+/* The image in colour with the faces drawn, to the --annotate folder. */
+static int annotate(ctx *c, const char *path, const ferc_faces *f) {
+    ferc_error err = {0};
+    ferc_image rgb = {0};
+    char out[PATH_MAX];
+    annotate_path(c->annotate, path, &c->used_names, out, sizeof out);
+    int rc = 0;
+    if (ferc_image_load(path, 3, &rgb, &err) != FERC_OK || ferc_draw_faces(&rgb, f->boxes, f->n, f->probs, &err) != FERC_OK ||
+        ferc_image_save_png(out, &rgb, &err) != FERC_OK) {
+        cli_progress_end();
+        fprintf(stderr, "ferc predict: annotating %s: %s\n", path, err.msg);
+        rc = 1;
+    }
+    ferc_image_free(&rgb);
+    return rc;
+}
 
 /* 0 ok, 1 the image could not be read or processed (already reported). */
 static int process(ctx *c, const char *path) {
@@ -199,230 +289,148 @@ static int process(ctx *c, const char *path) {
         fprintf(stderr, "ferc predict: %s\n", err.msg);
         return 1;
     }
-    int n = 0, cap = 64;
-    ferc_box *boxes = malloc(sizeof(ferc_box) * (size_t)cap);
-    if (!boxes) { ferc_image_free(&g); fprintf(stderr, "ferc predict: out of memory\n"); return 1; }
-    ferc_status st = FERC_OK;
-    float margin = c->margin;
-    if (c->no_detect) {
-        boxes[0] = (ferc_box){0, 0, g.w, g.h};
-        n = 1;
-        margin = 0;
-    } else {
-        st = ferc_detect_faces(c->cascade, g.data, g.w, g.h, g.w, &c->det, boxes, cap, &n, &err);
-        if (st == FERC_OK && n > cap) {
-            ferc_box *nb = realloc(boxes, sizeof(ferc_box) * (size_t)n);
-            if (!nb) { st = err.status = FERC_ERR_NOMEM; snprintf(err.msg, sizeof err.msg, "out of memory"); }
-            else {
-                boxes = nb;
-                cap = n;
-                st = ferc_detect_faces(c->cascade, g.data, g.w, g.h, g.w, &c->det, boxes, cap, &n, &err);
-            }
-        }
-    }
-    float *probs = malloc(sizeof(float) * FERC_NUM_CLASSES * (size_t)(n ? n : 1));
-    if (!probs && st == FERC_OK) { st = err.status = FERC_ERR_NOMEM; snprintf(err.msg, sizeof err.msg, "out of memory"); }
-    if (st == FERC_OK && n > 0) st = ferc_classify_faces(c->model, g.data, g.w, g.h, g.w, boxes, n, margin, probs, &err);
+    ferc_box whole = {.x = 0, .y = 0, .w = g.w, .h = g.h};
+    float p[FERC_NUM_CLASSES];
+    ferc_faces one = {.n = 1, .boxes = &whole, .probs = p, .cap = 1}, *f = c->no_detect ? &one : &c->found;
+    ferc_status st = c->no_detect
+                         ? ferc_classify_faces(c->model, g.data, g.w, g.h, g.w, &whole, 1, 0, p, &err)
+                         : ferc_find_faces(c->cascade, c->model, g.data, g.w, g.h, g.w, &c->find, f, &err);
+    ferc_image_free(&g);
     if (st != FERC_OK) {
         cli_progress_end();
         fprintf(stderr, "ferc predict: %s: %s\n", path, err.msg);
-        free(boxes); free(probs); ferc_image_free(&g);
         return 1;
     }
-    c->faces += n;
+    c->faces += f->n;
     c->images++;
-    if (!c->quiet) {
-        cli_progress_end();
-        if (c->json && c->no_detect) {
-            fputs("{\"image\": ", stdout);
-            json_str(stdout, path);
-            printf(", \"emotion\": \"%s\", \"scores\": ", ferc_label_name(top_label(probs)));
-            json_scores(stdout, probs);
-            fputs("}\n", stdout);
-        } else if (c->json) {
-            fputs("{\"image\": ", stdout);
-            json_str(stdout, path);
-            fputs(", \"faces\": [", stdout);
-            for (int i = 0; i < n; i++) {
-                const float *p = probs + (size_t)i * FERC_NUM_CLASSES;
-                printf("%s{\"box\": [%d, %d, %d, %d], \"emotion\": \"%s\", \"scores\": ", i ? ", " : "", boxes[i].x,
-                       boxes[i].y, boxes[i].w, boxes[i].h, ferc_label_name(top_label(p)));
-                json_scores(stdout, p);
-                fputc('}', stdout);
-            }
-            fputs("]}\n", stdout);
-        } else if (c->no_detect) {
-            printf("%s: %s %.3f ", path, ferc_label_name(top_label(probs)), probs[top_label(probs)]);
-            text_scores(stdout, probs);
-            fputc('\n', stdout);
-        } else {
-            if (n == 0) printf("%s: no face found\n", path);
-            else printf("%s: %d face%s\n", path, n, n == 1 ? "" : "s");
-            for (int i = 0; i < n; i++) {
-                const float *p = probs + (size_t)i * FERC_NUM_CLASSES;
-                int t = top_label(p);
-                printf("  face %d at %d,%d %dx%d: %s %.3f ", i + 1, boxes[i].x, boxes[i].y, boxes[i].w, boxes[i].h,
-                       ferc_label_name(t), p[t]);
-                text_scores(stdout, p);
-                fputc('\n', stdout);
-            }
-        }
-        fflush(stdout);
+    if (!c->quiet) print_faces(c, path, f);
+    if (c->csv) csv_rows(c->csv, path, f);
+    return c->annotate ? annotate(c, path, f) : 0;
+}
+
+/* ---- the command ---- */
+
+/* -1 to go on, else the exit code (after --help or a usage error). */
+static int parse_args(int argc, char **argv, ctx *c, strlist *inputs) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        int face = cli_face_option(argc, argv, &i, &c->find, &c->cascade_path);
+#define VAL() do { if (!(v = cli_value(argc, argv, &i, a))) return 2; } while (0)
+        if (face) { if (face < 0) return 2; }
+        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
+        else if (cli_is(a, "--model")) { VAL(); c->model_path = v; }
+        else if (cli_is(a, "--csv")) { VAL(); c->csv_path = v; }
+        else if (cli_is(a, "--annotate")) { VAL(); c->annotate = v; }
+        else if (!strcmp(a, "--json")) c->json = 1;
+        else if (!strcmp(a, "--no-detect")) c->no_detect = 1;
+        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) c->quiet = 1;
+        else if (a[0] == '-' && a[1]) return cli_usage_error("predict", "unknown option '%s'", a);
+        else strlist_add(inputs, a);
+#undef VAL
     }
-    if (c->csv) {
-        if (n == 0) {
-            csv_str(c->csv, path);
-            fputs(",,,,,,,,,,,,,\n", c->csv);
-        }
-        for (int i = 0; i < n; i++) {
-            const float *p = probs + (size_t)i * FERC_NUM_CLASSES;
-            csv_str(c->csv, path);
-            fprintf(c->csv, ",%d,%d,%d,%d,%d,%s", i + 1, boxes[i].x, boxes[i].y, boxes[i].w, boxes[i].h,
-                    ferc_label_name(top_label(p)));
-            for (int k = 0; k < FERC_NUM_CLASSES; k++) fprintf(c->csv, ",%.6f", p[k]);
-            fputc('\n', c->csv);
-        }
+    return inputs->n == 0 ? cli_usage_error("predict", "give at least one IMAGE or DIR") : -1;
+}
+
+/* Load the model (and cascade), make the --annotate folder and start the
+ * --csv file: 0, or the exit code after reporting the problem. */
+static int open_all(ctx *c) {
+    ferc_error err = {0};
+    char mbuf[PATH_MAX];
+    const char *model = cli_model_path("predict", c->model_path, mbuf, sizeof mbuf);
+    if (!model) return 1;
+    if (ferc_model_load(model, &c->model, &err) != FERC_OK) return cli_error(&err);
+    if (!c->no_detect && ferc_cascade_load(c->cascade_path, &c->cascade, &err) != FERC_OK) return cli_error(&err);
+    if (c->annotate && mkdir(c->annotate, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "ferc predict: --annotate %s: cannot create the folder: %s\n", c->annotate, strerror(errno));
+        return 1;
     }
-    int rc = 0;
-    if (c->annotate) {
-        ferc_image rgb;
-        char out[PATH_MAX];
-        annotate_path(c->annotate, path, &c->used_names, out, sizeof out);
-        if (ferc_image_load(path, 3, &rgb, &err) != FERC_OK || ferc_draw_faces(&rgb, boxes, n, probs, &err) != FERC_OK ||
-            ferc_image_save_png(out, &rgb, &err) != FERC_OK) {
-            cli_progress_end();
-            fprintf(stderr, "ferc predict: annotating %s: %s\n", path, err.msg);
-            rc = 1;
+    if (c->csv_path) {
+        if (!(c->csv = fopen(c->csv_path, "w"))) {
+            fprintf(stderr, "ferc predict: --csv %s: %s\n", c->csv_path, strerror(errno));
+            return 1;
         }
-        ferc_image_free(&rgb);
+        csv_header(c->csv);
     }
-    free(boxes); free(probs); ferc_image_free(&g);
+    return 0;
+}
+
+/* Free everything; 1 when the CSV could not be written, else rc. */
+static int close_all(ctx *c, int rc) {
+    if (c->csv && fclose(c->csv) != 0) {
+        fprintf(stderr, "ferc predict: --csv %s: write error\n", c->csv_path);
+        rc = 1;
+    }
+    strlist_free(&c->used_names);
+    ferc_faces_free(&c->found);
+    ferc_cascade_free(c->cascade);
+    ferc_model_free(c->model);
+    return rc;
+}
+
+/* Expand folders into files; returns which files were named directly (their
+ * failure is an error) rather than found in a folder (reported, skipped),
+ * NULL when out of memory. *batch: more than one file, or a folder. */
+static unsigned char *expand(const strlist *inputs, strlist *files, int *batch) {
+    unsigned char *named = NULL;
+    for (int i = 0; i < inputs->n; i++) {
+        int before = files->n;
+        struct stat st;
+        int dir = stat(inputs->v[i], &st) == 0 && S_ISDIR(st.st_mode);
+        if (dir) collect(inputs->v[i], files, 0);
+        else strlist_add(files, inputs->v[i]);
+        *batch |= dir;
+        unsigned char *nn = realloc(named, (size_t)files->n + 1);
+        if (!nn) { free(named); return NULL; }
+        named = nn;
+        for (int k = before; k < files->n; k++) named[k] = !dir;
+    }
+    if (files->n > 1) *batch = 1;
+    return named;
+}
+
+static void show_progress(const ctx *c, int done, int total, double t0) {
+    double dt = ferc_now() - t0;
+    char extra[96];
+    snprintf(extra, sizeof extra, "%.1f img/s, %ld faces", dt > 0 ? done / dt : 0.0, c->faces);
+    cli_progress("predict", done, total, extra);
+}
+
+/* Every file, with a progress bar and a speed report for a batch. */
+static int run_all(ctx *c, const strlist *files, const unsigned char *named, int batch) {
+    double t0 = ferc_now();
+    int rc = 0, skipped = 0;
+    for (int i = 0; i < files->n; i++) {
+        if (process(c, files->v[i])) {
+            if (named[i]) rc = 1;
+            else skipped++;
+        }
+        if (batch) show_progress(c, i + 1, files->n, t0);
+    }
+    cli_progress_end();
+    double dt = ferc_now() - t0;
+    if (batch) {
+        fprintf(stderr, "predict: %ld images, %ld faces in %.2f s (%.1f faces/s, %.1f images/s)", c->images, c->faces,
+                dt, dt > 0 ? c->faces / dt : 0.0, dt > 0 ? c->images / dt : 0.0);
+        if (skipped) fprintf(stderr, "; %d bad files skipped", skipped);
+        fputc('\n', stderr);
+    }
     return rc;
 }
 
 int cmd_predict(int argc, char **argv) {
-    ctx c;
-    memset(&c, 0, sizeof c);
-    ferc_detect_opts_default(&c.det);
-    c.margin = 0.1f;
-    const char *model = NULL, *cascade = NULL, *csv = NULL;
-    strlist inputs = {0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-#define VAL() do { if (!(v = cli_value(argc, argv, &i, a))) { strlist_free(&inputs); return 2; } } while (0)
-#define BAD() do { strlist_free(&inputs); return 2; } while (0)
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); strlist_free(&inputs); return 0; }
-        else if (cli_is(a, "--model")) { VAL(); model = v; }
-        else if (cli_is(a, "--cascade")) { VAL(); cascade = v; }
-        else if (cli_is(a, "--csv")) { VAL(); csv = v; }
-        else if (cli_is(a, "--annotate")) { VAL(); c.annotate = v; }
-        else if (!strcmp(a, "--json")) c.json = 1;
-        else if (!strcmp(a, "--no-detect")) c.no_detect = 1;
-        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) c.quiet = 1;
-        else if (cli_is(a, "--margin")) { VAL(); if (!cli_float("predict", a, v, 0, 2, &c.margin)) BAD(); }
-        else if (cli_is(a, "--scale-factor")) {
-            float f;
-            VAL();
-            if (!cli_float("predict", a, v, 1.0001, 10, &f)) BAD();
-            c.det.scale_factor = f;
-        }
-        else if (cli_is(a, "--min-neighbors")) { VAL(); if (!cli_int("predict", a, v, 0, 1000, &c.det.min_neighbors)) BAD(); }
-        else if (cli_is(a, "--min-size")) { VAL(); if (!cli_int("predict", a, v, 0, 100000, &c.det.min_size)) BAD(); }
-        else if (cli_is(a, "--max-size")) { VAL(); if (!cli_int("predict", a, v, 0, 100000, &c.det.max_size)) BAD(); }
-        else if (cli_is(a, "--threads")) { VAL(); if (!cli_int("predict", a, v, 1, 1024, &c.det.threads)) BAD(); }
-        else if (a[0] == '-' && a[1]) { strlist_free(&inputs); return cli_usage_error("predict", "unknown option '%s'", a); }
-        else strlist_add(&inputs, a);
-#undef VAL
-#undef BAD
+    ctx c = {0};
+    ferc_find_opts_default(&c.find);
+    strlist inputs = {0}, files = {0};
+    int rc = parse_args(argc, argv, &c, &inputs);
+    if (rc >= 0) { strlist_free(&inputs); return rc; }
+    if ((rc = open_all(&c)) == 0) {
+        int batch = 0;
+        unsigned char *named = expand(&inputs, &files, &batch);
+        if (named) rc = run_all(&c, &files, named, batch);
+        else { fprintf(stderr, "ferc predict: out of memory\n"); rc = 1; }
+        free(named);
     }
-    if (inputs.n == 0) return cli_usage_error("predict", "give at least one IMAGE or DIR");
-    if (c.det.scale_factor > 0 && c.det.scale_factor < 1.0001) c.det.scale_factor = 1.0001;
-
-    ferc_error err = {0};
-    char mbuf[PATH_MAX];
-    if (!model) model = cli_default_model(mbuf, sizeof mbuf);
-    if (!model) {
-        strlist_free(&inputs);
-        fprintf(stderr, "ferc predict: no model: give --model FILE (looked for $FERC_MODEL, models/seed2.ferc, "
-                        "models/seed.ferc and ../models next to the ferc executable)\n");
-        return 1;
-    }
-    if (ferc_model_load(model, &c.model, &err) != FERC_OK) { strlist_free(&inputs); return cli_error(&err); }
-    if (!c.no_detect && ferc_cascade_load(cascade, &c.cascade, &err) != FERC_OK) {
-        ferc_model_free(c.model);
-        strlist_free(&inputs);
-        return cli_error(&err);
-    }
-    if (c.annotate && mkdir(c.annotate, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "ferc predict: --annotate %s: cannot create the folder: %s\n", c.annotate, strerror(errno));
-        ferc_model_free(c.model); ferc_cascade_free(c.cascade); strlist_free(&inputs);
-        return 1;
-    }
-    if (csv) {
-        c.csv = fopen(csv, "w");
-        if (!c.csv) {
-            fprintf(stderr, "ferc predict: --csv %s: %s\n", csv, strerror(errno));
-            ferc_model_free(c.model); ferc_cascade_free(c.cascade); strlist_free(&inputs);
-            return 1;
-        }
-        fputs("image,face,x,y,w,h,emotion", c.csv);
-        for (int k = 0; k < FERC_NUM_CLASSES; k++) fprintf(c.csv, ",%s", ferc_label_name(k));
-        fputc('\n', c.csv);
-    }
-
-    /* Expand folders; remember which files were named directly (their
-     * failure is an error) and which come from a folder (reported, skipped). */
-    strlist files = {0};
-    unsigned char *named = calloc((size_t)inputs.n + 1, 1);
-    int rc = 0, batch = 0;
-    for (int i = 0; i < inputs.n && named; i++) {
-        struct stat st;
-        if (stat(inputs.v[i], &st) == 0 && S_ISDIR(st.st_mode)) {
-            int before = files.n;
-            collect(inputs.v[i], &files, 0);
-            batch = 1;
-            unsigned char *nn = realloc(named, (size_t)files.n + (size_t)inputs.n + 1);
-            if (!nn) { free(named); named = NULL; break; }
-            named = nn;
-            for (int k = before; k < files.n; k++) named[k] = 0;
-        } else {
-            strlist_add(&files, inputs.v[i]);
-            named[files.n - 1] = 1;
-        }
-    }
-    if (!named) { fprintf(stderr, "ferc predict: out of memory\n"); rc = 1; }
-    if (files.n > 1) batch = 1;
-    double t0 = cli_now();
-    int skipped = 0;
-    for (int i = 0; i < files.n && named; i++) {
-        if (process(&c, files.v[i])) {
-            if (named[i]) rc = 1;
-            else skipped++;
-        }
-        if (batch) {
-            double dt = cli_now() - t0;
-            char extra[96];
-            snprintf(extra, sizeof extra, "%.1f img/s, %ld faces", dt > 0 ? (i + 1) / dt : 0.0, c.faces);
-            cli_progress("predict", i + 1, files.n, extra);
-        }
-    }
-    cli_progress_end();
-    double dt = cli_now() - t0;
-    if (batch) {
-        fprintf(stderr, "predict: %ld images, %ld faces in %.2f s (%.1f faces/s, %.1f images/s)", c.images, c.faces,
-                dt, dt > 0 ? c.faces / dt : 0.0, dt > 0 ? c.images / dt : 0.0);
-        if (skipped) fprintf(stderr, "; %d bad files skipped", skipped);
-        fputc('\n', stderr);
-    }
-    if (c.csv && fclose(c.csv) != 0) {
-        fprintf(stderr, "ferc predict: --csv %s: write error\n", csv);
-        rc = 1;
-    }
-    free(named);
     strlist_free(&files);
     strlist_free(&inputs);
-    strlist_free(&c.used_names);
-    ferc_cascade_free(c.cascade);
-    ferc_model_free(c.model);
-    return rc;
+    return close_all(&c, rc);
 }

@@ -47,12 +47,6 @@ static void help(void) {
         "  chromium report/index.html\n");
 }
 
-static void log_stderr(ferc_log_level level, const char *msg, void *user) {
-    (void)level;
-    if (*(int *)user) return;
-    fprintf(stderr, "report: %s\n", msg);
-}
-
 static void progress(int done, int total, void *user) {
     if (*(int *)user) return;
     cli_progress("evaluating", done, total, "faces");
@@ -64,72 +58,94 @@ static int is_dir(const char *p) {
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-int cmd_report(int argc, char **argv) {
-    const char *model = NULL, *data = NULL, *usage = NULL, *out = NULL;
-    int threads = 0, skip_bad = 0, quiet = 0;
+typedef struct {
+    const char *model, *data, *usage, *out;
+    int threads, skip_bad, quiet, usage_code;
     ferc_report_opts ro;
-    ferc_report_opts_default(&ro);
+} report_args;
+
+/* -1 to go on, else the exit code (after --help or a usage error). */
+static int parse_args(int argc, char **argv, report_args *r) {
+    ferc_report_opts *ro = &r->ro;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
 #define VAL() do { if (!(v = cli_value(argc, argv, &i, a))) return 2; } while (0)
+#define INT(lo, hi, p) do { VAL(); if (!cli_int("report", a, v, lo, hi, p)) return 2; } while (0)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
-        else if (cli_is(a, "--model")) { VAL(); model = v; }
-        else if (cli_is(a, "--data")) { VAL(); data = v; }
-        else if (cli_is(a, "--usage")) { VAL(); usage = v; }
-        else if (cli_is(a, "--out")) { VAL(); out = v; }
-        else if (cli_is(a, "--faces")) { VAL(); if (!cli_int("report", a, v, 1, 200, &ro.max_faces)) return 2; }
-        else if (cli_is(a, "--pairs")) { VAL(); if (!cli_int("report", a, v, 1, 21, &ro.pairs)) return 2; }
-        else if (cli_is(a, "--bins")) { VAL(); if (!cli_int("report", a, v, 1, FERC_MAX_CALIB_BINS, &ro.calib_bins)) return 2; }
-        else if (cli_is(a, "--quantiles")) { VAL(); if (!cli_int("report", a, v, 1, 20, &ro.quantiles)) return 2; }
-        else if (cli_is(a, "--threads")) { VAL(); if (!cli_int("report", a, v, 1, 1024, &threads)) return 2; }
-        else if (!strcmp(a, "--skip-bad-rows")) skip_bad = 1;
-        else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) quiet = 1;
+        else if (cli_is(a, "--model")) { VAL(); r->model = v; }
+        else if (cli_is(a, "--data")) { VAL(); r->data = v; }
+        else if (cli_is(a, "--usage")) { VAL(); r->usage = v; }
+        else if (cli_is(a, "--out")) { VAL(); r->out = v; }
+        else if (cli_is(a, "--faces")) INT(1, 200, &ro->max_faces);
+        else if (cli_is(a, "--pairs")) INT(1, 21, &ro->pairs);
+        else if (cli_is(a, "--bins")) INT(1, FERC_MAX_CALIB_BINS, &ro->calib_bins);
+        else if (cli_is(a, "--quantiles")) INT(1, 20, &ro->quantiles);
+        else if (cli_is(a, "--threads")) INT(1, 1024, &r->threads);
+        else if (!strcmp(a, "--skip-bad-rows")) r->skip_bad = 1;
+        else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) r->quiet = 1;
         else return cli_usage_error("report", "unknown option '%s'", a);
 #undef VAL
+#undef INT
     }
-    if (!model) return cli_usage_error("report", "--model FILE is required");
-    if (!data) return cli_usage_error("report", "--data FILE|DIR is required");
-    if (!out) return cli_usage_error("report", "--out DIR is required");
-    if (!usage) usage = is_dir(data) ? "all" : "PublicTest";
-    int u = ferc_usage_from_name(usage);
-    if (u == -2)
-        return cli_usage_error("report", "--usage: '%s' is not Training, PublicTest, PrivateTest or all", usage);
+    if (!r->model) return cli_usage_error("report", "--model FILE is required");
+    if (!r->data) return cli_usage_error("report", "--data FILE|DIR is required");
+    if (!r->out) return cli_usage_error("report", "--out DIR is required");
+    if (!r->usage) r->usage = is_dir(r->data) ? "all" : "PublicTest";
+    r->usage_code = ferc_usage_from_name(r->usage);
+    if (r->usage_code == -2)
+        return cli_usage_error("report", "--usage: '%s' is not Training, PublicTest, PrivateTest or all", r->usage);
+    return -1;
+}
 
+/* The model (it must have a training history) and the dataset: 0, or the
+ * exit code after reporting the problem. */
+static int load_inputs(const report_args *r, ferc_model **m, ferc_dataset *d) {
     ferc_error err = {0};
-    ferc_model *m;
-    if (ferc_model_load(model, &m, &err) != FERC_OK) return cli_error(&err);
+    if (ferc_model_load(r->model, m, &err) != FERC_OK) return cli_error(&err);
     const ferc_epoch_stats *h;
-    if (ferc_model_history(m, &h) < 1) {
+    if (ferc_model_history(*m, &h) < 1) {
         fprintf(stderr, "ferc: %s: model has no training history; a report needs the curves "
-                        "(train the model with 'ferc train')\n", model);
-        ferc_model_free(m);
+                        "(train the model with 'ferc train')\n", r->model);
         return 1;
     }
-    if (!quiet) fprintf(stderr, "report: loading %s (%s)\n", data, usage);
+    if (!r->quiet) fprintf(stderr, "report: loading %s (%s)\n", r->data, r->usage);
+    ferc_load_opts lo = {.usage = r->usage_code, .skip_bad_rows = r->skip_bad, .size = 0};
+    if (ferc_dataset_load(r->data, &lo, d, &err) != FERC_OK) return cli_error(&err);
+    if (d->skipped && !r->quiet) fprintf(stderr, "report: skipped %d bad rows\n", d->skipped);
+    return 0;
+}
+
+int cmd_report(int argc, char **argv) {
+    report_args r = {0};
+    ferc_report_opts_default(&r.ro);
+    int rc = parse_args(argc, argv, &r);
+    if (rc >= 0) return rc;
+    ferc_model *m = NULL;
     ferc_dataset d;
-    ferc_load_opts lo = {u, skip_bad, 0};
-    if (ferc_dataset_load(data, &lo, &d, &err) != FERC_OK) { ferc_model_free(m); return cli_error(&err); }
-    if (d.skipped && !quiet) fprintf(stderr, "report: skipped %d bad rows\n", d.skipped);
+    if ((rc = load_inputs(&r, &m, &d))) { ferc_model_free(m); return rc; }
 
+    /* The page names the files by their base names. */
     char data_label[1024], model_label[1024];
-    const char *base = strrchr(data, '/');
-    base = base && base[1] ? base + 1 : data;
-    snprintf(data_label, sizeof data_label, "%s (%s)", base, usage);
-    const char *mb = strrchr(model, '/');
-    snprintf(model_label, sizeof model_label, "%s", mb ? mb + 1 : model);
-    ro.threads = threads;
-    ro.data_label = data_label;
-    ro.model_label = model_label;
-    ro.log = log_stderr;
-    ro.log_user = &quiet;
-    ro.progress = progress;
-    ro.progress_user = &quiet;
+    const char *base = strrchr(r.data, '/');
+    base = base && base[1] ? base + 1 : r.data;
+    snprintf(data_label, sizeof data_label, "%s (%s)", base, r.usage);
+    const char *mb = strrchr(r.model, '/');
+    snprintf(model_label, sizeof model_label, "%s", mb ? mb + 1 : r.model);
+    cli_log_to log = {.quiet = r.quiet, .prefix = "report: "};
+    r.ro.threads = r.threads;
+    r.ro.data_label = data_label;
+    r.ro.model_label = model_label;
+    r.ro.log = cli_log;
+    r.ro.log_user = &log;
+    r.ro.progress = progress;
+    r.ro.progress_user = &r.quiet;
 
-    ferc_status st = ferc_report(m, &d, out, &ro, &err);
+    ferc_error err = {0};
+    ferc_status st = ferc_report(m, &d, r.out, &r.ro, &err);
     ferc_dataset_free(&d);
     ferc_model_free(m);
     if (st != FERC_OK) return cli_error(&err);
-    size_t n = strlen(out);
-    printf("%s%sindex.html\n", out, n > 0 && out[n - 1] == '/' ? "" : "/");
+    size_t n = strlen(r.out);
+    printf("%s%sindex.html\n", r.out, n > 0 && r.out[n - 1] == '/' ? "" : "/");
     return 0;
 }

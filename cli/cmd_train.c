@@ -97,158 +97,215 @@ plot:
     }
 }
 
-static void on_log(ferc_log_level lv, const char *msg, void *user) {
-    train_ui *ui = user;
-    if (ui->quiet && lv < FERC_LOG_WARN) return;
-    fprintf(stderr, "%s\n", msg);
+typedef struct {
+    ferc_train_opts o;
+    ferc_augment_opts aug;
+    const char *data, *out, *ckpt, *usage;
+    int usage_code, limit, skip_bad, use_aug;
+    train_ui ui;
+    cli_log_to log;
+    char ckbuf[4096];   /* the default checkpoint name */
+} train_args;
+
+/* Options of the network, the optimiser and its schedule: 1 when argv[*i]
+ * was one (its value taken), 0 when it is not, -1 after a usage error. */
+static int net_option(int argc, char **argv, int *i, ferc_train_opts *o) {
+    const char *a = argv[*i], *v;
+#define VAL() do { if (!(v = cli_value(argc, argv, i, a))) return -1; } while (0)
+#define INT(lo, hi, p) do { VAL(); return cli_int("train", a, v, lo, hi, p) ? 1 : -1; } while (0)
+#define FLT(lo, hi, p) do { VAL(); return cli_float("train", a, v, lo, hi, p) ? 1 : -1; } while (0)
+#define ONE_OF(opt, what) do { cli_usage_error("train", opt ": '%s' is not " what, v); return -1; } while (0)
+    if (cli_is(a, "--arch")) { VAL(); o->arch = v; return 1; }
+    if (cli_is(a, "--epochs")) INT(1, 100000, &o->epochs);
+    if (cli_is(a, "--batch")) INT(1, 65536, &o->batch);
+    if (cli_is(a, "--lr")) FLT(1e-9, 10, &o->lr);
+    if (cli_is(a, "--lr-schedule")) {
+        VAL();
+        if (!strcmp(v, "constant")) o->lr_schedule = FERC_LR_CONSTANT;
+        else if (!strcmp(v, "cosine")) o->lr_schedule = FERC_LR_COSINE;
+        else if (!strcmp(v, "plateau")) o->lr_schedule = FERC_LR_PLATEAU;
+        else ONE_OF("--lr-schedule", "constant, cosine or plateau");
+        return 1;
+    }
+    if (cli_is(a, "--lr-min")) FLT(0, 10, &o->lr_min);
+    if (cli_is(a, "--lr-warmup")) INT(0, 100000, &o->lr_warmup);
+    if (cli_is(a, "--lr-factor")) FLT(1e-6, 0.999999, &o->lr_factor);
+    if (cli_is(a, "--lr-patience")) INT(1, 100000, &o->lr_patience);
+    if (cli_is(a, "--label-smoothing")) FLT(0, 0.999, &o->label_smoothing);
+    if (cli_is(a, "--optimizer")) {
+        VAL();
+        if (!strcmp(v, "adam")) o->optimizer = FERC_OPT_ADAM;
+        else if (!strcmp(v, "sgd")) o->optimizer = FERC_OPT_SGD;
+        else ONE_OF("--optimizer", "adam or sgd");
+        return 1;
+    }
+    if (cli_is(a, "--momentum")) FLT(0, 0.9999, &o->momentum);
+    if (!strcmp(a, "--no-nesterov")) { o->nesterov = 0; return 1; }
+    if (cli_is(a, "--weight-decay")) FLT(0, 1, &o->weight_decay);
+    if (cli_is(a, "--labels")) {
+        VAL();
+        if (!strcmp(v, "sparse")) o->labels = FERC_LABELS_SPARSE;
+        else if (!strcmp(v, "onehot")) o->labels = FERC_LABELS_ONEHOT;
+        else ONE_OF("--labels", "sparse or onehot");
+        return 1;
+    }
+    if (cli_is(a, "--seed")) { int s; VAL(); if (!cli_int("train", a, v, 0, 2147483647, &s)) return -1; o->seed = (uint64_t)s; return 1; }
+    if (cli_is(a, "--val-fraction")) FLT(0, 0.9, &o->val_fraction);
+    if (cli_is(a, "--threads")) INT(1, 1024, &o->threads);
+    if (!strcmp(a, "--bf16")) { o->bf16 = 1; return 1; }
+    if (!strcmp(a, "--tune-class-bias")) { o->tune_class_bias = 1; return 1; }
+    if (cli_is(a, "--select")) {
+        VAL();
+        if (!strcmp(v, "accuracy")) o->select = FERC_SELECT_ACCURACY;
+        else if (!strcmp(v, "macro-f1")) o->select = FERC_SELECT_MACRO_F1;
+        else ONE_OF("--select", "accuracy or macro-f1");
+        return 1;
+    }
+    return 0;
+#undef VAL
+#undef INT
+#undef FLT
+#undef ONE_OF
 }
 
-int cmd_train(int argc, char **argv) {
-    ferc_train_opts o;
-    ferc_train_opts_default(&o);
-    ferc_augment_opts aug;
-    ferc_augment_opts_default(&aug);
+/* -1 to go on, else the exit code (after --help or an error). */
+static int parse_args(int argc, char **argv, train_args *t) {
     ferc_error err = {0};
-    const char *data = NULL, *out = "model.ferc", *ckpt = NULL, *usage = "Training";
-    int limit = 0, skip_bad = 0, quiet = 0, use_aug = 0;
-    train_ui ui = {0, NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
+        int net = net_option(argc, argv, &i, &t->o);
 #define VAL() do { if (!(v = cli_value(argc, argv, &i, a))) return 2; } while (0)
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
-        else if (cli_is(a, "--data")) { VAL(); data = v; }
-        else if (cli_is(a, "--usage")) { VAL(); usage = v; }
-        else if (cli_is(a, "--arch")) { VAL(); o.arch = v; }
-        else if (cli_is(a, "--epochs")) { VAL(); if (!cli_int("train", a, v, 1, 100000, &o.epochs)) return 2; }
-        else if (cli_is(a, "--batch")) { VAL(); if (!cli_int("train", a, v, 1, 65536, &o.batch)) return 2; }
-        else if (cli_is(a, "--lr")) { VAL(); if (!cli_float("train", a, v, 1e-9, 10, &o.lr)) return 2; }
-        else if (cli_is(a, "--lr-schedule")) {
-            VAL();
-            if (!strcmp(v, "constant")) o.lr_schedule = FERC_LR_CONSTANT;
-            else if (!strcmp(v, "cosine")) o.lr_schedule = FERC_LR_COSINE;
-            else if (!strcmp(v, "plateau")) o.lr_schedule = FERC_LR_PLATEAU;
-            else return cli_usage_error("train", "--lr-schedule: '%s' is not constant, cosine or plateau", v);
-        }
-        else if (cli_is(a, "--lr-min")) { VAL(); if (!cli_float("train", a, v, 0, 10, &o.lr_min)) return 2; }
-        else if (cli_is(a, "--lr-warmup")) { VAL(); if (!cli_int("train", a, v, 0, 100000, &o.lr_warmup)) return 2; }
-        else if (cli_is(a, "--lr-factor")) { VAL(); if (!cli_float("train", a, v, 1e-6, 0.999999, &o.lr_factor)) return 2; }
-        else if (cli_is(a, "--lr-patience")) { VAL(); if (!cli_int("train", a, v, 1, 100000, &o.lr_patience)) return 2; }
-        else if (cli_is(a, "--label-smoothing")) { VAL(); if (!cli_float("train", a, v, 0, 0.999, &o.label_smoothing)) return 2; }
-        else if (cli_is(a, "--optimizer")) {
-            VAL();
-            if (!strcmp(v, "adam")) o.optimizer = FERC_OPT_ADAM;
-            else if (!strcmp(v, "sgd")) o.optimizer = FERC_OPT_SGD;
-            else return cli_usage_error("train", "--optimizer: '%s' is not adam or sgd", v);
-        }
-        else if (cli_is(a, "--momentum")) { VAL(); if (!cli_float("train", a, v, 0, 0.9999, &o.momentum)) return 2; }
-        else if (!strcmp(a, "--no-nesterov")) o.nesterov = 0;
-        else if (cli_is(a, "--weight-decay")) { VAL(); if (!cli_float("train", a, v, 0, 1, &o.weight_decay)) return 2; }
-        else if (cli_is(a, "--labels")) {
-            VAL();
-            if (!strcmp(v, "sparse")) o.labels = FERC_LABELS_SPARSE;
-            else if (!strcmp(v, "onehot")) o.labels = FERC_LABELS_ONEHOT;
-            else return cli_usage_error("train", "--labels: '%s' is not sparse or onehot", v);
-        }
-        else if (cli_is(a, "--seed")) { int s; VAL(); if (!cli_int("train", a, v, 0, 2147483647, &s)) return 2; o.seed = (uint64_t)s; }
-        else if (cli_is(a, "--val-fraction")) { VAL(); if (!cli_float("train", a, v, 0, 0.9, &o.val_fraction)) return 2; }
-        else if (cli_is(a, "--threads")) { VAL(); if (!cli_int("train", a, v, 1, 1024, &o.threads)) return 2; }
-        else if (cli_is(a, "--out")) { VAL(); out = v; }
-        else if (cli_is(a, "--checkpoint")) { VAL(); ckpt = v; }
-        else if (!strcmp(a, "--resume")) o.resume = 1;
-        else if (!strcmp(a, "--bf16")) o.bf16 = 1;
-        else if (!strcmp(a, "--tune-class-bias")) o.tune_class_bias = 1;
-        else if (cli_is(a, "--select")) {
-            VAL();
-            if (!strcmp(v, "accuracy")) o.select = FERC_SELECT_ACCURACY;
-            else if (!strcmp(v, "macro-f1")) o.select = FERC_SELECT_MACRO_F1;
-            else return cli_usage_error("train", "--select: '%s' is not accuracy or macro-f1", v);
-        }
-        else if (!strcmp(a, "--skip-bad-rows")) skip_bad = 1;
-        else if (cli_is(a, "--limit")) { VAL(); if (!cli_int("train", a, v, 2, 1 << 30, &limit)) return 2; }
+        if (net) { if (net < 0) return 2; }
+        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
+        else if (cli_is(a, "--data")) { VAL(); t->data = v; }
+        else if (cli_is(a, "--usage")) { VAL(); t->usage = v; }
+        else if (cli_is(a, "--out")) { VAL(); t->out = v; }
+        else if (cli_is(a, "--checkpoint")) { VAL(); t->ckpt = v; }
+        else if (!strcmp(a, "--resume")) t->o.resume = 1;
+        else if (!strcmp(a, "--skip-bad-rows")) t->skip_bad = 1;
+        else if (cli_is(a, "--limit")) { VAL(); if (!cli_int("train", a, v, 2, 1 << 30, &t->limit)) return 2; }
         else if (cli_is(a, "--augment")) {
             VAL();
-            if (ferc_augment_opts_parse(&aug, v, &err) != FERC_OK) return cli_usage_error("train", "--augment: %s", err.msg);
-            use_aug = 1;
+            if (ferc_augment_opts_parse(&t->aug, v, &err) != FERC_OK) return cli_usage_error("train", "--augment: %s", err.msg);
+            t->use_aug = 1;
         }
         else if (cli_is(a, "--augment-config")) {
             VAL();
-            if (ferc_augment_load_config(v, &aug, &err) != FERC_OK) return cli_error(&err);
-            use_aug = 1;
+            if (ferc_augment_load_config(v, &t->aug, &err) != FERC_OK) return cli_error(&err);
+            t->use_aug = 1;
         }
         else if (cli_is(a, "--class-weight")) {
             VAL();
             if (strcmp(v, "balanced") && strcmp(v, "none")) return cli_usage_error("train", "--class-weight: '%s' is not balanced or none", v);
-            o.class_weight_balanced = !strcmp(v, "balanced");
+            t->o.class_weight_balanced = !strcmp(v, "balanced");
         }
         else if (cli_is(a, "--balance")) {
             VAL();
             if (strcmp(v, "oversample") && strcmp(v, "none")) return cli_usage_error("train", "--balance: '%s' is not oversample or none", v);
-            o.balance_oversample = !strcmp(v, "oversample");
+            t->o.balance_oversample = !strcmp(v, "oversample");
         }
-        else if (cli_is(a, "--plot")) { VAL(); ui.plot_dir = v; }
-        else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) quiet = 1;
+        else if (cli_is(a, "--plot")) { VAL(); t->ui.plot_dir = v; }
+        else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) t->ui.quiet = 1;
         else return cli_usage_error("train", "unknown option '%s'", a);
 #undef VAL
     }
-    int u = ferc_usage_from_name(usage);
-    if (u == -2) return cli_usage_error("train", "--usage: '%s' is not Training, PublicTest, PrivateTest or all", usage);
-    if (!data) {
+    return -1;
+}
+
+/* The defaults that depend on other options, and the training options that
+ * point into t: -1 to go on, else the exit code. */
+static int check_args(train_args *t) {
+    t->usage_code = ferc_usage_from_name(t->usage);
+    if (t->usage_code == -2)
+        return cli_usage_error("train", "--usage: '%s' is not Training, PublicTest, PrivateTest or all", t->usage);
+    if (!t->data) {
         if (access(DEFAULT_DATA, R_OK) != 0) {
             fprintf(stderr, "ferc train: no --data given and %s is not there.\n"
                             "Get FER2013 (fer2013.csv, from the Kaggle challenge) and pass --data PATH.\n", DEFAULT_DATA);
             return 2;
         }
-        data = DEFAULT_DATA;
+        t->data = DEFAULT_DATA;
     }
-    if (ui.plot_dir && !ferc_plot_curves) return cli_usage_error("train", "--plot is not available in this build");
-    char ckbuf[4096];
-    if (!ckpt) { snprintf(ckbuf, sizeof ckbuf, "%s.ckpt", out); ckpt = ckbuf; }
-    o.checkpoint = ckpt;
-    if (use_aug) o.augment = &aug;
-    ui.quiet = quiet;
-    o.progress = on_progress; o.progress_user = &ui;
-    o.log = on_log; o.log_user = &ui;
+    if (t->ui.plot_dir && !ferc_plot_curves) return cli_usage_error("train", "--plot is not available in this build");
+    if (!t->ckpt) { snprintf(t->ckbuf, sizeof t->ckbuf, "%s.ckpt", t->out); t->ckpt = t->ckbuf; }
+    t->o.checkpoint = t->ckpt;
+    if (t->use_aug) t->o.augment = &t->aug;
+    t->log = (cli_log_to){.quiet = t->ui.quiet, .prefix = ""};
+    t->o.progress = on_progress;
+    t->o.progress_user = &t->ui;
+    t->o.log = cli_log;
+    t->o.log_user = &t->log;
+    return -1;
+}
 
-    ferc_dataset d;
-    ferc_load_opts lo = {u, skip_bad, 0};
-    if (!quiet) fprintf(stderr, "loading %s ...\n", data);
-    double t0 = cli_now();
-    if (ferc_dataset_load(data, &lo, &d, &err) != FERC_OK) return cli_error(&err);
-    if (limit && limit < d.n) d.n = limit;
+/* The training rows, with their class counts unless quiet: 0, or the exit code. */
+static int load_data(const train_args *t, ferc_dataset *d) {
+    ferc_error err = {0};
+    ferc_load_opts lo = {.usage = t->usage_code, .skip_bad_rows = t->skip_bad, .size = 0};
+    int quiet = t->ui.quiet;
+    if (!quiet) fprintf(stderr, "loading %s ...\n", t->data);
+    double t0 = ferc_now();
+    if (ferc_dataset_load(t->data, &lo, d, &err) != FERC_OK) return cli_error(&err);
+    if (t->limit && t->limit < d->n) d->n = t->limit;
     if (!quiet) {
         int counts[FERC_NUM_CLASSES];
-        ferc_dataset_class_counts(&d, counts);
-        fprintf(stderr, "loaded %d faces (%s) in %.2fs", d.n, usage, cli_now() - t0);
-        if (d.skipped) fprintf(stderr, ", skipped %d bad rows", d.skipped);
+        ferc_dataset_class_counts(d, counts);
+        fprintf(stderr, "loaded %d faces (%s) in %.2fs", d->n, t->usage, ferc_now() - t0);
+        if (d->skipped) fprintf(stderr, ", skipped %d bad rows", d->skipped);
         fprintf(stderr, "; per class:");
         for (int c = 0; c < FERC_NUM_CLASSES; c++) fprintf(stderr, " %s %d", ferc_label_name(c), counts[c]);
         fprintf(stderr, "\n");
-        if (use_aug) { char buf[512]; ferc_augment_describe(&aug, buf, sizeof buf); fprintf(stderr, "augmentation: %s\n", buf); }
-    } else if (d.skipped) {
-        fprintf(stderr, "skipped %d bad rows\n", d.skipped);
+        if (t->use_aug) {
+            char buf[512];
+            ferc_augment_describe(&t->aug, buf, sizeof buf);
+            fprintf(stderr, "augmentation: %s\n", buf);
+        }
+    } else if (d->skipped) {
+        fprintf(stderr, "skipped %d bad rows\n", d->skipped);
     }
-    if (ui.plot_dir) mkdir(ui.plot_dir, 0755);
+    return 0;
+}
+
+/* Train on d (freed as soon as training ends), save the model, draw the
+ * final curves and say which epoch was kept: the exit code. */
+static int train_and_save(const train_args *t, ferc_dataset *d) {
+    ferc_error err = {0};
+    if (t->ui.plot_dir) mkdir(t->ui.plot_dir, 0755);
     ferc_model *m = NULL;
-    double tt = cli_now();
-    ferc_status st = ferc_train(&d, &o, &m, &err);
-    ferc_dataset_free(&d);
+    double tt = ferc_now();
+    ferc_status st = ferc_train(d, &t->o, &m, &err);
+    ferc_dataset_free(d);
     if (st != FERC_OK) { cli_progress_end(); return cli_error(&err); }
-    if (ferc_model_save(m, out, &err) != FERC_OK) { ferc_model_free(m); return cli_error(&err); }
+    if (ferc_model_save(m, t->out, &err) != FERC_OK) { ferc_model_free(m); return cli_error(&err); }
     const ferc_epoch_stats *h;
     int nh = ferc_model_history(m, &h);
-    if (ui.plot_dir) {
+    if (t->ui.plot_dir) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/curves.png", ui.plot_dir);
+        snprintf(path, sizeof path, "%s/curves.png", t->ui.plot_dir);
         if (ferc_plot_curves(h, nh, path, &err) != FERC_OK) fprintf(stderr, "ferc train: --plot: %s\n", err.msg);
     }
-    float best = -1; int be = 0;
-    const int by_f1 = o.select == FERC_SELECT_MACRO_F1;
+    float best = -1;
+    int be = 0;
+    const int by_f1 = t->o.select == FERC_SELECT_MACRO_F1;
     for (int i = 0; i < nh; i++) {
         float v = by_f1 ? h[i].val_macro_f1 : h[i].val_acc;
         if (v > best) { best = v; be = h[i].epoch; }
     }
-    if (!quiet) fprintf(stderr, "saved %s (best val_%s %.4f at epoch %d; %.1f s of training)\n", out,
-                        by_f1 ? "macro_f1" : "accuracy", best, be, cli_now() - tt);
+    if (!t->ui.quiet)
+        fprintf(stderr, "saved %s (best val_%s %.4f at epoch %d; %.1f s of training)\n", t->out,
+                by_f1 ? "macro_f1" : "accuracy", best, be, ferc_now() - tt);
     ferc_model_free(m);
     return 0;
+}
+
+int cmd_train(int argc, char **argv) {
+    train_args t = {.out = "model.ferc", .usage = "Training"};
+    ferc_train_opts_default(&t.o);
+    ferc_augment_opts_default(&t.aug);
+    int rc = parse_args(argc, argv, &t);
+    if (rc < 0) rc = check_args(&t);
+    if (rc >= 0) return rc;
+    ferc_dataset d;
+    if ((rc = load_data(&t, &d))) return rc;
+    return train_and_save(&t, &d);
 }

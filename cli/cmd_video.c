@@ -138,45 +138,39 @@ static int probe(const char *input, vinfo *vi) {
     return 1;
 }
 
-/* ---- output ---- */
+/* ---- the command ---- */
 
+typedef struct {
+    const char *input, *csv, *annotate, *model, *cascade;
+    int every;
+    ferc_find_opts find;
+} video_args;
 
-int cmd_video(int argc, char **argv) {
-    const char *input = NULL, *csv = NULL, *annotate = NULL, *model = NULL, *cascade = NULL;
-    int every = 1;
-    float margin = 0.1f;
-    ferc_detect_opts det;
-    ferc_detect_opts_default(&det);
+/* -1 to go on, else the exit code (after --help or a usage error). */
+static int parse_args(int argc, char **argv, video_args *a) {
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-#define VAL() do { if (!(v = cli_value(argc, argv, &i, a))) return 2; } while (0)
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
-        else if (cli_is(a, "--csv")) { VAL(); csv = v; }
-        else if (cli_is(a, "--annotate")) { VAL(); annotate = v; }
-        else if (cli_is(a, "--model")) { VAL(); model = v; }
-        else if (cli_is(a, "--cascade")) { VAL(); cascade = v; }
-        else if (cli_is(a, "--every")) { VAL(); if (!cli_int("video", a, v, 1, 1000000, &every)) return 2; }
-        else if (cli_is(a, "--margin")) { VAL(); if (!cli_float("video", a, v, 0, 2, &margin)) return 2; }
-        else if (cli_is(a, "--scale-factor")) {
-            float f;
-            VAL();
-            if (!cli_float("video", a, v, 1.0001, 10, &f)) return 2;
-            det.scale_factor = f;
-        }
-        else if (cli_is(a, "--min-neighbors")) { VAL(); if (!cli_int("video", a, v, 0, 1000, &det.min_neighbors)) return 2; }
-        else if (cli_is(a, "--min-size")) { VAL(); if (!cli_int("video", a, v, 0, 100000, &det.min_size)) return 2; }
-        else if (cli_is(a, "--max-size")) { VAL(); if (!cli_int("video", a, v, 0, 100000, &det.max_size)) return 2; }
-        else if (cli_is(a, "--threads")) { VAL(); if (!cli_int("video", a, v, 1, 1024, &det.threads)) return 2; }
-        else if (a[0] == '-' && a[1]) return cli_usage_error("video", "unknown option '%s'", a);
-        else if (!input) input = a;
-        else return cli_usage_error("video", "one INPUT only ('%s' and '%s')", input, a);
+        const char *s = argv[i], *v;
+        int face = cli_face_option(argc, argv, &i, &a->find, &a->cascade);
+#define VAL() do { if (!(v = cli_value(argc, argv, &i, s))) return 2; } while (0)
+        if (face) { if (face < 0) return 2; }
+        else if (!strcmp(s, "--help") || !strcmp(s, "-h")) { help(); return 0; }
+        else if (cli_is(s, "--csv")) { VAL(); a->csv = v; }
+        else if (cli_is(s, "--annotate")) { VAL(); a->annotate = v; }
+        else if (cli_is(s, "--model")) { VAL(); a->model = v; }
+        else if (cli_is(s, "--every")) { VAL(); if (!cli_int("video", s, v, 1, 1000000, &a->every)) return 2; }
+        else if (s[0] == '-' && s[1]) return cli_usage_error("video", "unknown option '%s'", s);
+        else if (!a->input) a->input = s;
+        else return cli_usage_error("video", "one INPUT only ('%s' and '%s')", a->input, s);
 #undef VAL
     }
-    if (!input) return cli_usage_error("video", "give the INPUT video");
-    if (!csv) return cli_usage_error("video", "--csv FILE is required");
+    if (!a->input) return cli_usage_error("video", "give the INPUT video");
+    if (!a->csv) return cli_usage_error("video", "--csv FILE is required");
+    return -1;
+}
 
-    vinfo vi;
-    int pr = probe(input, &vi);
+/* The input's frame size and rate: 0, or 1 after saying why it cannot be used. */
+static int check_input(const char *input, vinfo *vi) {
+    int pr = probe(input, vi);
     if (pr < 0) {
         fprintf(stderr, "ferc video: ffprobe not found: install the Debian package ffmpeg (apt-get install ffmpeg)\n");
         return 1;
@@ -185,135 +179,184 @@ int cmd_video(int argc, char **argv) {
         fprintf(stderr, "ferc video: %s: not a readable video (ffprobe found no video stream)\n", input);
         return 1;
     }
-    if ((size_t)vi.w * (size_t)vi.h > FERC_MAX_IMAGE_PIXELS) {
-        fprintf(stderr, "ferc video: %s: frames of %dx%d are larger than the %u-pixel limit\n", input, vi.w, vi.h,
+    if ((size_t)vi->w * (size_t)vi->h > FERC_MAX_IMAGE_PIXELS) {
+        fprintf(stderr, "ferc video: %s: frames of %dx%d are larger than the %u-pixel limit\n", input, vi->w, vi->h,
                 FERC_MAX_IMAGE_PIXELS);
         return 1;
     }
+    return 0;
+}
 
+typedef struct {
+    const video_args *a;
+    vinfo vi;
+    ferc_model *model;
+    ferc_cascade *cascade;
+    FILE *out;              /* the CSV */
+    child dec, enc;         /* ffmpeg decoding the input, and encoding the annotated copy */
+    uint8_t *rgb, *gray;    /* the current frame */
+    ferc_faces faces;       /* of the last analysed frame */
+    long frame, analysed, nfaces;
+    double t0, t_work;
+} video;
+
+/* The model, the cascade and the CSV with its header: 0, or the exit code
+ * after reporting the problem. */
+static int open_outputs(video *v) {
+    const video_args *a = v->a;
     ferc_error err = {0};
     char mbuf[PATH_MAX];
-    if (!model) model = cli_default_model(mbuf, sizeof mbuf);
-    if (!model) {
-        fprintf(stderr, "ferc video: no model: give --model FILE (looked for $FERC_MODEL, models/seed2.ferc, "
-                        "models/seed.ferc and ../models next to the ferc executable)\n");
+    const char *model = cli_model_path("video", a->model, mbuf, sizeof mbuf);
+    if (!model) return 1;
+    if (ferc_model_load(model, &v->model, &err) != FERC_OK) return cli_error(&err);
+    if (ferc_cascade_load(a->cascade, &v->cascade, &err) != FERC_OK) return cli_error(&err);
+    if (!(v->out = fopen(a->csv, "w"))) {
+        fprintf(stderr, "ferc video: --csv %s: %s\n", a->csv, strerror(errno));
         return 1;
     }
-    ferc_model *m = NULL;
-    ferc_cascade *cas = NULL;
-    if (ferc_model_load(model, &m, &err) != FERC_OK) return cli_error(&err);
-    if (ferc_cascade_load(cascade, &cas, &err) != FERC_OK) { ferc_model_free(m); return cli_error(&err); }
-    FILE *out = fopen(csv, "w");
-    if (!out) {
-        fprintf(stderr, "ferc video: --csv %s: %s\n", csv, strerror(errno));
-        ferc_cascade_free(cas); ferc_model_free(m);
-        return 1;
-    }
-    fputs("frame,time,face,x,y,w,h,emotion", out);
-    for (int k = 0; k < FERC_NUM_CLASSES; k++) fprintf(out, ",%s", ferc_label_name(k));
-    fputc('\n', out);
+    fputs("frame,time,face,x,y,w,h,emotion", v->out);
+    for (int k = 0; k < FERC_NUM_CLASSES; k++) fprintf(v->out, ",%s", ferc_label_name(k));
+    fputc('\n', v->out);
+    return 0;
+}
 
+/* The ffmpeg decoder (and the encoder with --annotate) and the frame
+ * buffers: 0, or 1 after reporting the problem. */
+static int start(video *v) {
+    const video_args *a = v->a;
     /* A broken encoder pipe must become an error, not kill us. */
     signal(SIGPIPE, SIG_IGN);
     char size[64];
-    snprintf(size, sizeof size, "%dx%d", vi.w, vi.h);
-    char *dec_argv[] = {"ffmpeg", "-v", "error", "-nostdin", "-i", (char *)input, "-map", "0:v:0", "-an", "-sn",
-                        "-r", vi.rate, "-f", "rawvideo", "-pix_fmt", "rgb24", "-", NULL};
-    char *enc_argv[] = {"ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", size, "-r", vi.rate,
-                        "-i", "-", "-i", (char *)input, "-map", "0:v:0", "-map", "1:a?", "-vf",
+    snprintf(size, sizeof size, "%dx%d", v->vi.w, v->vi.h);
+    char *dec_argv[] = {"ffmpeg", "-v", "error", "-nostdin", "-i", (char *)a->input, "-map", "0:v:0", "-an", "-sn",
+                        "-r", v->vi.rate, "-f", "rawvideo", "-pix_fmt", "rgb24", "-", NULL};
+    char *enc_argv[] = {"ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", size, "-r", v->vi.rate,
+                        "-i", "-", "-i", (char *)a->input, "-map", "0:v:0", "-map", "1:a?", "-vf",
                         "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
-                        "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", (char *)annotate, NULL};
-    child dec = {0}, enc = {0};
-    int rc = 0;
-    if (!spawn(&dec, dec_argv, 0)) {
+                        "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", (char *)a->annotate, NULL};
+    if (!spawn(&v->dec, dec_argv, 0)) {
         fprintf(stderr, "ferc video: cannot start ffmpeg: %s\n", strerror(errno));
-        rc = 1;
+        return 1;
     }
-    if (!rc && annotate && !spawn(&enc, enc_argv, 1)) {
-        fprintf(stderr, "ferc video: cannot start ffmpeg for %s: %s\n", annotate, strerror(errno));
-        rc = 1;
+    if (a->annotate && !spawn(&v->enc, enc_argv, 1)) {
+        fprintf(stderr, "ferc video: cannot start ffmpeg for %s: %s\n", a->annotate, strerror(errno));
+        return 1;
     }
-    size_t npx = (size_t)vi.w * vi.h;
-    uint8_t *rgb = malloc(npx * 3), *gray = malloc(npx);
-    int cap = 64, n = 0;
-    ferc_box *boxes = malloc(sizeof(ferc_box) * (size_t)cap);
-    float *probs = malloc(sizeof(float) * FERC_NUM_CLASSES * (size_t)cap);
-    if (!rgb || !gray || !boxes || !probs) { fprintf(stderr, "ferc video: out of memory\n"); rc = 1; }
-    long frame = 0, analysed = 0, faces = 0;
-    double t0 = cli_now(), t_work = 0;
-    while (!rc && fread(rgb, 1, npx * 3, dec.f) == npx * 3) {
-        if (frame % every == 0) {
-            double ta = cli_now();
-            /* BT.601 luma, rounded as OpenCV 4's cvtColor (15-bit fixed point) */
-            for (size_t i = 0; i < npx; i++)
-                gray[i] = (uint8_t)((rgb[3 * i] * 9798u + rgb[3 * i + 1] * 19235u + rgb[3 * i + 2] * 3735u + 16384u) >> 15);
-            int nf = 0;
-            ferc_status st = ferc_detect_faces(cas, gray, vi.w, vi.h, vi.w, &det, boxes, cap, &nf, &err);
-            if (st == FERC_OK && nf > cap) {
-                ferc_box *nb = realloc(boxes, sizeof(ferc_box) * (size_t)nf);
-                float *np = realloc(probs, sizeof(float) * FERC_NUM_CLASSES * (size_t)nf);
-                if (nb) boxes = nb;
-                if (np) probs = np;
-                if (!nb || !np) { fprintf(stderr, "ferc video: out of memory\n"); rc = 1; break; }
-                cap = nf;
-                st = ferc_detect_faces(cas, gray, vi.w, vi.h, vi.w, &det, boxes, cap, &nf, &err);
-            }
-            if (st == FERC_OK && nf > 0) st = ferc_classify_faces(m, gray, vi.w, vi.h, vi.w, boxes, nf, margin, probs, &err);
-            if (st != FERC_OK) { cli_progress_end(); rc = cli_error(&err); break; }
-            n = nf;
-            double t = (double)frame / vi.fps;
-            if (n == 0) fprintf(out, "%ld,%.3f,,,,,,,,,,,,,\n", frame, t);
-            for (int i = 0; i < n; i++) {
-                const float *p = probs + (size_t)i * FERC_NUM_CLASSES;
-                int top = 0;
-                for (int k = 1; k < FERC_NUM_CLASSES; k++)
-                    if (p[k] > p[top]) top = k;
-                fprintf(out, "%ld,%.3f,%d,%d,%d,%d,%d,%s", frame, t, i + 1, boxes[i].x, boxes[i].y, boxes[i].w,
-                        boxes[i].h, ferc_label_name(top));
-                for (int k = 0; k < FERC_NUM_CLASSES; k++) fprintf(out, ",%.6f", p[k]);
-                fputc('\n', out);
-            }
-            faces += n;
-            analysed++;
-            t_work += cli_now() - ta;
-        }
-        if (enc.f) {
-            ferc_image im = {vi.w, vi.h, 3, rgb};
-            if (ferc_draw_faces(&im, boxes, n, probs, &err) != FERC_OK) { cli_progress_end(); rc = cli_error(&err); break; }
-            if (fwrite(rgb, 1, npx * 3, enc.f) != npx * 3) {
-                cli_progress_end();
-                fprintf(stderr, "ferc video: the encoder for %s stopped (see ffmpeg's message above)\n", annotate);
-                rc = 1;
-                break;
-            }
-        }
-        frame++;
-        double dt = cli_now() - t0;
+    size_t npx = (size_t)v->vi.w * v->vi.h;
+    v->rgb = malloc(npx * 3);
+    v->gray = malloc(npx);
+    if (!v->rgb || !v->gray) { fprintf(stderr, "ferc video: out of memory\n"); return 1; }
+    return 0;
+}
+
+static void csv_rows(FILE *out, long frame, double t, const ferc_faces *f) {
+    if (f->n == 0) fprintf(out, "%ld,%.3f,,,,,,,,,,,,,\n", frame, t);
+    for (int i = 0; i < f->n; i++) {
+        const float *p = f->probs + (size_t)i * FERC_NUM_CLASSES;
+        const ferc_box *b = &f->boxes[i];
+        int top = 0;
+        for (int k = 1; k < FERC_NUM_CLASSES; k++)
+            if (p[k] > p[top]) top = k;
+        fprintf(out, "%ld,%.3f,%d,%d,%d,%d,%d,%s", frame, t, i + 1, b->x, b->y, b->w, b->h, ferc_label_name(top));
+        for (int k = 0; k < FERC_NUM_CLASSES; k++) fprintf(out, ",%.6f", p[k]);
+        fputc('\n', out);
+    }
+}
+
+/* The faces of the current frame, to the CSV: 0, or the exit code. */
+static int analyse(video *v) {
+    double ta = ferc_now();
+    ferc_error err = {0};
+    ferc_rgb_to_gray(v->rgb, (size_t)v->vi.w * v->vi.h, v->gray);
+    if (ferc_find_faces(v->cascade, v->model, v->gray, v->vi.w, v->vi.h, v->vi.w, &v->a->find, &v->faces, &err) !=
+        FERC_OK) {
+        cli_progress_end();
+        return cli_error(&err);
+    }
+    csv_rows(v->out, v->frame, (double)v->frame / v->vi.fps, &v->faces);
+    v->nfaces += v->faces.n;
+    v->analysed++;
+    v->t_work += ferc_now() - ta;
+    return 0;
+}
+
+/* The current frame with the last analysed faces drawn, to the encoder. */
+static int encode(video *v) {
+    ferc_error err = {0};
+    ferc_image im = {.w = v->vi.w, .h = v->vi.h, .c = 3, .data = v->rgb};
+    if (ferc_draw_faces(&im, v->faces.boxes, v->faces.n, v->faces.probs, &err) != FERC_OK) {
+        cli_progress_end();
+        return cli_error(&err);
+    }
+    size_t bytes = (size_t)v->vi.w * v->vi.h * 3;
+    if (fwrite(v->rgb, 1, bytes, v->enc.f) != bytes) {
+        cli_progress_end();
+        fprintf(stderr, "ferc video: the encoder for %s stopped (see ffmpeg's message above)\n", v->a->annotate);
+        return 1;
+    }
+    return 0;
+}
+
+/* Every decoded frame: analysed (one in --every), drawn and encoded. */
+static int run_frames(video *v) {
+    size_t bytes = (size_t)v->vi.w * v->vi.h * 3;
+    v->t0 = ferc_now();
+    while (fread(v->rgb, 1, bytes, v->dec.f) == bytes) {
+        int rc = v->frame % v->a->every == 0 ? analyse(v) : 0;
+        if (!rc && v->enc.f) rc = encode(v);
+        if (rc) return rc;
+        v->frame++;
+        double dt = ferc_now() - v->t0;
         char extra[96];
-        snprintf(extra, sizeof extra, "%.1f fps, %ld faces", dt > 0 ? frame / dt : 0.0, faces);
-        cli_progress("video", frame, vi.frames > frame ? vi.frames : frame, extra);
+        snprintf(extra, sizeof extra, "%.1f fps, %ld faces", dt > 0 ? v->frame / dt : 0.0, v->nfaces);
+        cli_progress("video", v->frame, v->vi.frames > v->frame ? v->vi.frames : v->frame, extra);
     }
+    return 0;
+}
+
+/* Wait for the ffmpegs, close the CSV and print the speeds: the exit code
+ * (rc, or 1 when one of those fails). */
+static int finish_all(video *v, int rc) {
+    const video_args *a = v->a;
     cli_progress_end();
-    if (dec.pid > 0) {
-        if (rc) kill(dec.pid, SIGTERM);
-        int st = finish(&dec);
+    if (v->dec.pid > 0) {
+        if (rc) kill(v->dec.pid, SIGTERM);
+        int st = finish(&v->dec);
         if (!rc && st == 127) { fprintf(stderr, "ferc video: ffmpeg not found: apt-get install ffmpeg\n"); rc = 1; }
-        else if (!rc && st != 0) { fprintf(stderr, "ferc video: decoding %s failed (ffmpeg exit %d)\n", input, st); rc = 1; }
+        else if (!rc && st != 0) { fprintf(stderr, "ferc video: decoding %s failed (ffmpeg exit %d)\n", a->input, st); rc = 1; }
     }
-    if (enc.pid > 0) {
-        int st = finish(&enc);
-        if (!rc && st != 0) { fprintf(stderr, "ferc video: encoding %s failed (ffmpeg exit %d)\n", annotate, st); rc = 1; }
+    if (v->enc.pid > 0) {
+        int st = finish(&v->enc);
+        if (!rc && st != 0) { fprintf(stderr, "ferc video: encoding %s failed (ffmpeg exit %d)\n", a->annotate, st); rc = 1; }
     }
-    if (fclose(out) != 0 && !rc) { fprintf(stderr, "ferc video: --csv %s: write error\n", csv); rc = 1; }
-    if (!rc && frame == 0) { fprintf(stderr, "ferc video: %s: no frame decoded\n", input); rc = 1; }
-    double dt = cli_now() - t0;
+    if (fclose(v->out) != 0 && !rc) { fprintf(stderr, "ferc video: --csv %s: write error\n", a->csv); rc = 1; }
+    if (!rc && v->frame == 0) { fprintf(stderr, "ferc video: %s: no frame decoded\n", a->input); rc = 1; }
+    double dt = ferc_now() - v->t0;
     if (!rc)
         fprintf(stderr,
                 "video: %ld frames (%ld analysed, %ld faces) in %.2f s: %.1f frames/s overall, %.1f analysed "
                 "frames/s for detection + classification\n",
-                frame, analysed, faces, dt, dt > 0 ? frame / dt : 0.0, t_work > 0 ? analysed / t_work : 0.0);
-    free(rgb); free(gray); free(boxes); free(probs);
-    ferc_cascade_free(cas);
-    ferc_model_free(m);
+                v->frame, v->analysed, v->nfaces, dt, dt > 0 ? v->frame / dt : 0.0,
+                v->t_work > 0 ? v->analysed / v->t_work : 0.0);
+    return rc;
+}
+
+int cmd_video(int argc, char **argv) {
+    video_args a = {.every = 1};
+    ferc_find_opts_default(&a.find);
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
+    video v = {.a = &a};
+    if ((rc = check_input(a.input, &v.vi))) return rc;
+    if (!(rc = open_outputs(&v))) {
+        rc = start(&v);
+        if (!rc) rc = run_frames(&v);
+        rc = finish_all(&v, rc);
+    }
+    free(v.rgb);
+    free(v.gray);
+    ferc_faces_free(&v.faces);
+    ferc_cascade_free(v.cascade);
+    ferc_model_free(v.model);
     return rc;
 }

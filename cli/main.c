@@ -13,14 +13,14 @@
 #pragma weak cmd_report
 
 static const struct { const char *name; int (*fn)(int, char **); const char *help; } cmds[] = {
-    {"train", cmd_train, "train a network on FER2013 (CSV or image folders)"},
-    {"eval", cmd_eval, "accuracy, classification report and confusion matrix"},
-    {"predict", cmd_predict, "classify the faces in images or folders"},
-    {"video", cmd_video, "classify the faces in a video, frame by frame, to CSV"},
-    {"report", cmd_report, "an HTML report with curves, confusion, errors, activations"},
-    {"augment", cmd_augment, "a PNG grid of faces beside their augmented versions"},
-    {"bench", cmd_bench, "speed of training and inference on random data"},
-    {"info", cmd_info, "what a model file holds (architecture, history, size)"},
+    {.name = "train", .fn = cmd_train, .help = "train a network on FER2013 (CSV or image folders)"},
+    {.name = "eval", .fn = cmd_eval, .help = "accuracy, classification report and confusion matrix"},
+    {.name = "predict", .fn = cmd_predict, .help = "classify the faces in images or folders"},
+    {.name = "video", .fn = cmd_video, .help = "classify the faces in a video, frame by frame, to CSV"},
+    {.name = "report", .fn = cmd_report, .help = "an HTML report with curves, confusion, errors, activations"},
+    {.name = "augment", .fn = cmd_augment, .help = "a PNG grid of faces beside their augmented versions"},
+    {.name = "bench", .fn = cmd_bench, .help = "speed of training and inference on random data"},
+    {.name = "info", .fn = cmd_info, .help = "what a model file holds (architecture, history, size)"},
 };
 
 static void usage(FILE *f) {

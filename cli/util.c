@@ -1,4 +1,6 @@
-/* util.c — option parsing, error printing and the progress bar of the CLI. */
+/* util.c — what several subcommands share: option parsing (the face
+ * finder's options included), error and log printing, the progress bar, the
+ * default model and the clocks. */
 #include "cli.h"
 
 #include <errno.h>
@@ -91,10 +93,39 @@ void cli_progress_end(void) {
     if (bar_shown) { fprintf(stderr, "\r\033[K"); fflush(stderr); bar_shown = 0; }
 }
 
-double cli_now(void) {
+double cli_thread_cpu_now(void) {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+void cli_log(ferc_log_level level, const char *msg, void *user) {
+    const cli_log_to *to = user;
+    if (to->quiet && level < FERC_LOG_WARN) return;
+    fprintf(stderr, "%s%s\n", to->prefix ? to->prefix : "", msg);
+}
+
+int cli_face_option(int argc, char **argv, int *i, ferc_find_opts *o, const char **cascade) {
+    const char *a = argv[*i], *cmd = argv[0], *v;
+    ferc_detect_opts *d = &o->detect;
+#define VAL() do { if (!(v = cli_value(argc, argv, i, a))) return -1; } while (0)
+#define OK(parsed) return (parsed) ? 1 : -1
+    if (cli_is(a, "--cascade")) { VAL(); *cascade = v; return 1; }
+    if (cli_is(a, "--margin")) { VAL(); OK(cli_float(cmd, a, v, 0, 2, &o->margin)); }
+    if (cli_is(a, "--scale-factor")) {
+        float f;
+        VAL();
+        if (!cli_float(cmd, a, v, 1.0001, 10, &f)) return -1;
+        d->scale_factor = f;
+        return 1;
+    }
+    if (cli_is(a, "--min-neighbors")) { VAL(); OK(cli_int(cmd, a, v, 0, 1000, &d->min_neighbors)); }
+    if (cli_is(a, "--min-size")) { VAL(); OK(cli_int(cmd, a, v, 0, 100000, &d->min_size)); }
+    if (cli_is(a, "--max-size")) { VAL(); OK(cli_int(cmd, a, v, 0, 100000, &d->max_size)); }
+    if (cli_is(a, "--threads")) { VAL(); OK(cli_int(cmd, a, v, 1, 1024, &d->threads)); }
+    return 0;
+#undef VAL
+#undef OK
 }
 
 const char *cli_default_model(char *buf, size_t cap) {
@@ -117,4 +148,12 @@ const char *cli_default_model(char *buf, size_t cap) {
         }
     }
     return NULL;
+}
+
+const char *cli_model_path(const char *cmd, const char *given, char *buf, size_t cap) {
+    const char *model = given ? given : cli_default_model(buf, cap);
+    if (!model)
+        fprintf(stderr, "ferc %s: no model: give --model FILE (looked for $FERC_MODEL, models/seed2.ferc, "
+                        "models/seed.ferc and ../models next to the ferc executable)\n", cmd);
+    return model;
 }

@@ -58,10 +58,7 @@ int ferc_label_from_name(const char *name);
 /* xoshiro256** state; seed it with ferc_rng_seed (splitmix64 expansion). */
 typedef struct { uint64_t s[4]; } ferc_rng;
 void ferc_rng_seed(ferc_rng *r, uint64_t seed);
-uint64_t ferc_rng_next(ferc_rng *r);
-float ferc_rng_uniform(ferc_rng *r);             /* [0,1) */
 uint32_t ferc_rng_below(ferc_rng *r, uint32_t n); /* [0,n), unbiased */
-float ferc_rng_normal(ferc_rng *r);               /* N(0,1), Box-Muller */
 
 /* ------------------------------------------------------------------------ */
 /* Images                                                                    */
@@ -81,10 +78,11 @@ typedef struct {
 ferc_status ferc_image_load(const char *path, int want_c, ferc_image *out, ferc_error *err);
 ferc_status ferc_image_save_png(const char *path, const ferc_image *img, ferc_error *err);
 void ferc_image_free(ferc_image *img);
+/* RGB (n interleaved pixels) to gray with ITU-R BT.601 luma, rounded as
+ * OpenCV 4's cvtColor(RGB2GRAY), so that a video frame and the same picture
+ * loaded from a file find the same faces. gray may be rgb (in place). */
+void ferc_rgb_to_gray(const uint8_t *rgb, size_t n, uint8_t *gray);
 
-/* Bilinear resize of one float plane, align_corners=false (pixel centres),
- * like OpenCV INTER_LINEAR and PyTorch interpolate(bilinear). */
-void ferc_resize_bilinear(const float *src, int sh, int sw, float *dst, int dh, int dw);
 
 /* ------------------------------------------------------------------------ */
 /* Datasets                                                                  */
@@ -94,7 +92,6 @@ enum { FERC_USAGE_TRAINING = 0, FERC_USAGE_PUBLICTEST = 1, FERC_USAGE_PRIVATETES
        FERC_USAGE_ALL = -1 };
 /* "Training" | "PublicTest" | "PrivateTest" | "all" -> FERC_USAGE_*; -2 if unknown. */
 int ferc_usage_from_name(const char *name);
-const char *ferc_usage_name(int usage);
 
 typedef struct {
     int n;            /* number of images */
@@ -138,8 +135,6 @@ typedef struct {
  * ferc_arch_list returns them space-separated. */
 const char *ferc_arch_list(void);
 
-/* A new model with freshly initialised weights (Glorot-uniform, as Keras). */
-ferc_status ferc_model_create(const char *arch, uint64_t seed, ferc_model **out, ferc_error *err);
 void ferc_model_free(ferc_model *m);
 ferc_status ferc_model_save(const ferc_model *m, const char *path, ferc_error *err);
 ferc_status ferc_model_load(const char *path, ferc_model **out, ferc_error *err);
@@ -158,29 +153,7 @@ double ferc_model_flops(const ferc_model *m);
 ferc_status ferc_model_predict(ferc_model *m, const float *x, int n, float *probs,
                                int threads, ferc_error *err);
 
-/* Looking inside (for reports): a "block" ends at each max-pool layer. */
-int ferc_model_num_blocks(const ferc_model *m);
-/* Feature maps at the end of conv block b (after ReLU, before pooling) for
- * one face x (S,S): writes (c,h,w) floats to maps, which holds cap floats. */
-ferc_status ferc_model_activations(ferc_model *m, const float *x, int block, float *maps,
-                                   size_t cap, int *c, int *h, int *w, ferc_error *err);
-/* Saliency: d logit[cls] / d x for one face x (S,S), eval mode; grad (S,S). */
-ferc_status ferc_model_saliency(ferc_model *m, const float *x, int cls, float *grad,
-                                ferc_error *err);
-/* The first conv layer's kernels (k, kh, kw), single input channel. */
-ferc_status ferc_model_first_filters(const ferc_model *m, float *w, size_t cap, int *k,
-                                     int *kh, int *kw, ferc_error *err);
 
-/* Bring one gray face src (sh, sw), floats in [0,1], to the model's input
- * dst (S, S): a bilinear resize, or, for a model trained on random crops, a
- * resize to its training size followed by a centre crop. */
-void ferc_model_prepare(const ferc_model *m, const float *src, int sh, int sw, float *dst);
-/* Side of the square face the model's preprocessing starts from: the input
- * size, or the size it was cropped from (48 for random-crop training). */
-int ferc_model_face_size(const ferc_model *m);
-/* The same for dataset rows [first, first+n): x (n, S, S). */
-ferc_status ferc_model_prepare_rows(const ferc_model *m, const ferc_dataset *d, int first, int n,
-                                    float *x, ferc_error *err);
 
 /* Convert dataset images [first, first+n) to the model's input (scale to
  * [0,1], bilinear resize when sizes differ): x (n, S, S). */
@@ -206,14 +179,14 @@ typedef void (*ferc_progress_fn)(const ferc_progress *p, void *user);
 
 typedef enum { FERC_OPT_ADAM = 0, FERC_OPT_SGD = 1 } ferc_optimizer;
 typedef enum { FERC_LABELS_SPARSE = 0, FERC_LABELS_ONEHOT = 1 } ferc_label_mode;
+/* Which validation figure picks the kept weights. */
+typedef enum { FERC_SELECT_ACCURACY = 0, FERC_SELECT_MACRO_F1 = 1 } ferc_select_metric;
 /* Learning-rate schedule. CONSTANT: lr throughout. COSINE: per step,
  * lr_t = lr_min + (lr - lr_min) (1 + cos(pi t / T)) / 2 over the T steps of
  * all epochs (after lr_warmup epochs of linear warm-up). PLATEAU: as Keras'
  * ReduceLROnPlateau on validation loss: multiply by lr_factor when it has not
  * improved for lr_patience epochs, never below lr_min. Both depend only on the
  * step and the epoch history, so a resumed run follows the same schedule. */
-/* Which validation figure picks the kept weights. */
-typedef enum { FERC_SELECT_ACCURACY = 0, FERC_SELECT_MACRO_F1 = 1 } ferc_select_metric;
 typedef enum { FERC_LR_CONSTANT = 0, FERC_LR_COSINE = 1, FERC_LR_PLATEAU = 2 } ferc_lr_schedule;
 
 typedef struct {
@@ -238,7 +211,7 @@ typedef struct {
     int threads;               /* 0 = all cores */
     const char *checkpoint;    /* written each epoch (atomically); NULL = none */
     /* augmentation applied on the fly to training batches (NULL = none;
-     * the evaluation path then resizes or centre-crops, see augment.h) */
+     * the evaluation path then resizes or centre-crops) */
     const struct ferc_augment_opts *augment;
     int class_weight_balanced; /* loss weights n / (k n_c) */
     int balance_oversample;    /* draw each class equally often */
@@ -259,6 +232,48 @@ void ferc_train_opts_default(ferc_train_opts *o);
  * weights with the best validation accuracy and the epoch history. */
 ferc_status ferc_train(const ferc_dataset *data, const ferc_train_opts *o,
                        ferc_model **out, ferc_error *err);
+
+/* Number of threads a `threads` option means: n > 0 as given, otherwise
+ * every core. */
+int ferc_threads(int n);
+/* Monotonic wall clock in seconds: the clock of every timing ferc reports. */
+double ferc_now(void);
+
+/* ------------------------------------------------------------------------ */
+/* Benchmarks                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Timed training steps (forward, loss, backward, Adam) or inference
+ * (ferc_model_predict) on random FER-shaped data, as ../shared/bench/
+ * torch_peer.py does: `warmup` untimed batches, then one timed pass over
+ * max(1, images / batch) batches. */
+#define FERC_BENCH_MAX_STAGES 64
+typedef struct {
+    int images;                /* timed */
+    double seconds;            /* wall time of the timed pass */
+    double fwd_flops;          /* per image (2 x multiply-adds of conv and dense) */
+    size_t params;
+    int fused;                 /* the fused blocks ran */
+    char note[160];            /* why not, when they did not */
+    /* with profile: seconds in the timed pass per stage (fused schedule) */
+    int nstages;
+    char stage_name[FERC_BENCH_MAX_STAGES][64];
+    double stage_fwd[FERC_BENCH_MAX_STAGES], stage_bwd[FERC_BENCH_MAX_STAGES];
+    double conv_fwd[FERC_BENCH_MAX_STAGES], conv_bwd[FERC_BENCH_MAX_STAGES];   /* oneDNN convs in them */
+    double conv_flops_fwd[FERC_BENCH_MAX_STAGES], conv_flops_bwd[FERC_BENCH_MAX_STAGES];  /* per image */
+    double loss_s, optim_s;    /* softmax cross-entropy, optimiser step */
+} ferc_bench_result;
+
+typedef struct {
+    const char *arch;          /* a name of ferc_arch_list() */
+    int train;                 /* 1: training steps, 0: inference */
+    int batch, threads;        /* threads <= 0: every core */
+    int images, warmup;        /* timed images, untimed warm-up batches */
+    uint64_t seed;
+    int bf16, profile;         /* bfloat16 convolutions; per-stage timings */
+} ferc_bench_opts;
+
+ferc_status ferc_bench(const ferc_bench_opts *o, ferc_bench_result *res, ferc_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Metrics                                                                   */
@@ -295,9 +310,8 @@ ferc_status ferc_evaluate_tta(ferc_model *m, const ferc_dataset *d, int threads,
                               int *pred, float *probs, ferc_metrics *out, ferc_error *err);
 
 /* ------------------------------------------------------------------------ */
-/* Augmentation and class imbalance (augment.c)                             */
+/* Augmentation                                                              */
 /* ------------------------------------------------------------------------ */
-/* FERC-AUGMENT-BEGIN */
 /* On-the-fly augmentation of one-channel float images in [0,1], after Keras'
  * ImageDataGenerator: zoom, shift and rotation about the image centre and a
  * horizontal flip are composed into ONE affine map from output to source
@@ -353,43 +367,10 @@ int ferc_augment_describe(const ferc_augment_opts *o, char *buf, size_t cap);
 ferc_status ferc_augment_check(const ferc_augment_opts *o, int sh, int sw, int dh, int dw,
                                ferc_error *err);
 
-/* The transform of one image, drawn or given by hand. Forward meaning: the
- * content is rotated by `angle` degrees counter-clockwise about the centre,
- * shifted by (dx, dy) source pixels (right, down), zoomed about the centre
- * (zx, zy source px per output px), mirrored left-right when flip, then
- * cropped at (crop_x, crop_y) when crop, else resized to the output size. */
-typedef struct {
-    float zx, zy;
-    float dx, dy;
-    float angle;
-    int flip;
-    int crop, crop_x, crop_y;
-    float brightness, contrast;
-} ferc_augment_params;
-
-/* Identity (crop = 0, factors 1). */
-void ferc_augment_params_identity(ferc_augment_params *p);
-/* Draw the parameters for one image (only enabled transforms use the rng;
- * crop offsets are uniform in [0, sh-dh] x [0, sw-dw]). */
-ferc_status ferc_augment_draw(const ferc_augment_opts *o, ferc_rng *rng, int sh, int sw,
-                              int dh, int dw, ferc_augment_params *p);
-/* Apply given parameters with o's fill, cval and interpolation (o may be NULL:
- * nearest fill, bilinear): src (sh, sw) -> dst (dh, dw). FERC_ERR_ARG on bad
- * sizes (crop window outside the source). */
-ferc_status ferc_augment_apply(const ferc_augment_opts *o, const ferc_augment_params *p,
-                               const float *src, int sh, int sw, float *dst, int dh, int dw);
 /* Random augmentation of one image: draw + apply (when o->enabled), else
  * ferc_augment_center. */
 ferc_status ferc_augment_image(const ferc_augment_opts *o, ferc_rng *rng, const float *src,
                                int sh, int sw, float *dst, int dh, int dw);
-/* Evaluation view: a centre crop when o->crop (offset floor((sh-dh)/2)),
- * otherwise a bilinear resize (pixel centres, as ferc_resize_bilinear). */
-ferc_status ferc_augment_center(const ferc_augment_opts *o, const float *src, int sh, int sw,
-                                float *dst, int dh, int dw);
-/* Ten crops for test-time averaging (torchvision TenCrop order): top-left,
- * top-right, bottom-left, bottom-right, centre, then the same five mirrored.
- * dst holds 10 * dh * dw floats. */
-ferc_status ferc_augment_ten_crop(const float *src, int sh, int sw, float *dst, int dh, int dw);
 /* A batch straight from a dataset: rows idx[0..n) (raw 0..255 pixels, scaled
  * by 1/255 while sampling) -> dst (n, dh, dw). train = 1 augments (drawing
  * image after image from rng, so the result does not depend on threads);
@@ -397,35 +378,10 @@ ferc_status ferc_augment_ten_crop(const float *src, int sh, int sw, float *dst, 
 ferc_status ferc_augment_batch(const ferc_augment_opts *o, ferc_rng *rng, const ferc_dataset *d,
                                const int *idx, int n, int train, float *dst, int dh, int dw);
 
-/* Class imbalance. Balanced class weights as scikit-learn's
- * compute_class_weight('balanced'): w[c] = n / (k * counts[c]), n the total
- * and k the number of classes present; absent classes get 0. Returns k. */
-int ferc_class_weights_balanced(const int counts[FERC_NUM_CLASSES], float w[FERC_NUM_CLASSES]);
-
-/* Oversampler: each draw picks a class uniformly among the classes present,
- * then a member of that class uniformly, so every class is seen equally
- * often. The per-class index lists are built once by init. */
-typedef struct {
-    int n;                          /* rows indexed */
-    int nclass;                     /* classes present */
-    int cls[FERC_NUM_CLASSES];      /* their labels */
-    int count[FERC_NUM_CLASSES];    /* members of each label (0 if absent) */
-    int start[FERC_NUM_CLASSES];    /* offset of each label's members in idx */
-    int *idx;                       /* (n) row indices grouped by label */
-} ferc_balanced_sampler;
-
-/* labels (n) in 0..6; FERC_ERR_ARG names the first bad label. */
-ferc_status ferc_balanced_sampler_init(ferc_balanced_sampler *s, const int *labels, int n,
-                                       ferc_error *err);
-/* m row indices into out_idx (with replacement). No allocation. */
-void ferc_balanced_sampler_draw(const ferc_balanced_sampler *s, ferc_rng *rng, int *out_idx, int m);
-void ferc_balanced_sampler_free(ferc_balanced_sampler *s);
-/* FERC-AUGMENT-END */
 
 /* ------------------------------------------------------------------------ */
-/* Face detection (detect.c)                                                */
+/* Face detection                                                            */
 /* ------------------------------------------------------------------------ */
-/* FERC-DETECT-BEGIN */
 /* A Viola-Jones detector that reads OpenCV's Haar cascade XML files (current
  * and old formats; Debian package opencv-data) and finds the same boxes as
  * OpenCV 4's CascadeClassifier::detectMultiScale with the same parameters.
@@ -444,16 +400,11 @@ typedef struct {
 
 void ferc_detect_opts_default(ferc_detect_opts *o);
 
-/* The first readable of /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml,
- * /usr/share/opencv/haarcascades/..., /usr/local/share/opencv{4,}/...; NULL if none. */
-const char *ferc_cascade_default_path(void);
 /* Load a cascade; path NULL or "" uses ferc_cascade_default_path(). A missing
  * file is FERC_ERR_IO with a message naming the package to install
  * (apt-get install opencv-data); LBP/HOG cascades are refused (FERC_ERR_PARSE). */
 ferc_status ferc_cascade_load(const char *path, ferc_cascade **out, ferc_error *err);
 void ferc_cascade_free(ferc_cascade *c);
-/* Window size of the cascade; returns its number of stages. */
-int ferc_cascade_window(const ferc_cascade *c, int *w, int *h);
 
 /* Detect faces in an 8-bit gray image (w x h, rows `stride` bytes apart).
  * opts NULL = defaults. Writes up to max_boxes boxes (clipped to the image)
@@ -464,17 +415,7 @@ ferc_status ferc_detect_faces(const ferc_cascade *c, const uint8_t *gray, int w,
                               const ferc_detect_opts *opts, ferc_box *boxes, int max_boxes, int *nfound,
                               ferc_error *err);
 
-/* Group raw detections in place as cv::groupRectangles(boxes, min_neighbors,
- * eps): returns the new count (-1 when out of memory); neighbors (optional,
- * room for n) receives each group's size. min_neighbors <= 0 keeps all. */
-int ferc_group_boxes(ferc_box *boxes, int n, int min_neighbors, double eps, int *neighbors);
 
-/* One face as model input: the box grown by margin * its size on each side
- * (edge pixels repeated outside the image), scaled to [0,1] and resized
- * bilinearly (ferc_resize_bilinear) to size x size floats in out. tmp needs
- * (w + 2*margin*w + 1) * (h + 2*margin*h + 1) floats of the box. */
-void ferc_crop_face(const uint8_t *gray, int w, int h, int stride, ferc_box box, float margin, int size,
-                    float *out, float *tmp);
 
 /* Classify n faces of a gray image: each box is cropped with a margin (0.1 =
  * 10% of its size on each side), resized to ferc_model_input_size(model),
@@ -485,12 +426,38 @@ ferc_status ferc_classify_faces(ferc_model *model, const uint8_t *gray, int w, i
 /* Draw the boxes on an RGB image (c = 3) in place, coloured by top emotion
  * and labelled "emotion 87%" when probs (n, 7) is given (cairo). */
 ferc_status ferc_draw_faces(ferc_image *img, const ferc_box *boxes, int n, const float *probs, ferc_error *err);
-/* FERC-DETECT-END */
+
+/* Finding and classifying the faces of a photo or video frame in one call
+ * (faces.c): what `ferc predict` and `ferc video` do per image. */
+typedef struct {
+    ferc_detect_opts detect;  /* the detector's options (ferc_detect_opts_default) */
+    float margin;             /* 0.1: each box grown by margin * its size on every side before classifying */
+} ferc_find_opts;
+
+void ferc_find_opts_default(ferc_find_opts *o);
+
+/* The faces found: boxes and their probabilities. Start from {0}; a
+ * ferc_faces can be passed to ferc_find_faces again (one per video, say):
+ * its buffers are reused and grown as needed. Free with ferc_faces_free. */
+typedef struct {
+    int n;            /* faces found in the last image */
+    ferc_box *boxes;  /* (n) boxes, clipped to the image */
+    float *probs;     /* (n, FERC_NUM_CLASSES) probabilities */
+    int cap;          /* room in boxes and probs */
+} ferc_faces;
+
+/* ferc_detect_faces with opts->detect, then ferc_classify_faces of every box
+ * with opts->margin (opts NULL = defaults). Every face found is returned (no
+ * max_boxes). On an error out->n is 0. */
+ferc_status ferc_find_faces(const ferc_cascade *c, ferc_model *model, const uint8_t *gray, int w, int h, int stride,
+                            const ferc_find_opts *opts, ferc_faces *out, ferc_error *err);
+void ferc_faces_free(ferc_faces *f);
 
 /* ------------------------------------------------------------------------ */
-/* Reports and plots (report.c, plot.c)                                     */
+/* Reports and plots                                                         */
 /* ------------------------------------------------------------------------ */
-/* FERC-REPORT-BEGIN */
+#define FERC_MAX_CALIB_BINS 50
+
 typedef struct {
     int threads;              /* 0 = every core */
     int max_faces;            /* faces in misclassified.png and correct.png (24) */
@@ -498,7 +465,7 @@ typedef struct {
     int activation_faces;     /* faces in activations.png (3) */
     int maps_per_block;       /* feature maps per conv block and face (10) */
     int saliency_faces;       /* faces in saliency.png (8) */
-    int calib_bins;           /* reliability-diagram bins (10) */
+    int calib_bins;           /* reliability-diagram bins (10, at most FERC_MAX_CALIB_BINS) */
     int quantiles;            /* brightness / contrast groups (5) */
     const char *data_label;   /* shown on the page, e.g. "fer2013.csv.gz (PublicTest)" */
     const char *model_label;  /* shown on the page, e.g. the model file name */
@@ -526,21 +493,6 @@ ferc_status ferc_report(ferc_model *m, const ferc_dataset *d, const char *dir,
  * rename), for `ferc train --plot DIR`. n >= 1. */
 ferc_status ferc_plot_curves(const ferc_epoch_stats *h, int n, const char *path, ferc_error *err);
 
-/* Calibration of top-1 confidences: nb equal-width bins over [0,1]; per bin
- * the mean confidence, accuracy and count; ece = sum_b count_b/n *
- * |acc_b - conf_b|, mce = the largest such gap over non-empty bins. */
-#define FERC_MAX_CALIB_BINS 50
-typedef struct {
-    int nb, n;
-    double conf[FERC_MAX_CALIB_BINS], acc[FERC_MAX_CALIB_BINS];
-    int count[FERC_MAX_CALIB_BINS];
-    double ece, mce;
-} ferc_calibration;
-
-/* probs (n, 7) softmax outputs, labels (n) true classes. 1 <= nb <= 50. */
-ferc_status ferc_calibration_compute(const float *probs, const int *labels, int n, int nb,
-                                     ferc_calibration *out, ferc_error *err);
-/* FERC-REPORT-END */
 
 #ifdef __cplusplus
 }

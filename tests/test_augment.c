@@ -5,6 +5,10 @@
  * weights against scikit-learn and the oversampler's class frequencies. */
 #include "test.h"
 #include "ferc.h"
+#include "data/data.h"
+#include "detect/detect.h"
+#include "model/model.h"
+#include "report/report.h"
 
 #include <stdlib.h>
 #include <string.h>

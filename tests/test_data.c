@@ -3,6 +3,10 @@
  * gzip), image folders, ferc_prepare_images and the full FER2013 file. */
 #include "test.h"
 #include "ferc.h"
+#include "data/data.h"
+#include "detect/detect.h"
+#include "model/model.h"
+#include "report/report.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -3,10 +3,14 @@
  * detectMultiScale on Debian's skimage photos with Debian's opencv-data
  * cascades, groupRectangles, resize INTER_LINEAR_EXACT, tilted integrals),
  * live runs of python3-opencv on composites built from the shared FER2013
- * faces, hand-computed scanning grids, the cascade loader's errors, and the
- * cropping and classification of faces. */
+ * faces, hand-computed scanning grids, the cascade loader's errors, the
+ * cropping and classification of faces, and ferc_find_faces (both at once). */
 #include "test.h"
 #include "ferc.h"
+#include "data/data.h"
+#include "detect/detect.h"
+#include "model/model.h"
+#include "report/report.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -744,4 +748,74 @@ TEST(detect_crop_and_classify_faces) {
     CHECK_EQ_INT(ferc_classify_faces(m, img, W, H, W, boxes, 1, -1.0f, pb, &err), FERC_ERR_ARG);
     free(x); free(x2); free(tmp);
     ferc_model_free(m);
+}
+
+/* ferc_find_faces is ferc_detect_faces then ferc_classify_faces, bit for
+ * bit: on the astronaut (one face), on a mosaic of 72 copies of her face
+ * (more than the 64 boxes reserved at first, so the detector runs again
+ * with room for all), with options that find nothing and on a flat image,
+ * all with the same ferc_faces reused; NULL options are the defaults; bad
+ * arguments are refused with no faces. */
+TEST(detect_find_faces_is_detect_then_classify) {
+    if (access(SKIMAGE_DIR "astronaut.png", R_OK) != 0) SKIP("no " SKIMAGE_DIR " (apt-get install python3-skimage)");
+    ferc_cascade *cas;
+    ferc_error err;
+    if (ferc_cascade_load(NULL, &cas, &err) != FERC_OK) SKIP("no Haar cascade (apt-get install opencv-data)");
+    ferc_model *m = NULL;
+    ferc_image g = {0};
+    CHECK_EQ_INT(ferc_model_create("seed", 5, &m, &err), FERC_OK);
+    CHECK_EQ_INT(ferc_image_load(SKIMAGE_DIR "astronaut.png", 1, &g, &err), FERC_OK);
+    if (test_failed_now()) { ferc_model_free(m); ferc_cascade_free(cas); return; }
+    enum { T = 150, MW = 9 * T, MH = 8 * T, FW = 200 };
+    uint8_t *mosaic = malloc((size_t)MW * MH), *flat = malloc(FW * FW);
+    for (int y = 0; y < MH; y++)   /* tiles of the square at (150, 40): her face */
+        for (int x = 0; x < MW; x++) mosaic[(size_t)y * MW + x] = g.data[(size_t)(40 + y % T) * g.w + 150 + x % T];
+    memset(flat, 128, FW * FW);
+
+    ferc_find_opts dflt, wide, none;
+    ferc_find_opts_default(&dflt);
+    CHECK(dflt.margin == 0.1f && dflt.detect.scale_factor == 1.1 && dflt.detect.min_neighbors == 5 &&
+          dflt.detect.min_size == 30 && dflt.detect.max_size == 0 && dflt.detect.threads == 0);
+    wide = none = dflt;
+    wide.margin = 0.15f;
+    none.detect.min_size = 400;
+    const struct { const uint8_t *px; int w, h; const ferc_find_opts *o; int want; } cases[] = {
+        {.px = g.data, .w = g.w, .h = g.h, .o = NULL, .want = 1},
+        {.px = mosaic, .w = MW, .h = MH, .o = &wide, .want = 72},
+        {.px = g.data, .w = g.w, .h = g.h, .o = &none, .want = 0},
+        {.px = flat, .w = FW, .h = FW, .o = &wide, .want = 0},
+        {.px = g.data, .w = g.w, .h = g.h, .o = &wide, .want = 1},
+    };
+    ferc_faces f = {0};
+    enum { MAXB = 1024 };
+    ferc_box *ref = malloc(sizeof(ferc_box) * MAXB);
+    float *pref = malloc(sizeof(float) * 7 * MAXB);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const ferc_find_opts *o = cases[k].o ? cases[k].o : &dflt;
+        int w = cases[k].w, h = cases[k].h, nref = -1;
+        CHECK_EQ_INT(ferc_detect_faces(cas, cases[k].px, w, h, w, cases[k].o ? &o->detect : NULL, ref, MAXB, &nref, &err),
+                     FERC_OK);
+        CHECK_EQ_INT(nref, cases[k].want);
+        if (nref < 0 || nref > MAXB) continue;
+        CHECK_EQ_INT(ferc_classify_faces(m, cases[k].px, w, h, w, ref, nref, o->margin, pref, &err), FERC_OK);
+        CHECK_EQ_INT(ferc_find_faces(cas, m, cases[k].px, w, h, w, cases[k].o, &f, &err), FERC_OK);
+        CHECK_EQ_INT(f.n, nref);
+        CHECK(f.cap >= f.n && f.boxes && f.probs);
+        if (f.n != nref) continue;
+        CHECK_MSG(memcmp(f.boxes, ref, sizeof(ferc_box) * (size_t)nref) == 0, "case %zu: boxes differ", k);
+        CHECK_MSG(memcmp(f.probs, pref, sizeof(float) * 7 * (size_t)nref) == 0, "case %zu: probabilities differ", k);
+    }
+    /* errors: nothing found, the buffers kept for the next call */
+    CHECK_EQ_INT(ferc_find_faces(NULL, m, g.data, g.w, g.h, g.w, NULL, &f, &err), FERC_ERR_ARG);
+    CHECK_EQ_INT(f.n, 0);
+    CHECK_EQ_INT(ferc_find_faces(cas, m, g.data, 0, g.h, g.w, NULL, &f, &err), FERC_ERR_ARG);
+    CHECK_EQ_INT(f.n, 0);
+    CHECK_EQ_INT(ferc_find_faces(cas, m, g.data, g.w, g.h, g.w, NULL, NULL, &err), FERC_ERR_ARG);
+    ferc_faces_free(&f);
+    CHECK(f.n == 0 && f.cap == 0 && !f.boxes && !f.probs);
+    ferc_faces_free(NULL);
+    free(ref); free(pref); free(mosaic); free(flat);
+    ferc_image_free(&g);
+    ferc_model_free(m);
+    ferc_cascade_free(cas);
 }

@@ -3,6 +3,10 @@
  * conversion and the bilinear resize against a PyTorch fixture. */
 #include "test.h"
 #include "ferc.h"
+#include "data/data.h"
+#include "detect/detect.h"
+#include "model/model.h"
+#include "report/report.h"
 
 #include <stdint.h>
 #include <stdio.h>

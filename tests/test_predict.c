@@ -6,6 +6,10 @@
  * errors, annotation, and a short video assembled with ffmpeg from stills. */
 #include "test.h"
 #include "ferc.h"
+#include "data/data.h"
+#include "detect/detect.h"
+#include "model/model.h"
+#include "report/report.h"
 
 #include <limits.h>
 #include <stdint.h>

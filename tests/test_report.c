@@ -693,7 +693,7 @@ static void write_csv(const char *path, int n_train, int n_public) {
 }
 
 TEST(report_cli) {
-    const char *bin = getenv("FERC_ASAN") ? "./build-asan/ferc" : "./build/ferc";
+    const char *bin = getenv("FERC_BIN") ? getenv("FERC_BIN") : getenv("FERC_ASAN") ? "./build-asan/ferc" : "./build/ferc";
     if (access(bin, X_OK) != 0) SKIP("the ferc tool is not built (make build/ferc)");
     const char *dir = test_tmpdir();
     char log[1024], csv[1024], fresh[1024], trained[1024], out[1024], cmd[8192];

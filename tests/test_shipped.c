@@ -4,6 +4,10 @@
  * every image. Skipped with a message where the shared data is absent. */
 #include "test.h"
 #include "ferc.h"
+#include "data/data.h"
+#include "detect/detect.h"
+#include "model/model.h"
+#include "report/report.h"
 
 #include <stdlib.h>
 #include <string.h>

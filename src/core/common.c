@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,16 @@ float ferc_rng_normal(ferc_rng *r) {
 }
 
 int ferc_threads(int n) { return n > 0 ? n : omp_get_num_procs(); }
+
+void ferc_logf(ferc_log_fn fn, void *user, ferc_log_level level, const char *fmt, ...) {
+    if (!fn) return;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fn(level, buf, user);
+}
 
 double ferc_now(void) {
     struct timespec t;

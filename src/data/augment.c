@@ -141,108 +141,189 @@ static ferc_status apply_preset(ferc_augment_opts *o, const char *val, ferc_erro
     return FERC_OK;
 }
 
-ferc_status ferc_augment_opts_parse(ferc_augment_opts *o, const char *setting, ferc_error *err) {
-    if (!o || !setting) return ferc_fail(err, FERC_ERR_ARG, "augment option: missing setting");
-    char key[64], val[256];
+static ferc_status bad_bool(const char *key, const char *val, ferc_error *err) {
+    return ferc_fail(err, FERC_ERR_ARG, "%s: '%s' is not a boolean (1/0, true/false, yes/no, on/off)", key, val);
+}
+
+static ferc_status set_bool(const char *key, const char *val, int *dst, ferc_error *err) {
+    int b;
+    if (!parse_bool(val, &b)) return bad_bool(key, val, err);
+    *dst = b;
+    return FERC_OK;
+}
+
+/* What each key does to the options t being built. Setting a transform
+ * also turns augmentation on. */
+static ferc_status set_enabled(ferc_augment_opts *t, const char *key, const char *val, ferc_error *err) {
+    return set_bool(key, val, &t->enabled, err);
+}
+
+static ferc_status set_preset(ferc_augment_opts *t, const char *key, const char *val, ferc_error *err) {
+    (void)key;
+    return apply_preset(t, val, err);
+}
+
+static ferc_status set_zoom(ferc_augment_opts *t, const char *key, const char *val, ferc_error *err) {
+    t->enabled = 1;
+    return parse_factor_range(key, val, 0.01f, &t->zoom_lo, &t->zoom_hi, err);
+}
+
+static ferc_status set_zoom_same(ferc_augment_opts *t, const char *key, const char *val, ferc_error *err) {
+    return set_bool(key, val, &t->zoom_same, err);
+}
+
+static ferc_status set_shift(ferc_augment_opts *t, const char *key, const char *val, ferc_error *err) {
+    double a, c;
+    int two;
+    if (!parse_pair(val, &a, &c, &two) || !(a >= 0 && a < 1) || (two && !(c >= 0 && c < 1)))
+        return ferc_fail(err, FERC_ERR_ARG,
+                         "%s: '%s' is not a fraction in [0, 1) or a pair fx,fy of them", key, val);
+    t->shift_x = (float)a;
+    t->shift_y = (float)(two ? c : a);
+    t->enabled = 1;
+    return FERC_OK;
+}
+
+static ferc_status set_shift_x(ferc_augment_opts *t, const char *key, const char *val, ferc_error *err) {
+    t->enabled = 1;
+    return parse_fraction(key, val, &t->shift_x, err);
+}
+
+static ferc_status set_shift_y(ferc_augment_opts *t, const char *key, const char *val, ferc_error *err) {
+    t->enabled = 1;
+    return parse_fraction(key, val, &t->shift_y, err);
+}
+
+static ferc_status set_rotation(ferc_augment_opts *t, const char *key, const char *val, ferc_error *err) {
+    double v;
+    if (!parse_num(val, &v) || !(v >= 0 && v <= 180))
+        return ferc_fail(err, FERC_ERR_ARG, "%s: '%s' is not a number of degrees in [0, 180]", key, val);
+    t->rotation = (float)v;
+    t->enabled = 1;
+    return FERC_OK;
+}
+
+static ferc_status set_flip(ferc_augment_opts *t, const char *key, const char *val, ferc_error *err) {
+    t->enabled = 1;
+    return set_bool(key, val, &t->flip, err);
+}
+
+static ferc_status set_crop(ferc_augment_opts *t, const char *key, const char *val, ferc_error *err) {
+    t->enabled = 1;
+    return set_bool(key, val, &t->crop, err);
+}
+
+static ferc_status set_brightness(ferc_augment_opts *t, const char *key, const char *val, ferc_error *err) {
+    t->enabled = 1;
+    return parse_factor_range(key, val, 0.0f, &t->brightness_lo, &t->brightness_hi, err);
+}
+
+static ferc_status set_contrast(ferc_augment_opts *t, const char *key, const char *val, ferc_error *err) {
+    t->enabled = 1;
+    return parse_factor_range(key, val, 0.0f, &t->contrast_lo, &t->contrast_hi, err);
+}
+
+static ferc_status set_fill(ferc_augment_opts *t, const char *key, const char *val, ferc_error *err) {
+    int m = -1;
+    for (int i = 0; i < 4; i++)
+        if (strcasecmp(val, fill_names[i]) == 0) m = i;
+    if (m < 0)
+        return ferc_fail(err, FERC_ERR_ARG, "%s: unknown fill mode '%s' (nearest, constant, reflect, wrap)",
+                         key, val);
+    t->fill = (ferc_fill_mode)m;
+    return FERC_OK;
+}
+
+static ferc_status set_cval(ferc_augment_opts *t, const char *key, const char *val, ferc_error *err) {
+    double v;
+    if (!parse_num(val, &v) || !(v >= 0 && v <= 1))
+        return ferc_fail(err, FERC_ERR_ARG, "%s: '%s' is not a pixel value in [0, 1]", key, val);
+    t->cval = (float)v;
+    return FERC_OK;
+}
+
+static ferc_status set_interp(ferc_augment_opts *t, const char *key, const char *val, ferc_error *err) {
+    if (strcasecmp(val, "bilinear") == 0 || strcasecmp(val, "linear") == 0) t->interp = FERC_INTERP_BILINEAR;
+    else if (strcasecmp(val, "nearest") == 0) t->interp = FERC_INTERP_NEAREST;
+    else return ferc_fail(err, FERC_ERR_ARG, "%s: unknown interpolation '%s' (bilinear, nearest)", key, val);
+    return FERC_OK;
+}
+
+/* The keys (case-insensitive), with their aliases (Keras' names among them);
+ * boolean keys may be given alone ("flip" means flip=1). */
+typedef struct {
+    const char *names[3];
+    int boolean;
+    ferc_status (*set)(ferc_augment_opts *t, const char *key, const char *val, ferc_error *err);
+} opt_key;
+
+static const opt_key opt_keys[] = {
+    {.names = {"enabled", "augment"}, .boolean = 1, .set = set_enabled},
+    {.names = {"preset"}, .set = set_preset},
+    {.names = {"zoom", "zoom_range"}, .set = set_zoom},
+    {.names = {"zoom_same", "zoom_iso"}, .boolean = 1, .set = set_zoom_same},
+    {.names = {"shift"}, .set = set_shift},
+    {.names = {"shift_x", "width_shift", "width_shift_range"}, .set = set_shift_x},
+    {.names = {"shift_y", "height_shift", "height_shift_range"}, .set = set_shift_y},
+    {.names = {"rotation", "rotation_range", "rotate"}, .set = set_rotation},
+    {.names = {"flip", "horizontal_flip"}, .boolean = 1, .set = set_flip},
+    {.names = {"crop"}, .boolean = 1, .set = set_crop},
+    {.names = {"brightness", "brightness_range"}, .set = set_brightness},
+    {.names = {"contrast", "contrast_range"}, .set = set_contrast},
+    {.names = {"fill", "fill_mode"}, .set = set_fill},
+    {.names = {"cval", "fill_value"}, .set = set_cval},
+    {.names = {"interp", "interpolation"}, .set = set_interp},
+};
+
+static const opt_key *find_key(const char *key) {
+    for (size_t i = 0; i < sizeof opt_keys / sizeof opt_keys[0]; i++)
+        if (key_is(key, opt_keys[i].names[0], opt_keys[i].names[1], opt_keys[i].names[2])) return &opt_keys[i];
+    return NULL;
+}
+
+/* "key = value" (or a lone "key") into key[64] and val[256], both trimmed;
+ * *has_eq says whether there was an '='. */
+static ferc_status split_setting(const char *setting, char key[64], char val[256], int *has_eq, ferc_error *err) {
     const char *eq = strchr(setting, '=');
+    *has_eq = eq != NULL;
     size_t kl = eq ? (size_t)(eq - setting) : strlen(setting);
     while (kl > 0 && isspace((unsigned char)setting[kl - 1])) kl--;
     const char *ks = setting;
     while (kl > 0 && isspace((unsigned char)*ks)) { ks++; kl--; }
     if (kl == 0) return ferc_fail(err, FERC_ERR_ARG, "augment option '%s': missing key", setting);
-    if (kl >= sizeof key) return ferc_fail(err, FERC_ERR_ARG, "augment option '%.40s...': key too long", setting);
+    if (kl >= 64) return ferc_fail(err, FERC_ERR_ARG, "augment option '%.40s...': key too long", setting);
     memcpy(key, ks, kl);
     key[kl] = 0;
     const char *vs = eq ? eq + 1 : "";
     while (isspace((unsigned char)*vs)) vs++;
     size_t vl = strlen(vs);
     while (vl > 0 && isspace((unsigned char)vs[vl - 1])) vl--;
-    if (vl >= sizeof val) return ferc_fail(err, FERC_ERR_ARG, "%s: value too long", key);
+    if (vl >= 256) return ferc_fail(err, FERC_ERR_ARG, "%s: value too long", key);
     memcpy(val, vs, vl);
     val[vl] = 0;
+    return FERC_OK;
+}
 
-    int is_bool_key = key_is(key, "enabled", "augment", NULL) || key_is(key, "flip", "horizontal_flip", NULL) ||
-                      key_is(key, "crop", NULL, NULL) || key_is(key, "zoom_same", "zoom_iso", NULL);
-    if (!eq && !is_bool_key)
+ferc_status ferc_augment_opts_parse(ferc_augment_opts *o, const char *setting, ferc_error *err) {
+    if (!o || !setting) return ferc_fail(err, FERC_ERR_ARG, "augment option: missing setting");
+    char key[64], val[256];
+    int eq;
+    ferc_status st = split_setting(setting, key, val, &eq, err);
+    if (st != FERC_OK) return st;
+    const opt_key *k = find_key(key);
+    if (!eq && !(k && k->boolean))
         return ferc_fail(err, FERC_ERR_ARG, "augment option '%s': expected key=value", setting);
     if (!eq) strcpy(val, "1");
     if (!val[0]) return ferc_fail(err, FERC_ERR_ARG, "%s: missing value", key);
-
-    ferc_augment_opts t = *o;  /* commit only on success */
-    ferc_status st = FERC_OK;
-    int b;
-    double v;
-    if (key_is(key, "enabled", "augment", NULL)) {
-        if (!parse_bool(val, &b)) goto bad_bool;
-        t.enabled = b;
-    } else if (key_is(key, "preset", NULL, NULL)) {
-        st = apply_preset(&t, val, err);
-    } else if (key_is(key, "zoom", "zoom_range", NULL)) {
-        st = parse_factor_range(key, val, 0.01f, &t.zoom_lo, &t.zoom_hi, err);
-        t.enabled = 1;
-    } else if (key_is(key, "zoom_same", "zoom_iso", NULL)) {
-        if (!parse_bool(val, &b)) goto bad_bool;
-        t.zoom_same = b;
-    } else if (key_is(key, "shift", NULL, NULL)) {
-        double a, c;
-        int two;
-        if (!parse_pair(val, &a, &c, &two) || !(a >= 0 && a < 1) || (two && !(c >= 0 && c < 1)))
-            return ferc_fail(err, FERC_ERR_ARG,
-                             "%s: '%s' is not a fraction in [0, 1) or a pair fx,fy of them", key, val);
-        t.shift_x = (float)a;
-        t.shift_y = (float)(two ? c : a);
-        t.enabled = 1;
-    } else if (key_is(key, "shift_x", "width_shift", "width_shift_range")) {
-        st = parse_fraction(key, val, &t.shift_x, err);
-        t.enabled = 1;
-    } else if (key_is(key, "shift_y", "height_shift", "height_shift_range")) {
-        st = parse_fraction(key, val, &t.shift_y, err);
-        t.enabled = 1;
-    } else if (key_is(key, "rotation", "rotation_range", "rotate")) {
-        if (!parse_num(val, &v) || !(v >= 0 && v <= 180))
-            return ferc_fail(err, FERC_ERR_ARG, "%s: '%s' is not a number of degrees in [0, 180]", key, val);
-        t.rotation = (float)v;
-        t.enabled = 1;
-    } else if (key_is(key, "flip", "horizontal_flip", NULL)) {
-        if (!parse_bool(val, &b)) goto bad_bool;
-        t.flip = b;
-        t.enabled = 1;
-    } else if (key_is(key, "crop", NULL, NULL)) {
-        if (!parse_bool(val, &b)) goto bad_bool;
-        t.crop = b;
-        t.enabled = 1;
-    } else if (key_is(key, "brightness", "brightness_range", NULL)) {
-        st = parse_factor_range(key, val, 0.0f, &t.brightness_lo, &t.brightness_hi, err);
-        t.enabled = 1;
-    } else if (key_is(key, "contrast", "contrast_range", NULL)) {
-        st = parse_factor_range(key, val, 0.0f, &t.contrast_lo, &t.contrast_hi, err);
-        t.enabled = 1;
-    } else if (key_is(key, "fill", "fill_mode", NULL)) {
-        int m = -1;
-        for (int i = 0; i < 4; i++)
-            if (strcasecmp(val, fill_names[i]) == 0) m = i;
-        if (m < 0)
-            return ferc_fail(err, FERC_ERR_ARG, "%s: unknown fill mode '%s' (nearest, constant, reflect, wrap)",
-                             key, val);
-        t.fill = (ferc_fill_mode)m;
-    } else if (key_is(key, "cval", "fill_value", NULL)) {
-        if (!parse_num(val, &v) || !(v >= 0 && v <= 1))
-            return ferc_fail(err, FERC_ERR_ARG, "%s: '%s' is not a pixel value in [0, 1]", key, val);
-        t.cval = (float)v;
-    } else if (key_is(key, "interp", "interpolation", NULL)) {
-        if (strcasecmp(val, "bilinear") == 0 || strcasecmp(val, "linear") == 0) t.interp = FERC_INTERP_BILINEAR;
-        else if (strcasecmp(val, "nearest") == 0) t.interp = FERC_INTERP_NEAREST;
-        else return ferc_fail(err, FERC_ERR_ARG, "%s: unknown interpolation '%s' (bilinear, nearest)", key, val);
-    } else {
+    if (!k)
         return ferc_fail(err, FERC_ERR_ARG,
                          "unknown augment option '%s' (keys: enabled preset zoom zoom_same shift shift_x "
                          "shift_y rotation flip crop brightness contrast fill cval interp)", key);
-    }
+    ferc_augment_opts t = *o;  /* commit only on success */
+    st = k->set(&t, key, val, err);
     if (st != FERC_OK) return st;
     *o = t;
     return FERC_OK;
-bad_bool:
-    return ferc_fail(err, FERC_ERR_ARG, "%s: '%s' is not a boolean (1/0, true/false, yes/no, on/off)", key, val);
 }
 
 ferc_status ferc_augment_load_config(const char *path, ferc_augment_opts *o, ferc_error *err) {
@@ -446,91 +527,123 @@ static inline int ext_index(int i, int n, ferc_fill_mode mode) {
  * turn an edge pixel into cval. */
 #define EDGE_EPS 1e-4f
 
-static inline __attribute__((always_inline)) float load(const void *src, int u8, size_t i) {
-    return u8 ? (float)((const uint8_t *)src)[i] * (1.0f / 255.0f) : ((const float *)src)[i];
+/* The warp's helpers are forced inline so that each of warp_f32 and warp_u8
+ * gets its own copy with the source type (u8) a constant. */
+#define WARP_INLINE static inline __attribute__((always_inline))
+
+/* The affine map A rounded to float: output (r, c) -> source row
+ * a0 r + a1 c + a2, column a3 r + a4 c + a5. */
+typedef struct { float a0, a1, a2, a3, a4, a5; } fmap;
+
+/* A source plane: floats, or raw 8-bit pixels (u8) read as pixel / 255. */
+typedef struct {
+    const void *p;
+    int u8;
+    int h, w;
+    float ymax, xmax;  /* h - 1, w - 1 */
+} source;
+
+WARP_INLINE float load(source s, size_t i) {
+    return s.u8 ? (float)((const uint8_t *)s.p)[i] * (1.0f / 255.0f) : ((const float *)s.p)[i];
+}
+
+/* Bilinear blend of four taps, in the one order of operations every path
+ * uses. */
+WARP_INLINE float lerp4(float p00, float p01, float p10, float p11, float fy, float fx) {
+    const float top = p00 + fx * (p01 - p00), bot = p10 + fx * (p11 - p10);
+    return top + fy * (bot - top);
+}
+
+/* Past the edge pixels' centres (beyond the tolerance): cval with constant
+ * fill. */
+WARP_INLINE int outside(float y, float x, source s) {
+    return y < -EDGE_EPS || y > s.ymax + EDGE_EPS || x < -EDGE_EPS || x > s.xmax + EDGE_EPS;
+}
+
+/* The map is affine: when the four output corners land strictly inside the
+ * source (with room for the +1 neighbour), every pixel does, and the loop
+ * needs no border test (the common case for mild zooms). */
+WARP_INLINE int map_inside(fmap m, int dh, int dw, source s) {
+    int inside = 1;
+    for (int k = 0; k < 4; k++) {
+        float r = (k & 1) ? (float)(dh - 1) : 0.0f, c = (k & 2) ? (float)(dw - 1) : 0.0f;
+        float y = m.a0 * r + m.a1 * c + m.a2, x = m.a3 * r + m.a4 * c + m.a5;
+        inside &= y >= 0.0f && x >= 0.0f && y < s.ymax - 1e-3f && x < s.xmax - 1e-3f;
+    }
+    return inside;
+}
+
+/* Bilinear warp of a map that stays inside the source (map_inside). */
+WARP_INLINE void warp_inside(fmap m, source s, float *dst, int dh, int dw) {
+    for (int r = 0; r < dh; r++) {
+        const float yr = m.a0 * (float)r + m.a2, xr = m.a3 * (float)r + m.a5;
+        float *out = dst + (size_t)r * dw;
+        for (int c = 0; c < dw; c++) {
+            const float y = yr + m.a1 * (float)c, x = xr + m.a4 * (float)c;
+            const int y0 = (int)y, x0 = (int)x;  /* y, x >= 0: truncation is floor */
+            const float fy = y - (float)y0, fx = x - (float)x0;
+            const size_t i = (size_t)y0 * s.w + x0;
+            out[c] = lerp4(load(s, i), load(s, i + 1), load(s, i + s.w), load(s, i + s.w + 1), fy, fx);
+        }
+    }
+}
+
+/* The source at (y, x), nearest pixel, under the fill mode. */
+WARP_INLINE float sample_nearest(float y, float x, ferc_fill_mode mode, float cval, source s) {
+    if (mode == FERC_FILL_CONSTANT && outside(y, x, s)) return cval;
+    int yi = (int)floorf(y + 0.5f), xi = (int)floorf(x + 0.5f);
+    yi = ext_index(yi, s.h, mode == FERC_FILL_CONSTANT ? FERC_FILL_NEAREST : mode);
+    xi = ext_index(xi, s.w, mode == FERC_FILL_CONSTANT ? FERC_FILL_NEAREST : mode);
+    return load(s, (size_t)yi * s.w + xi);
+}
+
+/* The source at (y, x), bilinear, under the fill mode. */
+WARP_INLINE float sample_bilinear(float y, float x, ferc_fill_mode mode, float cval, source s) {
+    const float yf = floorf(y), xf = floorf(x);
+    const int y0 = (int)yf, x0 = (int)xf;
+    const float fy = y - yf, fx = x - xf;
+    if (y0 >= 0 && x0 >= 0 && y0 < s.h - 1 && x0 < s.w - 1) {
+        const size_t i = (size_t)y0 * s.w + x0;
+        return lerp4(load(s, i), load(s, i + 1), load(s, i + s.w), load(s, i + s.w + 1), fy, fx);
+    }
+    /* Near or past the border. */
+    ferc_fill_mode m = mode;
+    if (mode == FERC_FILL_CONSTANT) {
+        if (outside(y, x, s)) return cval;
+        m = FERC_FILL_NEAREST;  /* inside: only clamps the zero-weight neighbour */
+    }
+    const int ya = ext_index(y0, s.h, m), yb = ext_index(y0 + 1, s.h, m);
+    const int xa = ext_index(x0, s.w, m), xb = ext_index(x0 + 1, s.w, m);
+    return lerp4(load(s, (size_t)ya * s.w + xa), load(s, (size_t)ya * s.w + xb), load(s, (size_t)yb * s.w + xa),
+                 load(s, (size_t)yb * s.w + xb), fy, fx);
+}
+
+/* Any map, any fill, either interpolation: every pixel tested. */
+WARP_INLINE void warp_general(fmap m, ferc_fill_mode mode, float cval, ferc_interp interp, source s, float *dst,
+                              int dh, int dw) {
+    for (int r = 0; r < dh; r++) {
+        const float yr = m.a0 * (float)r + m.a2, xr = m.a3 * (float)r + m.a5;
+        float *out = dst + (size_t)r * dw;
+        for (int c = 0; c < dw; c++) {
+            const float y = yr + m.a1 * (float)c, x = xr + m.a4 * (float)c;
+            out[c] = interp == FERC_INTERP_NEAREST ? sample_nearest(y, x, mode, cval, s)
+                                                   : sample_bilinear(y, x, mode, cval, s);
+        }
+    }
 }
 
 /* The warp, specialised (through always_inline and a constant u8) for float
  * and for raw 8-bit sources. */
-static inline __attribute__((always_inline)) void warp(const double A[6], ferc_fill_mode mode, float cval,
-                                                     ferc_interp interp, const void *src, int u8, int sh,
-                                                     int sw, float *dst, int dh, int dw) {
-    const float a0 = (float)A[0], a1 = (float)A[1], a2 = (float)A[2];
-    const float a3 = (float)A[3], a4 = (float)A[4], a5 = (float)A[5];
-    const float ymax = (float)(sh - 1), xmax = (float)(sw - 1);
-    if (interp == FERC_INTERP_BILINEAR) {
-        /* The map is affine: when the four output corners land strictly inside
-         * the source (with room for the +1 neighbour), every pixel does, and
-         * the loop needs no border test (the common case for mild zooms). */
-        int inside = 1;
-        for (int k = 0; k < 4; k++) {
-            float r = (k & 1) ? (float)(dh - 1) : 0.0f, c = (k & 2) ? (float)(dw - 1) : 0.0f;
-            float y = a0 * r + a1 * c + a2, x = a3 * r + a4 * c + a5;
-            inside &= y >= 0.0f && x >= 0.0f && y < ymax - 1e-3f && x < xmax - 1e-3f;
-        }
-        if (inside) {
-            for (int r = 0; r < dh; r++) {
-                const float yr = a0 * (float)r + a2, xr = a3 * (float)r + a5;
-                float *out = dst + (size_t)r * dw;
-                for (int c = 0; c < dw; c++) {
-                    const float y = yr + a1 * (float)c, x = xr + a4 * (float)c;
-                    const int y0 = (int)y, x0 = (int)x;  /* y, x >= 0: truncation is floor */
-                    const float fy = y - (float)y0, fx = x - (float)x0;
-                    const size_t i = (size_t)y0 * sw + x0;
-                    const float p00 = load(src, u8, i), p01 = load(src, u8, i + 1);
-                    const float p10 = load(src, u8, i + sw), p11 = load(src, u8, i + sw + 1);
-                    const float top = p00 + fx * (p01 - p00), bot = p10 + fx * (p11 - p10);
-                    out[c] = top + fy * (bot - top);
-                }
-            }
-            return;
-        }
+WARP_INLINE void warp(const double A[6], ferc_fill_mode mode, float cval, ferc_interp interp, const void *src, int u8,
+                      int sh, int sw, float *dst, int dh, int dw) {
+    const fmap m = {.a0 = (float)A[0], .a1 = (float)A[1], .a2 = (float)A[2],
+                    .a3 = (float)A[3], .a4 = (float)A[4], .a5 = (float)A[5]};
+    const source s = {.p = src, .u8 = u8, .h = sh, .w = sw, .ymax = (float)(sh - 1), .xmax = (float)(sw - 1)};
+    if (interp == FERC_INTERP_BILINEAR && map_inside(m, dh, dw, s)) {
+        warp_inside(m, s, dst, dh, dw);
+        return;
     }
-    for (int r = 0; r < dh; r++) {
-        const float yr = a0 * (float)r + a2, xr = a3 * (float)r + a5;
-        float *out = dst + (size_t)r * dw;
-        for (int c = 0; c < dw; c++) {
-            const float y = yr + a1 * (float)c, x = xr + a4 * (float)c;
-            if (interp == FERC_INTERP_NEAREST) {
-                if (mode == FERC_FILL_CONSTANT &&
-                    (y < -EDGE_EPS || y > ymax + EDGE_EPS || x < -EDGE_EPS || x > xmax + EDGE_EPS)) {
-                    out[c] = cval;
-                    continue;
-                }
-                int yi = (int)floorf(y + 0.5f), xi = (int)floorf(x + 0.5f);
-                yi = ext_index(yi, sh, mode == FERC_FILL_CONSTANT ? FERC_FILL_NEAREST : mode);
-                xi = ext_index(xi, sw, mode == FERC_FILL_CONSTANT ? FERC_FILL_NEAREST : mode);
-                out[c] = load(src, u8, (size_t)yi * sw + xi);
-                continue;
-            }
-            const float yf = floorf(y), xf = floorf(x);
-            const int y0 = (int)yf, x0 = (int)xf;
-            const float fy = y - yf, fx = x - xf;
-            if (y0 >= 0 && x0 >= 0 && y0 < sh - 1 && x0 < sw - 1) {
-                const size_t i = (size_t)y0 * sw + x0;
-                const float p00 = load(src, u8, i), p01 = load(src, u8, i + 1);
-                const float p10 = load(src, u8, i + sw), p11 = load(src, u8, i + sw + 1);
-                const float top = p00 + fx * (p01 - p00), bot = p10 + fx * (p11 - p10);
-                out[c] = top + fy * (bot - top);
-                continue;
-            }
-            /* Near or past the border. */
-            ferc_fill_mode m = mode;
-            if (mode == FERC_FILL_CONSTANT) {
-                if (y < -EDGE_EPS || y > ymax + EDGE_EPS || x < -EDGE_EPS || x > xmax + EDGE_EPS) {
-                    out[c] = cval;
-                    continue;
-                }
-                m = FERC_FILL_NEAREST;  /* inside: only clamps the zero-weight neighbour */
-            }
-            const int ya = ext_index(y0, sh, m), yb = ext_index(y0 + 1, sh, m);
-            const int xa = ext_index(x0, sw, m), xb = ext_index(x0 + 1, sw, m);
-            const float p00 = load(src, u8, (size_t)ya * sw + xa), p01 = load(src, u8, (size_t)ya * sw + xb);
-            const float p10 = load(src, u8, (size_t)yb * sw + xa), p11 = load(src, u8, (size_t)yb * sw + xb);
-            const float top = p00 + fx * (p01 - p00), bot = p10 + fx * (p11 - p10);
-            out[c] = top + fy * (bot - top);
-        }
-    }
+    warp_general(m, mode, cval, interp, s, dst, dh, dw);
 }
 
 static void warp_f32(const double A[6], ferc_fill_mode mode, float cval, ferc_interp interp, const float *src,

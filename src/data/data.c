@@ -351,8 +351,10 @@ static int parse_row(const char *line, size_t len, const columns *col, uint8_t *
     return 0;
 }
 
-static ferc_status load_csv_stream(const char *path, const ferc_load_opts *o, reader *r,
-                                   ferc_dataset *d, ferc_error *err) {
+/* The header line: where the emotion, pixels and (optional) Usage columns
+ * are. */
+static ferc_status read_header(const char *path, reader *r, columns *col, ferc_error *err) {
+    *col = (columns){.emotion = -1, .pixels = -1, .usage = -1, .nfields = 0};
     char *line;
     size_t len;
     int k = reader_next(r, &line, &len);
@@ -363,28 +365,33 @@ static ferc_status load_csv_stream(const char *path, const ferc_load_opts *o, re
                          path, MAX_LINE);
     if (len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) { line += 3; len -= 3; } /* UTF-8 BOM */
 
-    columns col = {-1, -1, -1, 0};
     field f[MAX_FIELDS];
-    col.nfields = split_fields(line, len, f, MAX_FIELDS);
-    for (int i = 0; i < col.nfields && i < MAX_FIELDS; i++) {
-        if (field_is(&f[i], "emotion") && col.emotion < 0) col.emotion = i;
-        else if (field_is(&f[i], "pixels") && col.pixels < 0) col.pixels = i;
-        else if (field_is(&f[i], "Usage") && col.usage < 0) col.usage = i;
+    col->nfields = split_fields(line, len, f, MAX_FIELDS);
+    for (int i = 0; i < col->nfields && i < MAX_FIELDS; i++) {
+        if (field_is(&f[i], "emotion") && col->emotion < 0) col->emotion = i;
+        else if (field_is(&f[i], "pixels") && col->pixels < 0) col->pixels = i;
+        else if (field_is(&f[i], "Usage") && col->usage < 0) col->usage = i;
     }
-    if (col.emotion < 0 || col.pixels < 0 || col.nfields > MAX_FIELDS) {
+    if (col->emotion < 0 || col->pixels < 0 || col->nfields > MAX_FIELDS) {
         char q[64];
         return ferc_fail(err, FERC_ERR_PARSE,
                          "%s:1: not a FER2013 CSV: expected a header naming the columns "
                          "emotion,pixels[,Usage], found %s",
                          path, quote(q, sizeof q, line, len));
     }
+    return FERC_OK;
+}
 
-    builder b = {d, 0};
-    d->h = d->w = FER_SIDE;
-    long rows = 0;
+/* The data rows into d (those of the selected usage); *rows counts every
+ * well-formed row. Blank lines are ignored, bad rows fail or are skipped. */
+static ferc_status read_rows(const char *path, const ferc_load_opts *o, reader *r, const columns *col,
+                             ferc_dataset *d, long *rows, ferc_error *err) {
+    builder b = {.d = d, .cap = 0};
     char prob[256];
     for (;;) {
-        k = reader_next(r, &line, &len);
+        char *line;
+        size_t len;
+        int k = reader_next(r, &line, &len);
         if (k == LINE_END) break;
         if (k == LINE_LONG) {
             if (o->skip_bad_rows) { d->skipped++; continue; }
@@ -396,16 +403,27 @@ static ferc_status load_csv_stream(const char *path, const ferc_load_opts *o, re
         if (builder_reserve(&b, d->n, FER_PIXELS) != 0)
             return ferc_fail(err, FERC_ERR_NOMEM, "%s: out of memory after %d rows", path, d->n);
         int lab, us;
-        if (parse_row(line, len, &col, d->pix + (size_t)d->n * FER_PIXELS, &lab, &us, prob, sizeof prob) != 0) {
+        if (parse_row(line, len, col, d->pix + (size_t)d->n * FER_PIXELS, &lab, &us, prob, sizeof prob) != 0) {
             if (o->skip_bad_rows) { d->skipped++; continue; }
             return ferc_fail(err, FERC_ERR_PARSE, "%s:%ld: %s", path, r->line, prob);
         }
-        rows++;
+        (*rows)++;
         if (o->usage != FERC_USAGE_ALL && us != o->usage) continue;
         d->label[d->n] = lab;
         d->usage[d->n] = (uint8_t)us;
         d->n++;
     }
+    return FERC_OK;
+}
+
+static ferc_status load_csv_stream(const char *path, const ferc_load_opts *o, reader *r,
+                                   ferc_dataset *d, ferc_error *err) {
+    columns col;
+    ferc_status st = read_header(path, r, &col, err);
+    if (st != FERC_OK) return st;
+    d->h = d->w = FER_SIDE;
+    long rows = 0;
+    if ((st = read_rows(path, o, r, &col, d, &rows, err)) != FERC_OK) return st;
     if (r->error) return FERC_ERR_IO;
     if (rows == 0) {
         if (d->skipped)
@@ -531,23 +549,41 @@ static ferc_status folder_image(const char *path, int size, uint8_t *out, ferc_e
     return FERC_OK;
 }
 
-static ferc_status load_folder(const char *root, const ferc_load_opts *o, ferc_dataset *d, ferc_error *err) {
-    if (o->usage != FERC_USAGE_ALL && o->usage != FERC_USAGE_TRAINING)
-        return ferc_fail(err, FERC_ERR_ARG,
-                         "%s: folders have no Usage column, every image counts as Training: "
-                         "select usage 'all' or 'Training', not '%s'",
-                         root, ferc_usage_name(o->usage));
-    int size = o->size ? o->size : FER_SIDE;
-    if (size < 1 || size > 4096)
-        return ferc_fail(err, FERC_ERR_ARG, "%s: image size %d is outside 1..4096", root, size);
+/* What the label folders of a root hold, in load order. */
+typedef struct {
+    dir_entry *dirs;   /* label folders, by (label, name) */
+    int ndirs, capd;
+    char **files;      /* full paths of the images */
+    int *flab;         /* their labels */
+    int nfiles, capf;
+} folder_list;
 
+static void folder_list_free(folder_list *l) {
+    for (int i = 0; i < l->nfiles; i++) free(l->files[i]);
+    free(l->files);
+    free(l->flab);
+    for (int i = 0; i < l->ndirs; i++) free(l->dirs[i].name);
+    free(l->dirs);
+}
+
+/* Append the label folder `name` (label lab); 0 when out of memory. */
+static int add_dir(folder_list *l, const char *name, int lab) {
+    if (l->ndirs == l->capd) {
+        l->capd = l->capd ? 2 * l->capd : 8;
+        dir_entry *nd = realloc(l->dirs, (size_t)l->capd * sizeof *nd);
+        if (!nd) return 0;
+        l->dirs = nd;
+    }
+    l->dirs[l->ndirs].label = lab;
+    if (!(l->dirs[l->ndirs].name = strdup(name))) return 0;
+    l->ndirs++;
+    return 1;
+}
+
+/* The label folders of root, sorted by (label, name). Hidden entries and
+ * stray files are ignored; a folder that names no label is an error. */
+static ferc_status list_label_dirs(const char *root, folder_list *l, ferc_error *err) {
     ferc_status st = FERC_OK;
-    dir_entry *dirs = NULL;
-    int ndirs = 0, capd = 0;
-    char **files = NULL; /* full paths, in load order */
-    int *flab = NULL;
-    int nfiles = 0, capf = 0;
-
     DIR *dr = opendir(root);
     if (!dr) return ferc_fail(err, FERC_ERR_IO, "%s: cannot open folder: %s", root, strerror(errno));
     struct dirent *de;
@@ -565,105 +601,146 @@ static ferc_status load_folder(const char *root, const ferc_load_opts *o, ferc_d
                            "sad, surprise, neutral or 0..6)", root, de->d_name, de->d_name);
             break;
         }
-        if (ndirs == capd) {
-            capd = capd ? 2 * capd : 8;
-            dir_entry *nd = realloc(dirs, (size_t)capd * sizeof *nd);
-            if (!nd) { st = ferc_fail(err, FERC_ERR_NOMEM, "%s: out of memory", root); break; }
-            dirs = nd;
-        }
-        dirs[ndirs].label = lab;
-        if (!(dirs[ndirs].name = strdup(de->d_name))) { st = ferc_fail(err, FERC_ERR_NOMEM, "%s: out of memory", root); break; }
-        ndirs++;
+        if (!add_dir(l, de->d_name, lab)) { st = ferc_fail(err, FERC_ERR_NOMEM, "%s: out of memory", root); break; }
     }
     closedir(dr);
-    if (st == FERC_OK && ndirs > 1) qsort(dirs, (size_t)ndirs, sizeof *dirs, cmp_dirs);
+    if (st == FERC_OK && l->ndirs > 1) qsort(l->dirs, (size_t)l->ndirs, sizeof *l->dirs, cmp_dirs);
+    return st;
+}
 
-    for (int di = 0; di < ndirs && st == FERC_OK; di++) {
-        char *sub = join_path(root, dirs[di].name);
-        if (!sub) { st = ferc_fail(err, FERC_ERR_NOMEM, "%s: out of memory", root); break; }
-        DIR *ds = opendir(sub);
-        if (!ds) { st = ferc_fail(err, FERC_ERR_IO, "%s: cannot open folder: %s", sub, strerror(errno)); free(sub); break; }
-        int first = nfiles;
-        while ((de = readdir(ds)) != NULL) {
-            if (de->d_name[0] == '.' || !is_image_name(de->d_name)) continue;
-            if (nfiles == capf) {
-                capf = capf ? 2 * capf : 256;
-                char **nf = realloc(files, (size_t)capf * sizeof *nf);
-                int *nl = nf ? realloc(flab, (size_t)capf * sizeof *nl) : NULL;
-                if (nf) files = nf;
-                if (nl) flab = nl;
-                if (!nf || !nl) { st = ferc_fail(err, FERC_ERR_NOMEM, "%s: out of memory", root); break; }
-            }
-            if (!(files[nfiles] = join_path(sub, de->d_name))) { st = ferc_fail(err, FERC_ERR_NOMEM, "%s: out of memory", root); break; }
-            flab[nfiles++] = dirs[di].label;
-        }
-        closedir(ds);
-        free(sub);
-        if (nfiles - first > 1) qsort(files + first, (size_t)(nfiles - first), sizeof *files, cmp_str);
+/* Append the image sub/name with label lab; 0 when out of memory. */
+static int add_file(folder_list *l, const char *sub, const char *name, int lab) {
+    if (l->nfiles == l->capf) {
+        l->capf = l->capf ? 2 * l->capf : 256;
+        char **nf = realloc(l->files, (size_t)l->capf * sizeof *nf);
+        int *nl = nf ? realloc(l->flab, (size_t)l->capf * sizeof *nl) : NULL;
+        if (nf) l->files = nf;
+        if (nl) l->flab = nl;
+        if (!nf || !nl) return 0;
     }
+    if (!(l->files[l->nfiles] = join_path(sub, name))) return 0;
+    l->flab[l->nfiles++] = lab;
+    return 1;
+}
 
-    if (st == FERC_OK && nfiles == 0)
+/* The .png / .jpg / .jpeg files of label folder di, sorted by name. */
+static ferc_status list_dir_images(const char *root, folder_list *l, int di, ferc_error *err) {
+    char *sub = join_path(root, l->dirs[di].name);
+    if (!sub) return ferc_fail(err, FERC_ERR_NOMEM, "%s: out of memory", root);
+    DIR *ds = opendir(sub);
+    if (!ds) {
+        ferc_status st = ferc_fail(err, FERC_ERR_IO, "%s: cannot open folder: %s", sub, strerror(errno));
+        free(sub);
+        return st;
+    }
+    ferc_status st = FERC_OK;
+    int first = l->nfiles;
+    struct dirent *de;
+    while ((de = readdir(ds)) != NULL) {
+        if (de->d_name[0] == '.' || !is_image_name(de->d_name)) continue;
+        if (!add_file(l, sub, de->d_name, l->dirs[di].label)) {
+            st = ferc_fail(err, FERC_ERR_NOMEM, "%s: out of memory", root);
+            break;
+        }
+    }
+    closedir(ds);
+    free(sub);
+    if (l->nfiles - first > 1) qsort(l->files + first, (size_t)(l->nfiles - first), sizeof *l->files, cmp_str);
+    return st;
+}
+
+/* Every image of the root, in the order of (label, folder name, file name). */
+static ferc_status list_folder(const char *root, folder_list *l, ferc_error *err) {
+    ferc_status st = list_label_dirs(root, l, err);
+    for (int di = 0; di < l->ndirs && st == FERC_OK; di++) st = list_dir_images(root, l, di, err);
+    if (st == FERC_OK && l->nfiles == 0)
         st = ferc_fail(err, FERC_ERR_PARSE, "%s: no PNG or JPEG images in label folders "
                        "(expected ROOT/<label>/*.png|*.jpg)", root);
+    return st;
+}
 
-    uint8_t *ok = NULL;
+/* Decode every image into its slot of d->pix (ss bytes each) in parallel;
+ * ok[i] says whether image i decoded. Without skip, images after the first
+ * failure are not decoded and that failure (the first in load order) is the
+ * result. */
+static ferc_status decode_folder(const folder_list *l, int size, int skip, uint8_t *ok, ferc_dataset *d,
+                                 ferc_error *err) {
     size_t ss = (size_t)size * (size_t)size;
-    if (st == FERC_OK) {
-        d->pix = malloc((size_t)nfiles * ss);
-        d->label = malloc((size_t)nfiles * sizeof *d->label);
-        d->usage = malloc((size_t)nfiles);
-        ok = malloc((size_t)nfiles);
-        if (!d->pix || !d->label || !d->usage || !ok)
-            st = ferc_fail(err, FERC_ERR_NOMEM, "%s: out of memory for %d images", root, nfiles);
-    }
-    if (st == FERC_OK) {
-        int bad_first = nfiles;
-        ferc_error e_first;
-        memset(&e_first, 0, sizeof e_first);
-        int skip = o->skip_bad_rows;
+    int nfiles = l->nfiles, bad_first = nfiles;
+    ferc_error e_first;
+    memset(&e_first, 0, sizeof e_first);
 #pragma omp parallel for schedule(dynamic, 16)
-        for (int i = 0; i < nfiles; i++) {
-            int bf;
+    for (int i = 0; i < nfiles; i++) {
+        int bf;
 #pragma omp atomic read
-            bf = bad_first;
-            if (!skip && i > bf) { ok[i] = 0; continue; }
-            ferc_error e;
-            ok[i] = folder_image(files[i], size, d->pix + (size_t)i * ss, &e) == FERC_OK;
-            if (!ok[i]) {
-#pragma omp critical(ferc_folder_err)
-                {
-                    if (i < bad_first) {
+        bf = bad_first;
+        if (!skip && i > bf) { ok[i] = 0; continue; }
+        ferc_error e;
+        ok[i] = folder_image(l->files[i], size, d->pix + (size_t)i * ss, &e) == FERC_OK;
+        if (!ok[i]) {
+            /* Unnamed: a named critical section becomes an exported symbol
+             * (.gomp_critical_user_NAME) of the library. */
+#pragma omp critical
+            {
+                if (i < bad_first) {
 #pragma omp atomic write
-                        bad_first = i;
-                        e_first = e;
-                    }
+                    bad_first = i;
+                    e_first = e;
                 }
             }
         }
-        if (!skip && bad_first < nfiles) {
-            if (err) *err = e_first;
-            st = e_first.status;
-        } else {
-            int n = 0;
-            for (int i = 0; i < nfiles; i++) {
-                if (!ok[i]) { d->skipped++; continue; }
-                if (n != i) memmove(d->pix + (size_t)n * ss, d->pix + (size_t)i * ss, ss);
-                d->label[n] = flab[i];
-                d->usage[n] = FERC_USAGE_TRAINING;
-                n++;
-            }
-            d->n = n;
-            d->h = d->w = size;
-            if (n == 0)
-                st = ferc_fail(err, FERC_ERR_DECODE, "%s: none of the %d images decodes", root, nfiles);
-        }
     }
+    if (!skip && bad_first < nfiles) {
+        if (err) *err = e_first;
+        return e_first.status;
+    }
+    return FERC_OK;
+}
+
+/* Move the decoded images (ok) to the front of d, counting the others as
+ * skipped. */
+static ferc_status keep_decoded(const char *root, const folder_list *l, int size, const uint8_t *ok,
+                                ferc_dataset *d, ferc_error *err) {
+    size_t ss = (size_t)size * (size_t)size;
+    int n = 0;
+    for (int i = 0; i < l->nfiles; i++) {
+        if (!ok[i]) { d->skipped++; continue; }
+        if (n != i) memmove(d->pix + (size_t)n * ss, d->pix + (size_t)i * ss, ss);
+        d->label[n] = l->flab[i];
+        d->usage[n] = FERC_USAGE_TRAINING;
+        n++;
+    }
+    d->n = n;
+    d->h = d->w = size;
+    if (n == 0) return ferc_fail(err, FERC_ERR_DECODE, "%s: none of the %d images decodes", root, l->nfiles);
+    return FERC_OK;
+}
+
+static ferc_status load_folder(const char *root, const ferc_load_opts *o, ferc_dataset *d, ferc_error *err) {
+    if (o->usage != FERC_USAGE_ALL && o->usage != FERC_USAGE_TRAINING)
+        return ferc_fail(err, FERC_ERR_ARG,
+                         "%s: folders have no Usage column, every image counts as Training: "
+                         "select usage 'all' or 'Training', not '%s'",
+                         root, ferc_usage_name(o->usage));
+    int size = o->size ? o->size : FER_SIDE;
+    if (size < 1 || size > 4096)
+        return ferc_fail(err, FERC_ERR_ARG, "%s: image size %d is outside 1..4096", root, size);
+    folder_list l = {.dirs = NULL};
+    ferc_status st = list_folder(root, &l, err);
+    uint8_t *ok = NULL;
+    if (st == FERC_OK) {
+        size_t ss = (size_t)size * (size_t)size;
+        d->pix = malloc((size_t)l.nfiles * ss);
+        d->label = malloc((size_t)l.nfiles * sizeof *d->label);
+        d->usage = malloc((size_t)l.nfiles);
+        ok = malloc((size_t)l.nfiles);
+        if (!d->pix || !d->label || !d->usage || !ok)
+            st = ferc_fail(err, FERC_ERR_NOMEM, "%s: out of memory for %d images", root, l.nfiles);
+    }
+    if (st == FERC_OK) st = decode_folder(&l, size, o->skip_bad_rows, ok, d, err);
+    if (st == FERC_OK) st = keep_decoded(root, &l, size, ok, d, err);
     free(ok);
-    for (int i = 0; i < nfiles; i++) free(files[i]);
-    free(files);
-    free(flab);
-    for (int i = 0; i < ndirs; i++) free(dirs[i].name);
-    free(dirs);
+    folder_list_free(&l);
     return st;
 }
 
@@ -698,7 +775,7 @@ ferc_status ferc_dataset_load(const char *path, const ferc_load_opts *opts, ferc
     if (!out) return ferc_fail(err, FERC_ERR_ARG, "ferc_dataset_load: NULL output");
     memset(out, 0, sizeof *out);
     if (!path) return ferc_fail(err, FERC_ERR_ARG, "ferc_dataset_load: NULL path");
-    ferc_load_opts o = {FERC_USAGE_ALL, 0, 0};
+    ferc_load_opts o = {.usage = FERC_USAGE_ALL, .skip_bad_rows = 0, .size = 0};
     if (opts) o = *opts;
     if (o.usage != FERC_USAGE_ALL && o.usage != FERC_USAGE_TRAINING && o.usage != FERC_USAGE_PUBLICTEST &&
         o.usage != FERC_USAGE_PRIVATETEST)

@@ -21,9 +21,13 @@
 
 /* RGB -> gray with ITU-R BT.601 weights 0.299, 0.587, 0.114, rounded. Uses
  * the same 15-bit fixed point as OpenCV 4's cvtColor(RGB2GRAY) for 8-bit data
- * (9798 + 19235 + 3735 = 32768). */
-static inline uint8_t luma601(uint8_t r, uint8_t g, uint8_t b) {
-    return (uint8_t)((r * 9798u + g * 19235u + b * 3735u + 16384u) >> 15);
+ * (9798 + 19235 + 3735 = 32768), so that photos and video frames turn into
+ * the gray OpenCV's detector would see. The one conversion of the project:
+ * gray may be rgb (in place), as pixel i is written after pixels 3i..3i+2
+ * are read. */
+void ferc_rgb_to_gray(const uint8_t *rgb, size_t n, uint8_t *gray) {
+    for (size_t i = 0; i < n; i++)
+        gray[i] = (uint8_t)((rgb[3 * i] * 9798u + rgb[3 * i + 1] * 19235u + rgb[3 * i + 2] * 3735u + 16384u) >> 15);
 }
 
 /* Convert img in place (reallocating) to want_c channels (0 = keep). */
@@ -32,7 +36,7 @@ static ferc_status convert_channels(ferc_image *img, int want_c, const char *pat
     size_t np = (size_t)img->w * (size_t)img->h;
     if (want_c == 1 && img->c == 3) {
         uint8_t *p = img->data;
-        for (size_t i = 0; i < np; i++) p[i] = luma601(p[3 * i], p[3 * i + 1], p[3 * i + 2]);
+        ferc_rgb_to_gray(p, np, p);
         uint8_t *q = realloc(p, np ? np : 1);
         if (q) img->data = q;
         img->c = 1;
@@ -161,6 +165,36 @@ typedef struct {
     ferc_status st;
 } jpeg_ctx;
 
+/* Orientation (1..8) from the first Exif APP1 marker, 0 when none. */
+static int jpeg_orientation(struct jpeg_decompress_struct *ci) {
+    int orient = 0;
+    for (jpeg_saved_marker_ptr m = ci->marker_list; m && !orient; m = m->next)
+        if (m->marker == JPEG_APP0 + 1) orient = exif_orientation(m->data, m->data_length);
+    return orient;
+}
+
+/* Decode gray as gray, CMYK / YCCK as CMYK (converted by cmyk_to_rgb) and
+ * everything else as RGB; 1 for CMYK. */
+static int jpeg_set_out_space(struct jpeg_decompress_struct *ci) {
+    switch (ci->jpeg_color_space) {
+    case JCS_GRAYSCALE: ci->out_color_space = JCS_GRAYSCALE; return 0;
+    case JCS_CMYK: case JCS_YCCK: ci->out_color_space = JCS_CMYK; return 1;
+    default: ci->out_color_space = JCS_RGB; return 0;
+    }
+}
+
+/* n CMYK pixels to RGB in place. Adobe writes inverted CMYK (inv); without
+ * the Adobe marker assume plain. */
+static void cmyk_to_rgb(uint8_t *d, size_t n, int inv) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned C = d[4 * i], M = d[4 * i + 1], Y = d[4 * i + 2], K = d[4 * i + 3];
+        if (!inv) { C = 255 - C; M = 255 - M; Y = 255 - Y; K = 255 - K; }
+        d[3 * i] = (uint8_t)((C * K + 127) / 255);
+        d[3 * i + 1] = (uint8_t)((M * K + 127) / 255);
+        d[3 * i + 2] = (uint8_t)((Y * K + 127) / 255);
+    }
+}
+
 /* The part that may longjmp: every resource lives in *x (not in locals), so
  * the caller can release it whatever happens. */
 static void jpeg_decode(jpeg_ctx *x, FILE *f, const char *path, ferc_image *out, ferc_error *err) {
@@ -186,16 +220,8 @@ static void jpeg_decode(jpeg_ctx *x, FILE *f, const char *path, ferc_image *out,
                           FERC_MAX_IMAGE_PIXELS);
         return;
     }
-    int orient = 0;
-    for (jpeg_saved_marker_ptr m = ci->marker_list; m && !orient; m = m->next)
-        if (m->marker == JPEG_APP0 + 1) orient = exif_orientation(m->data, m->data_length);
-
-    int cmyk = 0;
-    switch (ci->jpeg_color_space) {
-    case JCS_GRAYSCALE: ci->out_color_space = JCS_GRAYSCALE; break;
-    case JCS_CMYK: case JCS_YCCK: ci->out_color_space = JCS_CMYK; cmyk = 1; break;
-    default: ci->out_color_space = JCS_RGB; break;
-    }
+    int orient = jpeg_orientation(ci);
+    int cmyk = jpeg_set_out_space(ci);
     jpeg_start_decompress(ci);
     int w = (int)ci->output_width, h = (int)ci->output_height, oc = ci->output_components;
     int c = cmyk ? 3 : oc;
@@ -207,19 +233,8 @@ static void jpeg_decode(jpeg_ctx *x, FILE *f, const char *path, ferc_image *out,
         jpeg_read_scanlines(ci, &r, 1);
     }
     jpeg_finish_decompress(ci);
-    if (cmyk) {
-        /* Adobe writes inverted CMYK; without the Adobe marker assume plain. */
-        int inv = ci->saw_Adobe_marker;
-        size_t np2 = (size_t)w * (size_t)h;
-        for (size_t i = 0; i < np2; i++) {
-            unsigned C = x->data[4 * i], M = x->data[4 * i + 1], Y = x->data[4 * i + 2], K = x->data[4 * i + 3];
-            if (!inv) { C = 255 - C; M = 255 - M; Y = 255 - Y; K = 255 - K; }
-            x->data[3 * i] = (uint8_t)((C * K + 127) / 255);
-            x->data[3 * i + 1] = (uint8_t)((M * K + 127) / 255);
-            x->data[3 * i + 2] = (uint8_t)((Y * K + 127) / 255);
-        }
-    }
-    out->w = w; out->h = h; out->c = c; out->data = x->data;
+    if (cmyk) cmyk_to_rgb(x->data, (size_t)w * (size_t)h, ci->saw_Adobe_marker);
+    *out = (ferc_image){.w = w, .h = h, .c = c, .data = x->data};
     x->data = NULL;
     x->st = FERC_OK;
     if (orient > 1) x->st = apply_orientation(out, orient, path, err);
@@ -295,7 +310,7 @@ static void png_decode(png_ctx *x, const char *path, ferc_image *out, ferc_error
     for (png_uint_32 i = 0; i < h; i++) x->rows[i] = x->data + (size_t)i * rb;
     png_read_image(x->png, x->rows);
     png_read_end(x->png, NULL);
-    out->w = (int)w; out->h = (int)h; out->c = c; out->data = x->data;
+    *out = (ferc_image){.w = (int)w, .h = (int)h, .c = c, .data = x->data};
     x->data = NULL;
     x->st = FERC_OK;
 }
@@ -449,7 +464,7 @@ void ferc_resize_bilinear(const float *src, int sh, int sw, float *dst, int dh, 
     bil_resize(src, NULL, sh, sw, dst, dh, dw);
 }
 
-/* Internal (internal.h): resize a uint8 plane to floats in [0,1] without
+/* Internal (data.h): resize a uint8 plane to floats in [0,1] without
  * allocating. */
 void ferc_resize_bilinear_u8(const uint8_t *src, int sh, int sw, float *dst, int dh, int dw) {
     if (sh <= 0 || sw <= 0 || dh <= 0 || dw <= 0) return;

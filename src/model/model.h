@@ -1,5 +1,6 @@
 /* model/model.h — the model object behind the public opaque handle, the
- * named architectures, and the model/checkpoint file format (internal). */
+ * named architectures (model.c), and the model/checkpoint file format
+ * (file.c); internal. */
 #ifndef FERC_MODEL_H
 #define FERC_MODEL_H
 
@@ -39,8 +40,39 @@ typedef struct {
     int has_train_state;
 } ckpt_extra;
 
+/* file.c: a model file, or a checkpoint when ex is not NULL; loading fills
+ * ex (when not NULL) from a checkpoint's chunks. */
 ferc_status model_save_ex(const ferc_model *m, const char *path, const ckpt_extra *ex,
                           ferc_error *err);
 ferc_status model_load_ex(const char *path, ferc_model **out, ckpt_extra *ex, ferc_error *err);
+
+/* ---- library-internal parts of the API (not in include/ferc.h) ---- */
+
+/* A new model with freshly initialised weights (Glorot-uniform, as Keras). */
+ferc_status ferc_model_create(const char *arch, uint64_t seed, ferc_model **out, ferc_error *err);
+
+/* Looking inside (for reports): a "block" ends at each max-pool layer. */
+int ferc_model_num_blocks(const ferc_model *m);
+/* Feature maps at the end of conv block b (after ReLU, before pooling) for
+ * one face x (S,S): writes (c,h,w) floats to maps, which holds cap floats. */
+ferc_status ferc_model_activations(ferc_model *m, const float *x, int block, float *maps,
+                                   size_t cap, int *c, int *h, int *w, ferc_error *err);
+/* Saliency: d logit[cls] / d x for one face x (S,S), eval mode; grad (S,S). */
+ferc_status ferc_model_saliency(ferc_model *m, const float *x, int cls, float *grad,
+                                ferc_error *err);
+/* The first conv layer's kernels (k, kh, kw), single input channel. */
+ferc_status ferc_model_first_filters(const ferc_model *m, float *w, size_t cap, int *k,
+                                     int *kh, int *kw, ferc_error *err);
+
+/* Bring one gray face src (sh, sw), floats in [0,1], to the model's input
+ * dst (S, S): a bilinear resize, or, for a model trained on random crops, a
+ * resize to its training size followed by a centre crop. */
+void ferc_model_prepare(const ferc_model *m, const float *src, int sh, int sw, float *dst);
+/* Side of the square face the model's preprocessing starts from: the input
+ * size, or the size it was cropped from (48 for random-crop training). */
+int ferc_model_face_size(const ferc_model *m);
+/* The same for dataset rows [first, first+n): x (n, S, S). */
+ferc_status ferc_model_prepare_rows(const ferc_model *m, const ferc_dataset *d, int first, int n,
+                                    float *x, ferc_error *err);
 
 #endif

@@ -1,7 +1,11 @@
 /* layers.c — forward and backward passes of every layer type, on NCHW float
  * buffers, plus the naive reference kernels the tests compare them with.
  * Each op carries a one-line formula. OpenMP splits work over images or
- * channels with static schedules, so a fixed thread count is deterministic. */
+ * channels with static schedules, so a fixed thread count is deterministic.
+ * These ops are the layer-by-layer executor's (exec_layers.c); the default
+ * fused executor (fused.c) runs conv -> bn -> relu [-> pool] [-> dropout]
+ * blocks with its own kernels (fused_block.c) and calls these for the other
+ * layers only. */
 #include "nn/nn.h"
 
 #include <dnnl.h>
@@ -94,6 +98,10 @@ static void col2im(const float *col, int C, int H, int W, int ks, int pad, int O
             }
 }
 
+/* The layer-by-layer conv (exec_layers.c runs it). Not the default path: a
+ * conv followed by bn and relu runs inside a fused block, on a oneDNN
+ * primitive (fused_dnn.c: fused_conv_forward / fused_conv_backward, called
+ * from fused_block.c), and only the other convs come here. */
 static void conv_forward(layer *l, const float *in, int N, const exec_ctx *x) {
     const int C = l->c, H = l->h, W = l->w, K = l->oc, ks = l->k;
     const int OH = l->oh, OW = l->ow, CKK = C * ks * ks, HW = OH * OW;

@@ -1,6 +1,7 @@
 /* nn/nn.h — the network engine (internal): a network is a sequence of layers,
  * each with a forward and a backward pass over NCHW float buffers. The
- * training loop only sees the layer_ops table, never a particular layer. */
+ * training loop only sees the layer_ops table, never a particular layer, and
+ * net_forward / net_backward, never the executor that runs them (nn/exec.h). */
 #ifndef FERC_NN_H
 #define FERC_NN_H
 
@@ -62,27 +63,15 @@ typedef struct {
     int decay;                 /* weight decay applies (weights, not biases or BN) */
 } param_tensor;
 
-/* A fused conv block (fused.c): conv -> bn -> relu [-> pool] [-> dropout]
- * runs as one unit on the nChw16c layout (16 channels innermost). */
+/* A step of the executor's schedule: one layer, or layers that run as one
+ * unit (a fused block). net->prof is indexed by stage. */
 typedef struct {
-    int conv, bn, relu, pool, drop;  /* layer indices; pool, drop -1 when absent */
     int first, last;                 /* the layers it covers */
-    int in_blocked, out_blocked;     /* input / output in nChw16c (else NCHW) */
-    int direct;                      /* 1-channel first layer: direct kernels, no oneDNN */
-    int C, H, W;                     /* conv input per image */
-    int K, CH, CW;                   /* conv output (= bn, relu) per image */
-    int OH, OW;                      /* block output per image (pooled or CH, CW) */
-    size_t tr_off;                   /* floats into net->ftr (output when !out_blocked) */
-    int stage;                       /* its index in net->stages */
-} fblock;
-
-/* A step of the fused schedule: one layer, or one fused block. */
-typedef struct {
-    int first, last;
-    int block;                       /* index into net->blocks, or -1 */
+    int conv_prim;                   /* the conv layer it runs as a oneDNN primitive (timed on its
+                                        own in net->prof), or -1 */
 } net_stage;
 
-struct fdnn;                         /* oneDNN engine, stream, primitives (fused.c) */
+struct net_executor;                 /* nn/exec.h */
 
 typedef struct {
     int nlayers;
@@ -97,30 +86,21 @@ typedef struct {
     param_tensor *tensors;
     /* workspace */
     int max_batch, ws_threads, ws_training;
-    void *ws;                  /* one allocation for every buffer below and in layers */
+    void *ws;                  /* one allocation for every buffer below, in layers and the executor's */
     float *dbuf[2];            /* ping-pong gradient buffers */
-    /* fused execution (fused.c); net_forward/net_backward use it when `fuse`
-     * is set (net_build sets it) and the network has fused blocks */
-    int fuse;
-    int nstages, nblocks;
+    /* execution: net_build picks the executor (nn/exec.h) that runs the
+     * layers, fused blocks when the net has them, else layer by layer */
+    const struct net_executor *exec;
+    void *exec_state;          /* the executor's own (fused.c: struct fused_state) */
+    int nstages;               /* its schedule */
     net_stage *stages;
-    fblock *blocks;
-    struct fdnn *dnn;          /* created on first use */
+    int fuse;                  /* run fused blocks where there are some; net_build sets it, clear
+                                  it for the layer-by-layer path; cleared when fusion fails */
     int last_fused;            /* the last net_forward ran fused (0/1) */
-    int bf16;                  /* fused convs after the first in bfloat16 (net_set_bf16) */
-    int wino;                  /* 3x3 fused convs by Winograd F(4x4,3x3) where oneDNN has it
-                                  (fused_plan sets it; set before the first pass) */
-    float *dconv;              /* (N, K, CH, CW) conv output gradient, largest block */
-    float *fpart;              /* per (image, channel) partial sums, 2 per channel */
-    float *fcoef;              /* per-channel coefficients, 8 per channel */
-    float *ftr;                /* blocked outputs of blocks whose output is NCHW */
-    float *ftd;                /* blocked copy of an NCHW output gradient */
-    float *xpad;               /* first-layer input padded to a primitive's batch */
-    float *logits;             /* (N, nclasses): output of an inference run in chunks */
     char fuse_msg[160];        /* why fusion was switched off, "" when it was not */
-    double *prof;              /* when not NULL: seconds per stage of the fused schedule,
-                                  accumulated: forward at [4s], backward at [4s+1], and
-                                  inside them the oneDNN convolutions at [4s+2], [4s+3] */
+    double *prof;              /* when not NULL: seconds per stage, accumulated by the fused
+                                  executor: forward at [4s], backward at [4s+1], and inside
+                                  them the oneDNN convolutions at [4s+2], [4s+3] */
 } ferc_net;
 
 /* Build from a spec ("conv32 bn relu pool drop0.25 ... flatten dense128 relu
@@ -140,29 +120,19 @@ const float *net_forward(ferc_net *net, const float *x, int N, const exec_ctx *c
 void net_backward(ferc_net *net, const float *x, const float *dlogits, float *dx, int N,
                   const exec_ctx *ctx);
 double net_flops(const ferc_net *net);  /* forward, per image */
-/* The layer-by-layer (unfused, reference) passes: every layer's `out` holds
- * its output afterwards (net_forward may skip the intermediate outputs of
- * fused blocks). Same contract as net_forward / net_backward. */
+/* The layer-by-layer (unfused, reference) passes of exec_layers.c: every
+ * layer's `out` holds its output afterwards (net_forward may skip the
+ * intermediate outputs of fused blocks). Same contract as net_forward /
+ * net_backward. */
 const float *net_forward_layers(ferc_net *net, const float *x, int N, const exec_ctx *ctx);
 void net_backward_layers(ferc_net *net, const float *x, const float *dlogits, float *dx, int N,
                          const exec_ctx *ctx);
 
-/* Fused blocks (fused.c), used by net.c. */
-void fused_plan(ferc_net *net);      /* find the blocks and the stages (net_build) */
-void fused_release(ferc_net *net);   /* free the oneDNN objects (net_free) */
-/* Create the training primitives for a batch of N on `threads` threads
- * (net_reserve); on failure fusion is switched off and fuse_msg says why. */
-void fused_prepare(ferc_net *net, int N, int threads);
 /* bf16 compute for the fused convolutions (not the first layer's): inputs
  * and weights rounded to bfloat16, float accumulation, float master weights,
- * batch norm and everything else in float. Off by default. */
+ * batch norm and everything else in float. Off by default; no effect on the
+ * layer-by-layer path. */
 void net_set_bf16(ferc_net *net, int on);
-/* Ready to run fused for N images (creates primitives when needed)? */
-int fused_ready(ferc_net *net, int N, const exec_ctx *ctx, int need_bwd);
-const float *fused_block_forward(ferc_net *net, int b, const float *in, int in_is_input, int N,
-                                 const exec_ctx *ctx);
-void fused_block_backward(ferc_net *net, int b, const float *in, const float *dout, float *din,
-                          int N, const exec_ctx *ctx);
 
 /* The dropout keep bit of element i: a hash of (seed, layer, i), so masks
  * do not depend on how the work is split over threads. */

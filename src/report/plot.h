@@ -2,7 +2,8 @@
  * maps, bar charts, reliability diagrams and image grids drawn with cairo
  * and written as PNG with cairo_surface_write_to_png (libpng underneath).
  * Also the small analysis helpers (quantile accuracy) the report shares
- * with the tests. Not part of the public API. */
+ * with the tests. Not part of the public API. The one header of plot.c
+ * (the drawing kit), plot_charts.c and plot_grids.c. */
 #ifndef FERC_PLOT_H
 #define FERC_PLOT_H
 
@@ -125,5 +126,68 @@ ferc_status plot_stack_pngs(const char *const *paths, int n, double scale, const
 
 /* Write a PNG atomically: draw into path + ".tmp-<pid>" and rename. */
 ferc_status plot_write_surface(cairo_surface_t *s, const char *path, ferc_error *err);
+
+/* ---- the drawing kit (plot.c), shared by plot_charts.c and plot_grids.c ---- */
+
+typedef struct { double x, y, w, h; } plot_rect;
+
+/* Blue sequential scale of the confusion matrix: t in [0,1] -> 0xRRGGBB. */
+uint32_t plot_blues(double t);
+/* Set the cairo source to a 0xRRGGBB colour (with alpha a). */
+void plot_rgb(cairo_t *cr, uint32_t c);
+void plot_rgba(cairo_t *cr, uint32_t c, double a);
+
+/* Text. Anchors: ax 0 left, 0.5 centre, 1 right; ay 0 top, 0.5 middle,
+ * 1 bottom of the font box. Multi-line strings are separated by '\n'. */
+void plot_font(cairo_t *cr, double size, int bold);
+double plot_text_w(cairo_t *cr, const char *s);
+void plot_text(cairo_t *cr, double x, double y, double ax, double ay, const char *s);
+void plot_text_halo(cairo_t *cr, double x, double y, double ax, double ay, const char *s);
+void plot_text_lines(cairo_t *cr, double x, double y, double ax, double ay, const char *s);
+double plot_lines_w(cairo_t *cr, const char *s);
+void plot_text_up(cairo_t *cr, double x, double y, const char *s);
+
+/* White RGB24 canvas of w x h; plot_finish writes it to path (atomically)
+ * and destroys both cr and the surface, whatever happens. */
+cairo_surface_t *plot_canvas(int w, int h, cairo_t **cr);
+ferc_status plot_finish(cairo_surface_t *s, cairo_t *cr, const char *path, ferc_error *err);
+/* FERC_ERR_ARG unless 64 <= w, h <= 16384. */
+ferc_status plot_check_size(int w, int h, const char *path, ferc_error *err);
+
+/* A plot area r in pixels showing data x0..x1, y0..y1. */
+typedef struct {
+    plot_rect r;
+    double x0, x1, y0, y1;
+} plot_axes;
+
+double plot_ax_x(const plot_axes *a, double x);
+double plot_ax_y(const plot_axes *a, double y);
+/* Range [lo, hi] widened to whole ticks; returns the tick step. */
+double plot_nice_range(double *lo, double *hi, int max_ticks);
+void plot_fmt_tick(char *buf, size_t cap, double v, double step, int percent);
+/* Horizontal grid lines and y tick labels from y0 every ystep, and the
+ * y axis label (NULL = none). */
+void plot_draw_y_axis(cairo_t *cr, const plot_axes *a, double ystep, int percent, const char *ylabel);
+void plot_draw_frame(cairo_t *cr, const plot_axes *a);
+/* Bold title centred on x with its top at y; NULL draws nothing. */
+void plot_draw_title(cairo_t *cr, double x, double y, const char *title);
+/* Dashed line from (x0, y0) to (x1, y1) in the current colour; the dash is
+ * reset afterwards. */
+void plot_dashed_line(cairo_t *cr, double x0, double y0, double x1, double y1, double on,
+                      double off, double width);
+
+typedef enum { PLOT_LEGEND_LINE = 0, PLOT_LEGEND_BOX, PLOT_LEGEND_DASHED } plot_legend_kind;
+typedef struct {
+    const char *name;
+    uint32_t color;
+    plot_legend_kind kind;
+} plot_legend_item;
+
+/* Boxed legend with its top-left corner at (x, y). */
+void plot_draw_legend(cairo_t *cr, double x, double y, const plot_legend_item *it, int n);
+/* Legend placed in the corner of the plot area that covers the fewest
+ * data points (pts: pixel coordinates, 2 per point). */
+void plot_legend_best_corner(cairo_t *cr, const plot_axes *a, const plot_legend_item *it, int n,
+                             const double *pts, int npts);
 
 #endif

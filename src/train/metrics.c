@@ -101,7 +101,7 @@ static void report_row(sink *s, int width, int digits, const char *name, double 
 }
 
 int ferc_metrics_report(const ferc_metrics *m, int digits, char *buf, size_t cap) {
-    sink s = {buf, cap, 0};
+    sink s = {.buf = buf, .cap = cap, .len = 0};
     if (cap > 0) buf[0] = 0;
     if (digits < 0) digits = 0;
     if (digits > 30) digits = 30;
@@ -154,7 +154,7 @@ static void put_num(sink *s, double v) {
 }
 
 int ferc_metrics_json(const ferc_metrics *m, char *buf, size_t cap) {
-    sink s = {buf, cap, 0};
+    sink s = {.buf = buf, .cap = cap, .len = 0};
     if (cap > 0) buf[0] = 0;
     put(&s, "{\"n\": %d, \"accuracy\": ", m->n);
     put_num(&s, m->accuracy);
@@ -183,7 +183,7 @@ int ferc_metrics_json(const ferc_metrics *m, char *buf, size_t cap) {
 }
 
 int ferc_metrics_confusion_text(const ferc_metrics *m, char *buf, size_t cap) {
-    sink s = {buf, cap, 0};
+    sink s = {.buf = buf, .cap = cap, .len = 0};
     if (cap > 0) buf[0] = 0;
     /* Columns wide enough for the longest name and the largest count. */
     int cw = 0, big = 0;

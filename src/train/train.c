@@ -2,8 +2,16 @@
  * class-balanced) batches with optional on-the-fly augmentation, forward,
  * softmax cross-entropy, backward, optimiser step; per-epoch validation,
  * best-weight keeping, history, and atomic per-epoch checkpoints that a
- * later run resumes bit for bit. Every buffer is allocated before the first
- * step; a step never allocates. */
+ * later run resumes bit for bit.
+ *
+ * ferc_train reads as its steps over one train_state: train_begin (options,
+ * model, every buffer, the split, resumed state), then per epoch train_epoch
+ * (the batches) and train_epoch_end (validation, history, kept weights,
+ * checkpoint), then train_finish (best weights back, class offsets), and
+ * train_free on every path. Every buffer a step uses is allocated in
+ * train_begin, so a step never allocates (only an epoch's end does: the
+ * history copy and the checkpoint file). The lr schedules are in schedule.c,
+ * the class-offset tuning in select.c. */
 #include "train/train.h"
 #include "data/data.h"
 
@@ -29,6 +37,47 @@ void ferc_train_opts_default(ferc_train_opts *o) {
     o->val_fraction = 0.1f;
 }
 
+/* Everything one training run holds; zeroed, it is a state train_free can
+ * release. */
+typedef struct {
+    const ferc_dataset *d;
+    const ferc_train_opts *o;
+    ferc_model *m;             /* NULL once handed to the caller */
+    ferc_net *net;
+    int S, B, threads;         /* input side, batch, threads */
+    /* the split (row indices, sorted) and this epoch's order of train rows */
+    int *train, *val, *order;
+    int ntrain, nval, nbatches;
+    /* one batch */
+    float *x;                  /* (B, S, S) */
+    int *y;                    /* (B) */
+    float *onehot;             /* (B, 7) targets, or NULL for sparse labels */
+    float *dlogits;            /* (B, 7) */
+    float class_w[FERC_NUM_CLASSES];
+    const float *cw;           /* class_w when weighting classes, else NULL */
+    /* validation */
+    float *vlogits;            /* (nval, 7) logits of the last validate() */
+    int *vtrue, *vpred;        /* (nval) labels; predictions (scratch) */
+    optim_state opt;
+    ferc_balanced_sampler bal;
+    int *tlabels;              /* (ntrain) labels of train[], for the sampler */
+    ferc_rng rng;              /* shuffles, augmentation, dropout seeds */
+    /* the epoch running */
+    double t0, loss_sum;
+    long correct, seen;
+    /* history and the kept (best) weights */
+    ferc_epoch_stats *hist;    /* (epochs) */
+    float *best_p, *best_s;
+    float best_score;          /* validation figure of the kept weights */
+    int best_epoch, start_epoch;
+    ckpt_extra ex;             /* buffers of a loaded checkpoint */
+} train_state;
+
+
+/* ------------------------------------------------------------------------ */
+/* Batches                                                                   */
+/* ------------------------------------------------------------------------ */
+
 static void shuffle(int *a, int n, ferc_rng *r) {
     for (int i = n - 1; i > 0; i--) {
         int j = (int)ferc_rng_below(r, (uint32_t)i + 1);
@@ -36,13 +85,13 @@ static void shuffle(int *a, int n, ferc_rng *r) {
     }
 }
 
-/* Stratified split: per class, a seeded shuffle, round(frac * n_c) to val. */
-static void split_stratified(const ferc_dataset *d, float frac, uint64_t seed, int *train,
-                             int *ntrain, int *val, int *nval) {
+/* Stratified split: per class, a seeded shuffle, round(frac * n_c) to val.
+ * members (d->n) is scratch. */
+static void split_stratified(const ferc_dataset *d, float frac, uint64_t seed, int *members,
+                             int *train, int *ntrain, int *val, int *nval) {
     ferc_rng r;
     ferc_rng_seed(&r, seed ^ 0x5EED5EEDull);
     *ntrain = *nval = 0;
-    int *members = malloc(sizeof(int) * (size_t)(d->n ? d->n : 1));
     for (int c = 0; c < FERC_NUM_CLASSES; c++) {
         int k = 0;
         for (int i = 0; i < d->n; i++) if (d->label[i] == c) members[k++] = i;
@@ -53,7 +102,6 @@ static void split_stratified(const ferc_dataset *d, float frac, uint64_t seed, i
             else train[(*ntrain)++] = members[i];
         }
     }
-    free(members);
 }
 
 static int cmp_int(const void *a, const void *b) {
@@ -61,69 +109,24 @@ static int cmp_int(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-typedef struct {
-    ferc_net *net;
-    const ferc_dataset *d;
-    const ferc_train_opts *o;
-    int S, B, threads;
-    float *x;          /* (B, S, S) */
-    int *y;            /* (B) */
-    float *onehot;     /* (B, 7) */
-    float *dlogits;    /* (B, 7) */
-    float *cw;         /* class weights (7) or NULL */
-    int *bidx;         /* (B) dataset rows of the batch */
-    float *vlogits;    /* (nval, 7) validation logits of the last validate() */
-    int *vtrue, *vpred; /* (nval) validation labels; predictions (scratch) */
-} loop_bufs;
-
 /* Images of rows idx[0..n) into x at the network's size; augmented when
  * training with augmentation, else the evaluation view. */
-static void fill_batch(loop_bufs *b, const int *idx, int n, int train, ferc_rng *rng) {
-    const ferc_dataset *d = b->d;
-    if (b->o->augment) {
-        ferc_augment_batch(b->o->augment, rng, d, idx, n, train, b->x, b->S, b->S);
+static void fill_batch(train_state *t, const int *idx, int n, int train, ferc_rng *rng) {
+    const ferc_dataset *d = t->d;
+    if (t->o->augment) {
+        ferc_augment_batch(t->o->augment, rng, d, idx, n, train, t->x, t->S, t->S);
     } else {
-#pragma omp parallel for num_threads(b->threads) schedule(static)
+#pragma omp parallel for num_threads(t->threads) schedule(static)
         for (int i = 0; i < n; i++)
-            ferc_prepare_images(d, idx[i], 1, b->S, b->x + (size_t)i * b->S * b->S);
+            ferc_prepare_images(d, idx[i], 1, t->S, t->x + (size_t)i * t->S * t->S);
     }
-    for (int i = 0; i < n; i++) b->y[i] = d->label[idx[i]];
-    if (b->onehot) {
+    for (int i = 0; i < n; i++) t->y[i] = d->label[idx[i]];
+    if (t->onehot) {
         /* target = (1 - e) onehot + e / k (label smoothing, training batches only) */
-        float e = train ? b->o->label_smoothing : 0.0f, off = e / FERC_NUM_CLASSES;
-        for (size_t i = 0; i < (size_t)n * FERC_NUM_CLASSES; i++) b->onehot[i] = off;
-        for (int i = 0; i < n; i++) b->onehot[(size_t)i * FERC_NUM_CLASSES + b->y[i]] = 1.0f - e + off;
+        float e = train ? t->o->label_smoothing : 0.0f, off = e / FERC_NUM_CLASSES;
+        for (size_t i = 0; i < (size_t)n * FERC_NUM_CLASSES; i++) t->onehot[i] = off;
+        for (int i = 0; i < n; i++) t->onehot[(size_t)i * FERC_NUM_CLASSES + t->y[i]] = 1.0f - e + off;
     }
-}
-
-/* Plateau schedule replayed from the epoch history: the lr of the epoch after
- * hist[0..nh-1], as Keras' ReduceLROnPlateau (mode min on val loss, cooldown
- * 0): each epoch without a new best val loss raises a counter; at patience the
- * lr is multiplied by factor (not below lr_min) and the counter resets. */
-float ferc_lr_plateau(const ferc_train_opts *o, const ferc_epoch_stats *hist, int nh) {
-    float lr = o->lr, best = INFINITY;
-    int wait = 0;
-    for (int e = 0; e < nh; e++) {
-        float vl = hist[e].val_loss;
-        if (isnan(vl)) vl = hist[e].train_loss;   /* no validation rows */
-        if (vl < best) { best = vl; wait = 0; continue; }
-        if (++wait >= o->lr_patience) {
-            float nl = lr * o->lr_factor;
-            lr = nl < o->lr_min ? o->lr_min : nl;
-            wait = 0;
-        }
-    }
-    return lr;
-}
-
-/* The learning rate of step `step` (0-based) of `total`, in an epoch whose
- * plateau lr is `epoch_lr`. */
-float ferc_lr_at(const ferc_train_opts *o, float epoch_lr, long step, long total, long warm) {
-    if (o->lr_schedule == FERC_LR_PLATEAU) return epoch_lr;
-    if (o->lr_schedule != FERC_LR_COSINE) return o->lr;
-    if (step < warm) return o->lr * (float)(step + 1) / (float)warm;   /* linear warm-up */
-    double t = total > warm ? (double)(step - warm) / (double)(total - warm) : 1.0;
-    return (float)(o->lr_min + (o->lr - o->lr_min) * 0.5 * (1.0 + cos(M_PI * t)));
 }
 
 static int count_correct(const float *logits, const int *y, int n) {
@@ -138,80 +141,31 @@ static int count_correct(const float *logits, const int *y, int n) {
 }
 
 /* Validation loss (unweighted), accuracy and macro F1 in eval mode; the
- * logits are kept in b->vlogits (nval, 7). */
-static void validate(loop_bufs *b, const int *val, int nval, double *loss, double *acc, double *f1) {
-    exec_ctx ctx = {b->threads, 0, 0};
+ * logits are kept in t->vlogits (nval, 7). */
+static void validate(train_state *t, double *loss, double *acc, double *f1) {
+    exec_ctx ctx = {.threads = t->threads, .training = 0, .step_seed = 0};
+    const int nval = t->nval;
     double ls = 0;
     int correct = 0;
-    for (int i = 0; i < nval; i += b->B) {
-        int n = nval - i < b->B ? nval - i : b->B;
-        fill_batch(b, val + i, n, 0, NULL);
-        const float *logits = net_forward(b->net, b->x, n, &ctx);
-        ls += softmax_xent(logits, b->y, NULL, NULL, n, FERC_NUM_CLASSES, NULL, NULL) * n;
-        correct += count_correct(logits, b->y, n);
-        memcpy(b->vlogits + (size_t)i * FERC_NUM_CLASSES, logits, sizeof(float) * (size_t)n * FERC_NUM_CLASSES);
+    for (int i = 0; i < nval; i += t->B) {
+        int n = nval - i < t->B ? nval - i : t->B;
+        fill_batch(t, t->val + i, n, 0, NULL);
+        const float *logits = net_forward(t->net, t->x, n, &ctx);
+        ls += softmax_xent(logits, t->y, NULL, NULL, n, FERC_NUM_CLASSES, NULL, NULL) * n;
+        correct += count_correct(logits, t->y, n);
+        memcpy(t->vlogits + (size_t)i * FERC_NUM_CLASSES, logits, sizeof(float) * (size_t)n * FERC_NUM_CLASSES);
     }
     *loss = nval ? ls / nval : NAN;
     *acc = nval ? (double)correct / nval : NAN;
     static const float zero[FERC_NUM_CLASSES];
-    *f1 = nval ? ferc_macro_f1_offsets(b->vlogits, b->vtrue, nval, zero, b->vpred) : NAN;
+    *f1 = nval ? ferc_macro_f1_offsets(t->vlogits, t->vtrue, nval, zero, t->vpred) : NAN;
 }
 
-/* Macro F1 (ferc_metrics_compute) of pred = argmax(logits + off) against
- * y_true; pred (n) is the caller's scratch, so nothing is allocated. */
-double ferc_macro_f1_offsets(const float *logits, const int *y_true, int n, const float *off, int *pred) {
-    for (int i = 0; i < n; i++) {
-        const float *z = logits + (size_t)i * FERC_NUM_CLASSES;
-        int best = 0;
-        for (int k = 1; k < FERC_NUM_CLASSES; k++) if (z[k] + off[k] > z[best] + off[best]) best = k;
-        pred[i] = best;
-    }
-    ferc_metrics m;
-    ferc_metrics_compute(y_true, pred, n, &m);
-    return m.macro_f1;
-}
+/* ------------------------------------------------------------------------ */
+/* train_begin: options, model, buffers, split, resumed state                */
+/* ------------------------------------------------------------------------ */
 
-/* Per-class logit offsets that maximise macro F1 on the given logits:
- * coordinate ascent over a grid of -3..3 in steps of 0.05, three sweeps,
- * keeping a change only when it raises the score (ties keep the smaller
- * offset). Returns the final score; off (7) starts at 0. */
-double ferc_tune_class_offsets(const float *logits, const int *y_true, int n, float *off, int *pred) {
-    for (int k = 0; k < FERC_NUM_CLASSES; k++) off[k] = 0;
-    double best = ferc_macro_f1_offsets(logits, y_true, n, off, pred);
-    for (int sweep = 0; sweep < 3; sweep++) {
-        int changed = 0;
-        for (int c = 0; c < FERC_NUM_CLASSES; c++) {
-            float keep = off[c], bestv = keep;
-            for (int g = -60; g <= 60; g++) {
-                off[c] = 0.05f * (float)g;
-                double f = ferc_macro_f1_offsets(logits, y_true, n, off, pred);
-                if (f > best + 1e-12 || (fabs(f - best) <= 1e-12 && fabsf(off[c]) < fabsf(bestv))) {
-                    if (f > best + 1e-12) changed = 1;
-                    best = f > best ? f : best; bestv = off[c];
-                }
-            }
-            off[c] = bestv;
-        }
-        if (!changed) break;
-    }
-    return best;
-}
-
-static void log_msg(const ferc_train_opts *o, ferc_log_level lv, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void log_msg(const ferc_train_opts *o, ferc_log_level lv, const char *fmt, ...) {
-    if (!o->log) return;
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    o->log(lv, buf, o->log_user);
-}
-
-ferc_status ferc_train(const ferc_dataset *d, const ferc_train_opts *o, ferc_model **out,
-                       ferc_error *err) {
-    *out = NULL;
+static ferc_status check_options(const ferc_dataset *d, const ferc_train_opts *o, ferc_error *err) {
     if (!d || d->n < 2) return ferc_fail(err, FERC_ERR_ARG, "training needs at least 2 images (got %d)", d ? d->n : 0);
     if (o->epochs <= 0 || o->batch <= 0) return ferc_fail(err, FERC_ERR_ARG, "epochs and batch must be positive");
     if (!(o->val_fraction >= 0 && o->val_fraction < 1)) return ferc_fail(err, FERC_ERR_ARG, "val fraction must be in [0,1)");
@@ -226,197 +180,295 @@ ferc_status ferc_train(const ferc_dataset *d, const ferc_train_opts *o, ferc_mod
     for (int i = 0; i < d->n; i++)
         if (d->label[i] < 0 || d->label[i] >= FERC_NUM_CLASSES)
             return ferc_fail(err, FERC_ERR_ARG, "row %d has label %d outside 0..6", i, d->label[i]);
+    return FERC_OK;
+}
 
+/* The model to train: the checkpoint's when resuming from one that exists
+ * (it must hold training state for the same architecture), else a new one. */
+static ferc_status open_model(train_state *t, ferc_error *err) {
+    const ferc_train_opts *o = t->o;
     ferc_status st;
-    ferc_model *m = NULL;
-    ckpt_extra ex;
-    memset(&ex, 0, sizeof ex);
-    int resumed = 0;
     if (o->resume && o->checkpoint && access(o->checkpoint, F_OK) == 0) {
-        st = model_load_ex(o->checkpoint, &m, &ex, err);
-        if (st != FERC_OK) return st;
+        if ((st = model_load_ex(o->checkpoint, &t->m, &t->ex, err)) != FERC_OK) return st;
         int size = 0;
         const char *spec = arch_spec(o->arch, &size);
-        if (!ex.has_train_state || (spec && (strcmp(spec, m->spec) != 0 || size != m->input_size))) {
-            ferc_model_free(m);
-            free(ex.load_m); free(ex.load_v); free(ex.load_best_params); free(ex.load_best_state);
+        if (!t->ex.has_train_state || (spec && (strcmp(spec, t->m->spec) != 0 || size != t->m->input_size)))
             return ferc_fail(err, FERC_ERR_ARG, "%s: %s", o->checkpoint,
-                             ex.has_train_state ? "checkpoint is for another architecture" : "not a checkpoint (no training state)");
-        }
-        if (spec) snprintf(m->arch, sizeof m->arch, "%s", o->arch);   /* the same net, by its name */
-        resumed = 1;
-    } else {
-        st = ferc_model_create(o->arch, o->seed, &m, err);
-        if (st != FERC_OK) return st;
+                             t->ex.has_train_state ? "checkpoint is for another architecture" : "not a checkpoint (no training state)");
+        if (spec) snprintf(t->m->arch, sizeof t->m->arch, "%s", o->arch);   /* the same net, by its name */
+    } else if ((st = ferc_model_create(o->arch, o->seed, &t->m, err)) != FERC_OK) {
+        return st;
     }
-    if (o->augment && o->augment->crop) { m->prep_crop = 1; m->prep_size = d->h; }
-    const int S = m->input_size, B = o->batch, threads = ferc_threads(o->threads);
-    ferc_net *net = &m->net;
-    net_set_bf16(net, o->bf16);
+    if (o->augment && o->augment->crop) { t->m->prep_crop = 1; t->m->prep_size = t->d->h; }
+    t->net = &t->m->net;
+    t->S = t->m->input_size; t->B = o->batch; t->threads = ferc_threads(o->threads);
+    net_set_bf16(t->net, o->bf16);
+    return FERC_OK;
+}
 
-    int *train = malloc(sizeof(int) * (size_t)d->n), *val = malloc(sizeof(int) * (size_t)d->n);
-    int *order = malloc(sizeof(int) * (size_t)d->n);
-    loop_bufs b = {net, d, o, S, B, threads, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+/* The buffers of a step whose size does not depend on the split, the
+ * optimiser state and the network's workspace. */
+static ferc_status alloc_buffers(train_state *t, ferc_error *err) {
+    const ferc_train_opts *o = t->o;
+    const size_t n = (size_t)t->d->n, B = (size_t)t->B, S = (size_t)t->S;
+    const ferc_net *net = t->net;
     const int need_onehot = o->labels == FERC_LABELS_ONEHOT || o->label_smoothing > 0;
-    b.x = malloc(sizeof(float) * (size_t)B * S * S);
-    b.y = malloc(sizeof(int) * (size_t)B);
-    b.dlogits = malloc(sizeof(float) * (size_t)B * FERC_NUM_CLASSES);
-    b.onehot = need_onehot ? malloc(sizeof(float) * (size_t)B * FERC_NUM_CLASSES) : NULL;
-    float cw[FERC_NUM_CLASSES];
-    float *best_p = malloc(sizeof(float) * net->nparams), *best_s = malloc(sizeof(float) * (net->nstate ? net->nstate : 1));
-    ferc_epoch_stats *hist = calloc((size_t)o->epochs, sizeof *hist);
-    optim_state opt;
-    memset(&opt, 0, sizeof opt);
-    ferc_balanced_sampler bal;
-    memset(&bal, 0, sizeof bal);
-    int *tlabels = NULL;
-    if (!train || !val || !order || !b.x || !b.y || !b.dlogits || (need_onehot && !b.onehot) ||
-        !best_p || !best_s || !hist) { st = ferc_fail(err, FERC_ERR_NOMEM, "out of memory"); goto done; }
-    if ((st = optim_init(&opt, o, net->nparams, err)) != FERC_OK) goto done;
-    if ((st = net_reserve(net, B, 1, threads, err)) != FERC_OK) goto done;
-    if (o->augment && (st = ferc_augment_check(o->augment, d->h, d->w, S, S, err)) != FERC_OK) goto done;
+    t->train = malloc(sizeof(int) * n); t->val = malloc(sizeof(int) * n);
+    t->order = malloc(sizeof(int) * n);
+    t->x = malloc(sizeof(float) * B * S * S);
+    t->y = malloc(sizeof(int) * B);
+    t->dlogits = malloc(sizeof(float) * B * FERC_NUM_CLASSES);
+    t->onehot = need_onehot ? malloc(sizeof(float) * B * FERC_NUM_CLASSES) : NULL;
+    t->best_p = malloc(sizeof(float) * net->nparams);
+    t->best_s = malloc(sizeof(float) * (net->nstate ? net->nstate : 1));
+    t->hist = calloc((size_t)o->epochs, sizeof *t->hist);
+    if (!t->train || !t->val || !t->order || !t->x || !t->y || !t->dlogits || (need_onehot && !t->onehot) ||
+        !t->best_p || !t->best_s || !t->hist) return ferc_fail(err, FERC_ERR_NOMEM, "out of memory");
+    ferc_status st;
+    if ((st = optim_init(&t->opt, o, net->nparams, err)) != FERC_OK) return st;
+    if ((st = net_reserve(t->net, t->B, 1, t->threads, err)) != FERC_OK) return st;
+    if (o->augment && (st = ferc_augment_check(o->augment, t->d->h, t->d->w, t->S, t->S, err)) != FERC_OK) return st;
+    return FERC_OK;
+}
 
-    int ntrain, nval;
-    split_stratified(d, o->val_fraction, o->seed, train, &ntrain, val, &nval);
-    qsort(train, (size_t)ntrain, sizeof(int), cmp_int);
-    qsort(val, (size_t)nval, sizeof(int), cmp_int);
-    if (ntrain == 0) { st = ferc_fail(err, FERC_ERR_ARG, "no training rows left after the validation split"); goto done; }
-    if (o->select == FERC_SELECT_MACRO_F1 && nval == 0) { st = ferc_fail(err, FERC_ERR_ARG, "selecting on macro F1 needs a validation split"); goto done; }
-    if (o->tune_class_bias && nval == 0) { st = ferc_fail(err, FERC_ERR_ARG, "tuning class offsets needs a validation split"); goto done; }
-    b.vlogits = malloc(sizeof(float) * (size_t)(nval ? nval : 1) * FERC_NUM_CLASSES);
-    b.vtrue = malloc(sizeof(int) * (size_t)(nval ? nval : 1));
-    b.vpred = malloc(sizeof(int) * (size_t)(nval ? nval : 1));
-    if (!b.vlogits || !b.vtrue || !b.vpred) { st = ferc_fail(err, FERC_ERR_NOMEM, "out of memory"); goto done; }
-    for (int i = 0; i < nval; i++) b.vtrue[i] = d->label[val[i]];
+/* The stratified split (order serves as scratch) and what depends on it:
+ * validation buffers, class weights, the balanced sampler. */
+static ferc_status make_split(train_state *t, ferc_error *err) {
+    const ferc_dataset *d = t->d;
+    const ferc_train_opts *o = t->o;
+    split_stratified(d, o->val_fraction, o->seed, t->order, t->train, &t->ntrain, t->val, &t->nval);
+    qsort(t->train, (size_t)t->ntrain, sizeof(int), cmp_int);
+    qsort(t->val, (size_t)t->nval, sizeof(int), cmp_int);
+    const int ntrain = t->ntrain, nval = t->nval;
+    if (ntrain == 0) return ferc_fail(err, FERC_ERR_ARG, "no training rows left after the validation split");
+    if (o->select == FERC_SELECT_MACRO_F1 && nval == 0) return ferc_fail(err, FERC_ERR_ARG, "selecting on macro F1 needs a validation split");
+    if (o->tune_class_bias && nval == 0) return ferc_fail(err, FERC_ERR_ARG, "tuning class offsets needs a validation split");
+    t->nbatches = (ntrain + t->B - 1) / t->B;
+    t->vlogits = malloc(sizeof(float) * (size_t)(nval ? nval : 1) * FERC_NUM_CLASSES);
+    t->vtrue = malloc(sizeof(int) * (size_t)(nval ? nval : 1));
+    t->vpred = malloc(sizeof(int) * (size_t)(nval ? nval : 1));
+    if (!t->vlogits || !t->vtrue || !t->vpred) return ferc_fail(err, FERC_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < nval; i++) t->vtrue[i] = d->label[t->val[i]];
     if (o->class_weight_balanced) {
         int counts[FERC_NUM_CLASSES] = {0};
-        for (int i = 0; i < ntrain; i++) counts[d->label[train[i]]]++;
-        ferc_class_weights_balanced(counts, cw);   /* w_c = n / (k n_c), as scikit-learn */
-        b.cw = cw;
+        for (int i = 0; i < ntrain; i++) counts[d->label[t->train[i]]]++;
+        ferc_class_weights_balanced(counts, t->class_w);   /* w_c = n / (k n_c), as scikit-learn */
+        t->cw = t->class_w;
     }
     if (o->balance_oversample) {
-        tlabels = malloc(sizeof(int) * (size_t)ntrain);
-        if (!tlabels) { st = ferc_fail(err, FERC_ERR_NOMEM, "out of memory"); goto done; }
-        for (int i = 0; i < ntrain; i++) tlabels[i] = d->label[train[i]];
-        if ((st = ferc_balanced_sampler_init(&bal, tlabels, ntrain, err)) != FERC_OK) goto done;
+        t->tlabels = malloc(sizeof(int) * (size_t)ntrain);
+        if (!t->tlabels) return ferc_fail(err, FERC_ERR_NOMEM, "out of memory");
+        for (int i = 0; i < ntrain; i++) t->tlabels[i] = d->label[t->train[i]];
+        return ferc_balanced_sampler_init(&t->bal, t->tlabels, ntrain, err);
     }
-
-    ferc_rng rng;
-    int start_epoch = 0, best_epoch = 0;
-    float best_acc = -1;
-    if (resumed) {
-        rng = ex.rng;
-        start_epoch = ex.epochs_done;
-        best_acc = ex.best_val_acc; best_epoch = ex.best_epoch;
-        opt.t = ex.opt_t;
-        if (ex.load_m) memcpy(opt.m, ex.load_m, sizeof(float) * net->nparams);
-        if (ex.load_v) memcpy(opt.v, ex.load_v, sizeof(float) * net->nparams);
-        if (ex.load_best_params) memcpy(best_p, ex.load_best_params, sizeof(float) * net->nparams);
-        if (ex.load_best_state) memcpy(best_s, ex.load_best_state, sizeof(float) * net->nstate);
-        int nh = m->nhist < o->epochs ? m->nhist : o->epochs;
-        if (nh) memcpy(hist, m->hist, sizeof *hist * (size_t)nh);
-        log_msg(o, FERC_LOG_INFO, "resuming from %s after epoch %d (best val acc %.4f at epoch %d)",
-                o->checkpoint, start_epoch, best_acc, best_epoch);
-        if (start_epoch >= o->epochs) log_msg(o, FERC_LOG_INFO, "the checkpoint already has %d epochs", start_epoch);
-    } else {
-        ferc_rng_seed(&rng, o->seed);
-        memcpy(best_p, net->params, sizeof(float) * net->nparams);
-        memcpy(best_s, net->state, sizeof(float) * net->nstate);
-    }
-    log_msg(o, FERC_LOG_INFO, "%s: %zu parameters, input %dx%d; %d training and %d validation faces; batch %d; %d threads",
-            m->arch, net->nparams, S, S, ntrain, nval, B, threads);
-
-    const int nbatches = (ntrain + B - 1) / B;
-    for (int epoch = start_epoch; epoch < o->epochs; epoch++) {
-        double t0 = ferc_now(), last = 0;
-        if (o->balance_oversample) {   /* sampler indices are positions in train[] */
-            ferc_balanced_sampler_draw(&bal, &rng, order, ntrain);
-            for (int i = 0; i < ntrain; i++) order[i] = train[order[i]];
-        }
-        else { memcpy(order, train, sizeof(int) * (size_t)ntrain); shuffle(order, ntrain, &rng); }
-        double loss_sum = 0;
-        long correct = 0, seen = 0;
-        const float epoch_lr = ferc_lr_plateau(o, hist, epoch);
-        const long total_steps = (long)nbatches * o->epochs, warm = (long)nbatches * o->lr_warmup;
-        for (int bi = 0; bi < nbatches; bi++) {
-            opt.lr = ferc_lr_at(o, epoch_lr, (long)epoch * nbatches + bi, total_steps, warm);
-            int n = ntrain - bi * B < B ? ntrain - bi * B : B;
-            const int *idx = order + (size_t)bi * B;
-            fill_batch(&b, idx, n, 1, &rng);
-            exec_ctx ctx = {threads, 1, ferc_rng_next(&rng)};
-            const float *logits = net_forward(net, b.x, n, &ctx);
-            double loss = softmax_xent(logits, b.y, b.onehot, b.cw, n, FERC_NUM_CLASSES, b.dlogits, NULL);
-            correct += count_correct(logits, b.y, n);
-            net_backward(net, b.x, b.dlogits, NULL, n, &ctx);
-            optim_step(&opt, net, threads);
-            loss_sum += loss * n;
-            seen += n;
-            double now = ferc_now();
-            if (o->progress && (now - last > 0.2 || bi == nbatches - 1)) {
-                last = now;
-                double ips = seen / (now - t0);
-                ferc_progress p = {epoch + 1, o->epochs, bi + 1, nbatches, loss_sum / seen,
-                                   (double)correct / seen, ips, (ntrain - seen) / (ips > 0 ? ips : 1), NULL, 0, NULL, 0};
-                o->progress(&p, o->progress_user);
-            }
-        }
-        double vloss = NAN, vacc = NAN, vf1 = NAN;
-        if (nval) validate(&b, val, nval, &vloss, &vacc, &vf1);
-        ferc_epoch_stats *h = &hist[epoch];
-        h->epoch = epoch + 1;
-        h->train_loss = (float)(loss_sum / seen); h->train_acc = (float)((double)correct / seen);
-        h->val_loss = (float)vloss; h->val_acc = (float)vacc; h->val_macro_f1 = (float)vf1;
-        h->lr = opt.lr;   /* the last step's */
-        h->seconds = (float)(ferc_now() - t0);
-        float score = !nval ? -h->train_loss : o->select == FERC_SELECT_MACRO_F1 ? h->val_macro_f1 : h->val_acc;
-        int improved = score > best_acc;
-        if (improved) {
-            best_acc = score; best_epoch = epoch + 1;
-            memcpy(best_p, net->params, sizeof(float) * net->nparams);
-            memcpy(best_s, net->state, sizeof(float) * net->nstate);
-        }
-        if ((st = model_set_history(m, hist, epoch + 1, err)) != FERC_OK) goto done;
-        if (o->checkpoint) {
-            ckpt_extra ce = {epoch + 1, rng, best_acc, best_epoch, opt.t, opt.m, opt.v, NULL, NULL,
-                             best_p, best_s, NULL, NULL, 1};
-            if ((st = model_save_ex(m, o->checkpoint, &ce, err)) != FERC_OK) goto done;
-        }
-        if (o->progress) {
-            ferc_progress p = {epoch + 1, o->epochs, nbatches, nbatches, h->train_loss, h->train_acc,
-                               seen / h->seconds, 0, h, improved, hist, epoch + 1};
-            o->progress(&p, o->progress_user);
-        }
-    }
-    /* the returned model holds the best weights */
-    memcpy(net->params, best_p, sizeof(float) * net->nparams);
-    memcpy(net->state, best_s, sizeof(float) * net->nstate);
-    log_msg(o, FERC_LOG_INFO, "best validation %s %.4f at epoch %d",
-            o->select == FERC_SELECT_MACRO_F1 ? "macro F1" : "accuracy", best_acc, best_epoch);
-    if (o->tune_class_bias) {
-        /* offsets chosen on the validation split only, folded into the last dense bias */
-        double vloss, vacc, f0;
-        validate(&b, val, nval, &vloss, &vacc, &f0);
-        float off[FERC_NUM_CLASSES];
-        double f1 = ferc_tune_class_offsets(b.vlogits, b.vtrue, nval, off, b.vpred);
-        const param_tensor *last = NULL;
-        for (int k = 0; k < net->ntensors; k++)
-            if (strstr(net->tensors[k].name, "dense.bias") && net->tensors[k].size == FERC_NUM_CLASSES) last = &net->tensors[k];
-        if (!last) { st = ferc_fail(err, FERC_ERR_ARG, "tuning class offsets needs a final dense layer of 7 units"); goto done; }
-        for (int k = 0; k < FERC_NUM_CLASSES; k++) net->params[last->offset + k] += off[k];
-        log_msg(o, FERC_LOG_INFO, "class offsets tuned on validation: macro F1 %.4f -> %.4f; offsets "
-                "%+.2f %+.2f %+.2f %+.2f %+.2f %+.2f %+.2f", f0, f1,
-                off[0], off[1], off[2], off[3], off[4], off[5], off[6]);
-    }
-    st = FERC_OK;
-done:
-    free(b.vlogits); free(b.vtrue); free(b.vpred);
-    free(train); free(val); free(order); free(b.x); free(b.y); free(b.dlogits); free(b.onehot);
-    free(best_p); free(best_s); free(hist);
-    free(ex.load_m); free(ex.load_v); free(ex.load_best_params); free(ex.load_best_state);
-    optim_free(&opt);
-    ferc_balanced_sampler_free(&bal);
-    free(tlabels);
-    if (st != FERC_OK) { ferc_model_free(m); return st; }
-    *out = m;
     return FERC_OK;
+}
+
+/* Where the epochs start: the checkpoint's generator, optimiser, kept
+ * weights and history, or a fresh generator with the initial weights kept. */
+static void restore_or_seed(train_state *t) {
+    const ferc_train_opts *o = t->o;
+    const ferc_net *net = t->net;
+    const ckpt_extra *ex = &t->ex;
+    t->best_score = -1;
+    if (!ex->has_train_state) {
+        ferc_rng_seed(&t->rng, o->seed);
+        memcpy(t->best_p, net->params, sizeof(float) * net->nparams);
+        memcpy(t->best_s, net->state, sizeof(float) * net->nstate);
+        return;
+    }
+    t->rng = ex->rng;
+    t->start_epoch = ex->epochs_done;
+    t->best_score = ex->best_val_acc; t->best_epoch = ex->best_epoch;
+    t->opt.t = ex->opt_t;
+    if (ex->load_m) memcpy(t->opt.m, ex->load_m, sizeof(float) * net->nparams);
+    if (ex->load_v) memcpy(t->opt.v, ex->load_v, sizeof(float) * net->nparams);
+    if (ex->load_best_params) memcpy(t->best_p, ex->load_best_params, sizeof(float) * net->nparams);
+    if (ex->load_best_state) memcpy(t->best_s, ex->load_best_state, sizeof(float) * net->nstate);
+    int nh = t->m->nhist < o->epochs ? t->m->nhist : o->epochs;
+    if (nh) memcpy(t->hist, t->m->hist, sizeof *t->hist * (size_t)nh);
+    ferc_logf(o->log, o->log_user, FERC_LOG_INFO, "resuming from %s after epoch %d (best val acc %.4f at epoch %d)",
+            o->checkpoint, t->start_epoch, t->best_score, t->best_epoch);
+    if (t->start_epoch >= o->epochs) ferc_logf(o->log, o->log_user, FERC_LOG_INFO, "the checkpoint already has %d epochs", t->start_epoch);
+}
+
+static ferc_status train_begin(train_state *t, ferc_error *err) {
+    ferc_status st;
+    if ((st = check_options(t->d, t->o, err)) != FERC_OK) return st;
+    if ((st = open_model(t, err)) != FERC_OK) return st;
+    if ((st = alloc_buffers(t, err)) != FERC_OK) return st;
+    if ((st = make_split(t, err)) != FERC_OK) return st;
+    restore_or_seed(t);
+    ferc_logf(t->o->log, t->o->log_user, FERC_LOG_INFO, "%s: %zu parameters, input %dx%d; %d training and %d validation faces; batch %d; %d threads",
+            t->m->arch, t->net->nparams, t->S, t->S, t->ntrain, t->nval, t->B, t->threads);
+    return FERC_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* train_epoch: the batches                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* This epoch's order of training rows: class-balanced draws or a shuffle. */
+static void draw_order(train_state *t) {
+    if (t->o->balance_oversample) {   /* sampler indices are positions in train[] */
+        ferc_balanced_sampler_draw(&t->bal, &t->rng, t->order, t->ntrain);
+        for (int i = 0; i < t->ntrain; i++) t->order[i] = t->train[t->order[i]];
+    } else {
+        memcpy(t->order, t->train, sizeof(int) * (size_t)t->ntrain);
+        shuffle(t->order, t->ntrain, &t->rng);
+    }
+}
+
+/* Batch bi of the epoch: draw, augment, forward, loss, backward, step. */
+static void train_step(train_state *t, int bi) {
+    const int B = t->B, n = t->ntrain - bi * B < B ? t->ntrain - bi * B : B;
+    const int *idx = t->order + (size_t)bi * B;
+    fill_batch(t, idx, n, 1, &t->rng);
+    exec_ctx ctx = {.threads = t->threads, .training = 1, .step_seed = ferc_rng_next(&t->rng)};
+    const float *logits = net_forward(t->net, t->x, n, &ctx);
+    double loss = softmax_xent(logits, t->y, t->onehot, t->cw, n, FERC_NUM_CLASSES, t->dlogits, NULL);
+    t->correct += count_correct(logits, t->y, n);
+    net_backward(t->net, t->x, t->dlogits, NULL, n, &ctx);
+    optim_step(&t->opt, t->net, t->threads);
+    t->loss_sum += loss * n;
+    t->seen += n;
+}
+
+static void report_batch(const train_state *t, int epoch, int bi, double now) {
+    double ips = t->seen / (now - t->t0);
+    ferc_progress p = {.epoch = epoch + 1, .epochs = t->o->epochs, .batch = bi + 1, .batches = t->nbatches,
+                       .loss = t->loss_sum / t->seen, .acc = (double)t->correct / t->seen,
+                       .images_per_s = ips, .eta_s = (t->ntrain - t->seen) / (ips > 0 ? ips : 1),
+                       .done = NULL, .improved = 0, .history = NULL, .nhistory = 0};
+    t->o->progress(&p, t->o->progress_user);
+}
+
+static void train_epoch(train_state *t, int epoch) {
+    const ferc_train_opts *o = t->o;
+    double last = 0;
+    t->t0 = ferc_now();
+    draw_order(t);
+    t->loss_sum = 0;
+    t->correct = t->seen = 0;
+    const float epoch_lr = ferc_lr_plateau(o, t->hist, epoch);
+    const long total_steps = (long)t->nbatches * o->epochs, warm = (long)t->nbatches * o->lr_warmup;
+    for (int bi = 0; bi < t->nbatches; bi++) {
+        t->opt.lr = ferc_lr_at(o, epoch_lr, (long)epoch * t->nbatches + bi, total_steps, warm);
+        train_step(t, bi);
+        double now = ferc_now();
+        if (o->progress && (now - last > 0.2 || bi == t->nbatches - 1)) {
+            last = now;
+            report_batch(t, epoch, bi, now);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* train_epoch_end: validation, history, kept weights, checkpoint            */
+/* ------------------------------------------------------------------------ */
+
+static ferc_epoch_stats *record_epoch(train_state *t, int epoch) {
+    double vloss = NAN, vacc = NAN, vf1 = NAN;
+    if (t->nval) validate(t, &vloss, &vacc, &vf1);
+    ferc_epoch_stats *h = &t->hist[epoch];
+    h->epoch = epoch + 1;
+    h->train_loss = (float)(t->loss_sum / t->seen); h->train_acc = (float)((double)t->correct / t->seen);
+    h->val_loss = (float)vloss; h->val_acc = (float)vacc; h->val_macro_f1 = (float)vf1;
+    h->lr = t->opt.lr;   /* the last step's */
+    h->seconds = (float)(ferc_now() - t->t0);
+    return h;
+}
+
+/* Keeps the weights when the selection figure beats the kept ones'. */
+static int keep_if_best(train_state *t, int epoch, const ferc_epoch_stats *h) {
+    const ferc_net *net = t->net;
+    float score = !t->nval ? -h->train_loss : t->o->select == FERC_SELECT_MACRO_F1 ? h->val_macro_f1 : h->val_acc;
+    if (!(score > t->best_score)) return 0;
+    t->best_score = score; t->best_epoch = epoch + 1;
+    memcpy(t->best_p, net->params, sizeof(float) * net->nparams);
+    memcpy(t->best_s, net->state, sizeof(float) * net->nstate);
+    return 1;
+}
+
+static ferc_status save_checkpoint(const train_state *t, int epoch, ferc_error *err) {
+    ckpt_extra ce = {.epochs_done = epoch + 1, .rng = t->rng, .best_val_acc = t->best_score,
+                     .best_epoch = t->best_epoch, .opt_t = t->opt.t, .opt_m = t->opt.m, .opt_v = t->opt.v,
+                     .best_params = t->best_p, .best_state = t->best_s, .has_train_state = 1};
+    return model_save_ex(t->m, t->o->checkpoint, &ce, err);
+}
+
+static ferc_status train_epoch_end(train_state *t, int epoch, ferc_error *err) {
+    const ferc_train_opts *o = t->o;
+    const ferc_epoch_stats *h = record_epoch(t, epoch);
+    int improved = keep_if_best(t, epoch, h);
+    ferc_status st;
+    if ((st = model_set_history(t->m, t->hist, epoch + 1, err)) != FERC_OK) return st;
+    if (o->checkpoint && (st = save_checkpoint(t, epoch, err)) != FERC_OK) return st;
+    if (o->progress) {
+        ferc_progress p = {.epoch = epoch + 1, .epochs = o->epochs, .batch = t->nbatches, .batches = t->nbatches,
+                           .loss = h->train_loss, .acc = h->train_acc, .images_per_s = t->seen / h->seconds,
+                           .eta_s = 0, .done = h, .improved = improved, .history = t->hist, .nhistory = epoch + 1};
+        o->progress(&p, o->progress_user);
+    }
+    return FERC_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* train_finish and train_free                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Offsets chosen on the validation split only, folded into the last dense
+ * bias so that the saved model needs nothing new to apply them. */
+static ferc_status tune_class_bias(train_state *t, ferc_error *err) {
+    ferc_net *net = t->net;
+    double vloss, vacc, f0;
+    validate(t, &vloss, &vacc, &f0);
+    float off[FERC_NUM_CLASSES];
+    double f1 = ferc_tune_class_offsets(t->vlogits, t->vtrue, t->nval, off, t->vpred);
+    const param_tensor *last = NULL;
+    for (int k = 0; k < net->ntensors; k++)
+        if (strstr(net->tensors[k].name, "dense.bias") && net->tensors[k].size == FERC_NUM_CLASSES) last = &net->tensors[k];
+    if (!last) return ferc_fail(err, FERC_ERR_ARG, "tuning class offsets needs a final dense layer of 7 units");
+    for (int k = 0; k < FERC_NUM_CLASSES; k++) net->params[last->offset + k] += off[k];
+    ferc_logf(t->o->log, t->o->log_user, FERC_LOG_INFO, "class offsets tuned on validation: macro F1 %.4f -> %.4f; offsets "
+            "%+.2f %+.2f %+.2f %+.2f %+.2f %+.2f %+.2f", f0, f1,
+            off[0], off[1], off[2], off[3], off[4], off[5], off[6]);
+    return FERC_OK;
+}
+
+/* The returned model holds the kept (best) weights. */
+static ferc_status train_finish(train_state *t, ferc_error *err) {
+    ferc_net *net = t->net;
+    memcpy(net->params, t->best_p, sizeof(float) * net->nparams);
+    memcpy(net->state, t->best_s, sizeof(float) * net->nstate);
+    ferc_logf(t->o->log, t->o->log_user, FERC_LOG_INFO, "best validation %s %.4f at epoch %d",
+            t->o->select == FERC_SELECT_MACRO_F1 ? "macro F1" : "accuracy", t->best_score, t->best_epoch);
+    return t->o->tune_class_bias ? tune_class_bias(t, err) : FERC_OK;
+}
+
+static void train_free(train_state *t) {
+    free(t->vlogits); free(t->vtrue); free(t->vpred);
+    free(t->train); free(t->val); free(t->order);
+    free(t->x); free(t->y); free(t->dlogits); free(t->onehot);
+    free(t->best_p); free(t->best_s); free(t->hist);
+    free(t->ex.load_m); free(t->ex.load_v); free(t->ex.load_best_params); free(t->ex.load_best_state);
+    optim_free(&t->opt);
+    ferc_balanced_sampler_free(&t->bal);
+    free(t->tlabels);
+    ferc_model_free(t->m);
+}
+
+ferc_status ferc_train(const ferc_dataset *d, const ferc_train_opts *o, ferc_model **out,
+                       ferc_error *err) {
+    *out = NULL;
+    train_state t = {.d = d, .o = o};
+    ferc_status st = train_begin(&t, err);
+    for (int epoch = t.start_epoch; st == FERC_OK && epoch < o->epochs; epoch++) {
+        train_epoch(&t, epoch);
+        st = train_epoch_end(&t, epoch, err);
+    }
+    if (st == FERC_OK) st = train_finish(&t, err);
+    if (st == FERC_OK) { *out = t.m; t.m = NULL; }
+    train_free(&t);
+    return st;
 }

@@ -1,0 +1,459 @@
+/* file.c — the versioned binary model/checkpoint file format, apart from the
+ * model object (model.c): a file is a header, a list of tagged chunks and a
+ * CRC-32 (zlib) over every byte before it, written to a temporary file and
+ * renamed so that a reader never sees half a file.
+ *
+ * File layout (little endian):
+ *   "FERCMODL" u32 version u32 flags
+ *   chunks: u32 tag, u64 length, payload   (ARCH SPEC INPT LABL PREP NORM PARM
+ *                                           STAT HIST HSTF and, in checkpoints,
+ *                                           TRST OPTM OPTV BSTP BSTS)
+ *   u32 crc32 of every byte before it
+ *
+ * The chunk table below lists the chunks in file order with their writers
+ * and the checks made while scanning; a reader per chunk then decodes it
+ * once the network is built. Unknown chunks are skipped, so newer writers
+ * may add optional data. */
+#include "model/model.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define MODEL_MAGIC "FERCMODL"
+#define MODEL_VERSION 1u
+
+static int host_is_le(void) { uint16_t x = 1; unsigned char c; memcpy(&c, &x, 1); return c == 1; }
+
+/* ------------------------------------------------------------------------ */
+/* Writing                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* A growing output buffer; oom is sticky, checked once at the end. */
+typedef struct { unsigned char *p; size_t n, cap; int oom; } wbuf;
+
+static void put(wbuf *b, const void *d, size_t n) {
+    if (b->oom) return;
+    if (b->n + n > b->cap) {
+        size_t nc = b->cap ? b->cap : 1 << 16;
+        while (nc < b->n + n) nc *= 2;
+        unsigned char *np = realloc(b->p, nc);
+        if (!np) { b->oom = 1; return; }
+        b->p = np; b->cap = nc;
+    }
+    memcpy(b->p + b->n, d, n);
+    b->n += n;
+}
+static void put_u32(wbuf *b, uint32_t v) { put(b, &v, 4); }
+static void put_u64(wbuf *b, uint64_t v) { put(b, &v, 8); }
+static void chunk(wbuf *b, const char *tag, uint64_t len) { put(b, tag, 4); put_u64(b, len); }
+static void put_floats(wbuf *b, const char *tag, const float *f, size_t n) {
+    chunk(b, tag, 8 + 4 * n); put_u64(b, n); put(b, f, 4 * n);
+}
+static void put_string(wbuf *b, const char *tag, const char *s) {
+    size_t n = strlen(s);
+    chunk(b, tag, n); put(b, s, n);
+}
+
+/* One writer per chunk; ex is NULL for a plain model file, and the
+ * checkpoint chunks then write nothing. */
+typedef void (*chunk_writer)(wbuf *b, const char *tag, const ferc_model *m, const ckpt_extra *ex);
+
+static void write_arch(wbuf *b, const char *tag, const ferc_model *m, const ckpt_extra *ex) {
+    (void)ex; put_string(b, tag, m->arch);
+}
+static void write_spec(wbuf *b, const char *tag, const ferc_model *m, const ckpt_extra *ex) {
+    (void)ex; put_string(b, tag, m->spec);
+}
+static void write_inpt(wbuf *b, const char *tag, const ferc_model *m, const ckpt_extra *ex) {
+    (void)ex;
+    chunk(b, tag, 12); put_u32(b, 1); put_u32(b, (uint32_t)m->input_size); put_u32(b, (uint32_t)m->input_size);
+}
+static void write_labl(wbuf *b, const char *tag, const ferc_model *m, const ckpt_extra *ex) {
+    (void)ex;
+    size_t ll = 0;
+    for (int i = 0; i < FERC_NUM_CLASSES; i++) ll += 1 + strlen(m->labels[i]);
+    chunk(b, tag, 4 + ll); put_u32(b, FERC_NUM_CLASSES);
+    for (int i = 0; i < FERC_NUM_CLASSES; i++) {
+        unsigned char n = (unsigned char)strlen(m->labels[i]);
+        put(b, &n, 1); put(b, m->labels[i], n);
+    }
+}
+static void write_prep(wbuf *b, const char *tag, const ferc_model *m, const ckpt_extra *ex) {
+    (void)ex;
+    chunk(b, tag, 8); put_u32(b, (uint32_t)m->prep_size); put_u32(b, (uint32_t)m->prep_crop);
+}
+static void write_norm(wbuf *b, const char *tag, const ferc_model *m, const ckpt_extra *ex) {
+    (void)ex;
+    chunk(b, tag, 12); put(b, &m->norm_scale, 4); put(b, &m->norm_mean, 4); put(b, &m->norm_std, 4);
+}
+static void write_parm(wbuf *b, const char *tag, const ferc_model *m, const ckpt_extra *ex) {
+    (void)ex; put_floats(b, tag, m->net.params, m->net.nparams);
+}
+static void write_stat(wbuf *b, const char *tag, const ferc_model *m, const ckpt_extra *ex) {
+    (void)ex; put_floats(b, tag, m->net.state, m->net.nstate);
+}
+static void write_hist(wbuf *b, const char *tag, const ferc_model *m, const ckpt_extra *ex) {
+    (void)ex;
+    chunk(b, tag, 4 + (uint64_t)m->nhist * 28); put_u32(b, (uint32_t)m->nhist);
+    for (int i = 0; i < m->nhist; i++) {
+        const ferc_epoch_stats *h = &m->hist[i];
+        int32_t e = h->epoch;
+        put(b, &e, 4); put(b, &h->train_loss, 4); put(b, &h->train_acc, 4); put(b, &h->val_loss, 4);
+        put(b, &h->val_acc, 4); put(b, &h->lr, 4); put(b, &h->seconds, 4);
+    }
+}
+/* per-epoch validation macro F1: an optional chunk (older readers skip it) */
+static void write_hstf(wbuf *b, const char *tag, const ferc_model *m, const ckpt_extra *ex) {
+    (void)ex;
+    chunk(b, tag, 4 + (uint64_t)m->nhist * 4); put_u32(b, (uint32_t)m->nhist);
+    for (int i = 0; i < m->nhist; i++) put(b, &m->hist[i].val_macro_f1, 4);
+}
+static void write_trst(wbuf *b, const char *tag, const ferc_model *m, const ckpt_extra *ex) {
+    (void)m;
+    if (!ex) return;
+    chunk(b, tag, 4 + 32 + 4 + 4 + 8);
+    int32_t e = ex->epochs_done, be = ex->best_epoch;
+    int64_t t = ex->opt_t;
+    put(b, &e, 4); put(b, ex->rng.s, 32); put(b, &ex->best_val_acc, 4); put(b, &be, 4); put(b, &t, 8);
+}
+/* The optimiser moments go together (both or neither), as do the kept
+ * weights and their state. */
+static void write_optm(wbuf *b, const char *tag, const ferc_model *m, const ckpt_extra *ex) {
+    if (ex && ex->opt_m && ex->opt_v) put_floats(b, tag, ex->opt_m, m->net.nparams);
+}
+static void write_optv(wbuf *b, const char *tag, const ferc_model *m, const ckpt_extra *ex) {
+    if (ex && ex->opt_m && ex->opt_v) put_floats(b, tag, ex->opt_v, m->net.nparams);
+}
+static void write_bstp(wbuf *b, const char *tag, const ferc_model *m, const ckpt_extra *ex) {
+    if (ex && ex->best_params) put_floats(b, tag, ex->best_params, m->net.nparams);
+}
+static void write_bsts(wbuf *b, const char *tag, const ferc_model *m, const ckpt_extra *ex) {
+    if (ex && ex->best_params) put_floats(b, tag, ex->best_state, m->net.nstate);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The chunk table                                                           */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+    C_ARCH, C_SPEC, C_INPT, C_LABL, C_PREP, C_NORM, C_PARM, C_STAT, C_HIST, C_HSTF,
+    C_TRST, C_OPTM, C_OPTV, C_BSTP, C_BSTS, C_COUNT
+} chunk_id;
+
+/* A chunk's payload in the file read; p is NULL when the chunk is absent. */
+typedef struct { const unsigned char *p; uint64_t len; } span;
+
+/* A file being read: its bytes and the last payload of each known chunk. */
+typedef struct {
+    const char *path;
+    ferc_error *err;
+    unsigned char *data;
+    size_t n;
+    span c[C_COUNT];
+} file_reader;
+
+#define BAD(r, ...) ferc_fail((r)->err, FERC_ERR_FORMAT, __VA_ARGS__)
+
+static ferc_status check_arch(const file_reader *r, span s) {
+    return s.len >= sizeof ((ferc_model *)0)->arch ? BAD(r, "%s: bad ARCH", r->path) : FERC_OK;
+}
+static ferc_status check_inpt(const file_reader *r, span s) {
+    uint32_t v[3];
+    memcpy(v, s.p, 12);
+    if (v[0] != 1 || v[1] != v[2] || v[1] < 8 || v[1] > 1024)
+        return BAD(r, "%s: unsupported input shape %ux%ux%u", r->path, v[0], v[1], v[2]);
+    return FERC_OK;
+}
+
+/* In file order. size: the payload's exact size, 0 when it varies; check:
+ * what else is refused while scanning, before the network is built. */
+static const struct chunk_kind {
+    char tag[5];
+    uint64_t size;
+    ferc_status (*check)(const file_reader *r, span s);
+    chunk_writer write;
+} chunk_kinds[C_COUNT] = {
+    [C_ARCH] = {.tag = "ARCH", .check = check_arch, .write = write_arch},
+    [C_SPEC] = {.tag = "SPEC", .write = write_spec},
+    [C_INPT] = {.tag = "INPT", .size = 12, .check = check_inpt, .write = write_inpt},
+    [C_LABL] = {.tag = "LABL", .write = write_labl},
+    [C_PREP] = {.tag = "PREP", .size = 8, .write = write_prep},
+    [C_NORM] = {.tag = "NORM", .size = 12, .write = write_norm},
+    [C_PARM] = {.tag = "PARM", .write = write_parm},
+    [C_STAT] = {.tag = "STAT", .write = write_stat},
+    [C_HIST] = {.tag = "HIST", .write = write_hist},
+    [C_HSTF] = {.tag = "HSTF", .write = write_hstf},
+    [C_TRST] = {.tag = "TRST", .size = 52, .write = write_trst},
+    [C_OPTM] = {.tag = "OPTM", .write = write_optm},
+    [C_OPTV] = {.tag = "OPTV", .write = write_optv},
+    [C_BSTP] = {.tag = "BSTP", .write = write_bstp},
+    [C_BSTS] = {.tag = "BSTS", .write = write_bsts},
+};
+
+/* Write to a temporary file, then rename: readers never see half a file. */
+static ferc_status write_atomic(const char *path, const unsigned char *p, size_t n, ferc_error *err) {
+    size_t pl = strlen(path);
+    char *tmp = malloc(pl + 16);
+    if (!tmp) return ferc_fail(err, FERC_ERR_NOMEM, "out of memory");
+    snprintf(tmp, pl + 16, "%s.tmp%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        ferc_status st = ferc_fail(err, FERC_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        free(tmp); return st;
+    }
+    size_t wr = fwrite(p, 1, n, f);
+    int bad = wr != n || fflush(f) != 0 || fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        ferc_status st = ferc_fail(err, FERC_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+        unlink(tmp); free(tmp); return st;
+    }
+    free(tmp);
+    return FERC_OK;
+}
+
+ferc_status model_save_ex(const ferc_model *m, const char *path, const ckpt_extra *ex,
+                          ferc_error *err) {
+    if (!host_is_le()) return ferc_fail(err, FERC_ERR_INTERNAL, "model files are little endian; this host is not");
+    wbuf b = {.p = NULL};
+    put(&b, MODEL_MAGIC, 8); put_u32(&b, MODEL_VERSION); put_u32(&b, ex ? 1 : 0);
+    for (int k = 0; k < C_COUNT; k++) chunk_kinds[k].write(&b, chunk_kinds[k].tag, m, ex);
+    uint32_t crc = (uint32_t)crc32(0L, b.p, (uInt)b.n);
+    put_u32(&b, crc);
+    if (b.oom) { free(b.p); return ferc_fail(err, FERC_ERR_NOMEM, "%s: out of memory while writing", path); }
+    ferc_status st = write_atomic(path, b.p, b.n, err);
+    free(b.p);
+    return st;
+}
+
+ferc_status ferc_model_save(const ferc_model *m, const char *path, ferc_error *err) {
+    return model_save_ex(m, path, NULL, err);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Magic, version and checksum. */
+static ferc_status check_envelope(const file_reader *r) {
+    const unsigned char *d = r->data;
+    const size_t n = r->n;
+    if (n == 0) return BAD(r, "%s: empty file, not a ferc model", r->path);
+    if (n < 20 || memcmp(d, MODEL_MAGIC, 8) != 0) return BAD(r, "%s: not a ferc model file (bad magic)", r->path);
+    uint32_t version, crc_stored;
+    memcpy(&version, d + 8, 4);
+    if (version != MODEL_VERSION)
+        return BAD(r, "%s: model file version %u, this ferc reads version %u", r->path, version, MODEL_VERSION);
+    memcpy(&crc_stored, d + n - 4, 4);
+    if ((uint32_t)crc32(0L, d, (uInt)(n - 4)) != crc_stored)
+        return BAD(r, "%s: checksum mismatch: the file is truncated or corrupted", r->path);
+    return FERC_OK;
+}
+
+/* Every chunk header in file order: known chunks are checked and their
+ * payloads noted (a later copy replaces an earlier one), others skipped. */
+static ferc_status scan_chunks(file_reader *r) {
+    size_t off = 16, end = r->n - 4;
+    while (off < end) {
+        if (end - off < 12) return BAD(r, "%s: truncated chunk header at byte %zu", r->path, off);
+        char tag[5] = {0};
+        uint64_t len;
+        memcpy(tag, r->data + off, 4); memcpy(&len, r->data + off + 4, 8);
+        off += 12;
+        if (len > end - off) return BAD(r, "%s: chunk %s runs past the end of the file", r->path, tag);
+        const span s = {.p = r->data + off, .len = len};
+        for (int k = 0; k < C_COUNT; k++) {
+            const struct chunk_kind *ck = &chunk_kinds[k];
+            if (strcmp(tag, ck->tag) != 0) continue;
+            if (ck->size && len != ck->size) return BAD(r, "%s: bad %s", r->path, tag);
+            ferc_status st = ck->check ? ck->check(r, s) : FERC_OK;
+            if (st != FERC_OK) return st;
+            r->c[k] = s;
+            break;
+        }
+        off += len;
+    }
+    return FERC_OK;
+}
+
+/* The network the file describes (ARCH, SPEC, INPT), not yet filled. */
+static ferc_status build_model(const file_reader *r, ferc_model **m) {
+    const span *a = &r->c[C_ARCH], *sp = &r->c[C_SPEC], *in = &r->c[C_INPT];
+    const int has_arch = a->p && a->len && a->p[0];   /* a name, not "" */
+    if (!has_arch || !sp->p || !in->p || !r->c[C_PARM].p)
+        return BAD(r, "%s: incomplete model file (missing %s)", r->path,
+                   !has_arch ? "ARCH" : !sp->p ? "SPEC" : !in->p ? "INPT" : "PARM");
+    char arch[sizeof ((ferc_model *)0)->arch];
+    memcpy(arch, a->p, a->len); arch[a->len] = 0;
+    char *spec = malloc(sp->len + 1);
+    if (!spec) return BAD(r, "%s: out of memory", r->path);
+    memcpy(spec, sp->p, sp->len); spec[sp->len] = 0;
+    uint32_t insize;
+    memcpy(&insize, in->p + 4, 4);
+    ferc_error e2;
+    ferc_status st = model_new(arch, spec, (int)insize, m, &e2);
+    free(spec);
+    return st != FERC_OK ? BAD(r, "%s: %s", r->path, e2.msg) : FERC_OK;
+}
+
+/* A float block: u64 count, then count floats; 0 when the count is not want. */
+static int get_floats(span s, size_t want, float *dst) {
+    uint64_t n;
+    if (s.len < 8) return 0;
+    memcpy(&n, s.p, 8);
+    if (n != want || s.len != 8 + 4 * n) return 0;
+    if (dst) memcpy(dst, s.p + 8, 4 * n);
+    return 1;
+}
+
+static ferc_status read_parm(const file_reader *r, ferc_model *m) {
+    if (!get_floats(r->c[C_PARM], m->net.nparams, m->net.params))
+        return BAD(r, "%s: parameter count does not match the architecture", r->path);
+    return FERC_OK;
+}
+
+static ferc_status read_stat(const file_reader *r, ferc_model *m) {
+    const span s = r->c[C_STAT];
+    if (s.p && !get_floats(s, m->net.nstate, m->net.state))
+        return BAD(r, "%s: state count does not match the architecture", r->path);
+    return FERC_OK;
+}
+
+static ferc_status read_prep(const file_reader *r, ferc_model *m) {
+    const span s = r->c[C_PREP];
+    if (!s.p) return FERC_OK;
+    uint32_t v[2];
+    memcpy(v, s.p, 8);
+    if (v[0] < (uint32_t)m->input_size || v[0] > 1024 || v[1] > 1 || (!v[1] && v[0] != (uint32_t)m->input_size))
+        return BAD(r, "%s: bad preprocessing (size %u, crop %u)", r->path, v[0], v[1]);
+    m->prep_size = (int)v[0]; m->prep_crop = (int)v[1];
+    return FERC_OK;
+}
+
+static ferc_status read_norm(const file_reader *r, ferc_model *m) {
+    const span s = r->c[C_NORM];
+    if (!s.p) return FERC_OK;
+    memcpy(&m->norm_scale, s.p, 4); memcpy(&m->norm_mean, s.p + 4, 4); memcpy(&m->norm_std, s.p + 8, 4);
+    if (!(m->norm_std > 0)) return BAD(r, "%s: bad normalisation", r->path);
+    return FERC_OK;
+}
+
+/* u32 count (7), then per label a length byte and its characters. */
+static ferc_status read_labl(const file_reader *r, ferc_model *m) {
+    const span s = r->c[C_LABL];
+    if (!s.p) return FERC_OK;
+    uint32_t k;
+    size_t o = 4;
+    if (s.len < 4) return BAD(r, "%s: bad LABL", r->path);
+    memcpy(&k, s.p, 4);
+    if (k != FERC_NUM_CLASSES) return BAD(r, "%s: %u labels, expected %d", r->path, k, FERC_NUM_CLASSES);
+    for (uint32_t i = 0; i < k; i++) {
+        if (o >= s.len) return BAD(r, "%s: bad LABL", r->path);
+        unsigned ln = s.p[o++];
+        if (ln >= sizeof m->labels[0] || o + ln > s.len) return BAD(r, "%s: bad LABL", r->path);
+        memcpy(m->labels[i], s.p + o, ln); m->labels[i][ln] = 0; o += ln;
+    }
+    return FERC_OK;
+}
+
+/* u32 count, then 28-byte records; the macro F1 of each epoch from HSTF when
+ * it has as many, else NAN (files written before it existed). */
+static ferc_status read_hist(const file_reader *r, ferc_model *m) {
+    const span s = r->c[C_HIST], f = r->c[C_HSTF];
+    if (!s.p) return FERC_OK;
+    uint32_t k;
+    if (s.len < 4) return BAD(r, "%s: bad HIST", r->path);
+    memcpy(&k, s.p, 4);
+    if (s.len != 4 + (uint64_t)k * 28) return BAD(r, "%s: bad HIST", r->path);
+    if (!k) return FERC_OK;
+    m->hist = calloc(k, sizeof *m->hist);
+    if (!m->hist) return BAD(r, "%s: out of memory", r->path);
+    for (uint32_t i = 0; i < k; i++) {
+        const unsigned char *p = s.p + 4 + 28 * (size_t)i;
+        int32_t ep; memcpy(&ep, p, 4);
+        ferc_epoch_stats *h = &m->hist[i];
+        h->epoch = ep;
+        memcpy(&h->train_loss, p + 4, 4); memcpy(&h->train_acc, p + 8, 4); memcpy(&h->val_loss, p + 12, 4);
+        memcpy(&h->val_acc, p + 16, 4); memcpy(&h->lr, p + 20, 4); memcpy(&h->seconds, p + 24, 4);
+        h->val_macro_f1 = NAN;
+        if (f.p && f.len == 4 + 4 * (uint64_t)k) memcpy(&h->val_macro_f1, f.p + 4 + 4 * (size_t)i, 4);
+    }
+    m->nhist = (int)k;
+    return FERC_OK;
+}
+
+static void read_trst(const file_reader *r, ckpt_extra *ex) {
+    const unsigned char *p = r->c[C_TRST].p;
+    ex->has_train_state = p != NULL;
+    if (!p) return;
+    int32_t e, be; int64_t t;
+    memcpy(&e, p, 4); memcpy(ex->rng.s, p + 4, 32); memcpy(&ex->best_val_acc, p + 36, 4);
+    memcpy(&be, p + 40, 4); memcpy(&t, p + 44, 8);
+    ex->epochs_done = e; ex->best_epoch = be; ex->opt_t = t;
+}
+
+/* The checkpoint's float blocks (TRST needs OPTM, OPTV and BSTP); the loader
+ * allocates them and the caller frees them. */
+static ferc_status read_ckpt_floats(const file_reader *r, const ferc_model *m, ckpt_extra *ex) {
+    const span optm = r->c[C_OPTM], optv = r->c[C_OPTV], bstp = r->c[C_BSTP], bsts = r->c[C_BSTS];
+    size_t np = m->net.nparams, ns = m->net.nstate ? m->net.nstate : 1;
+    ex->load_m = optm.p ? malloc(4 * np) : NULL;
+    ex->load_v = optv.p ? malloc(4 * np) : NULL;
+    ex->load_best_params = bstp.p ? malloc(4 * np) : NULL;
+    ex->load_best_state = bsts.p ? malloc(4 * ns) : NULL;
+    if ((optm.p && !ex->load_m) || (optv.p && !ex->load_v) || (bstp.p && !ex->load_best_params) ||
+        (bsts.p && !ex->load_best_state)) return BAD(r, "%s: out of memory", r->path);
+    if (optm.p && !get_floats(optm, np, ex->load_m)) return BAD(r, "%s: bad optimiser state", r->path);
+    if (optv.p && !get_floats(optv, np, ex->load_v)) return BAD(r, "%s: bad optimiser state", r->path);
+    if (bstp.p && !get_floats(bstp, np, ex->load_best_params)) return BAD(r, "%s: bad best weights", r->path);
+    if (bsts.p && !get_floats(bsts, m->net.nstate, ex->load_best_state)) return BAD(r, "%s: bad best weights", r->path);
+    if (r->c[C_TRST].p && (!optm.p || !optv.p || !bstp.p))
+        return BAD(r, "%s: checkpoint lacks optimiser or best-weight data", r->path);
+    return FERC_OK;
+}
+
+/* The chunks decoded in this order once the network is built (the first
+ * refusal wins). */
+static ferc_status read_chunks(const file_reader *r, ferc_model *m, ckpt_extra *ex) {
+    ferc_status st;
+    if ((st = read_parm(r, m)) != FERC_OK || (st = read_stat(r, m)) != FERC_OK ||
+        (st = read_prep(r, m)) != FERC_OK || (st = read_norm(r, m)) != FERC_OK ||
+        (st = read_labl(r, m)) != FERC_OK || (st = read_hist(r, m)) != FERC_OK)
+        return st;
+    if (!ex) return FERC_OK;
+    read_trst(r, ex);
+    return read_ckpt_floats(r, m, ex);
+}
+
+ferc_status model_load_ex(const char *path, ferc_model **out, ckpt_extra *ex, ferc_error *err) {
+    *out = NULL;
+    if (ex) memset(ex, 0, sizeof *ex);
+    if (!host_is_le()) return ferc_fail(err, FERC_ERR_INTERNAL, "model files are little endian; this host is not");
+    file_reader r = {.path = path, .err = err};
+    ferc_status st = ferc_read_file(path, &r.data, &r.n, err);
+    if (st != FERC_OK) return st;
+    ferc_model *m = NULL;
+    if ((st = check_envelope(&r)) == FERC_OK && (st = scan_chunks(&r)) == FERC_OK &&
+        (st = build_model(&r, &m)) == FERC_OK)
+        st = read_chunks(&r, m, ex);
+    free(r.data);
+    if (st != FERC_OK) {
+        if (ex) {
+            free(ex->load_m); free(ex->load_v); free(ex->load_best_params); free(ex->load_best_state);
+            ex->load_m = ex->load_v = ex->load_best_params = ex->load_best_state = NULL;
+        }
+        ferc_model_free(m);
+        return st;
+    }
+    *out = m;
+    return FERC_OK;
+}
+
+ferc_status ferc_model_load(const char *path, ferc_model **out, ferc_error *err) {
+    return model_load_ex(path, out, NULL, err);
+}
