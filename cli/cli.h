@@ -5,7 +5,9 @@
 
 #include "ferc.h"
 
+#include <limits.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* Each subcommand gets argv with argv[0] = its name; returns the exit code. */
 int cmd_train(int argc, char **argv);
@@ -44,7 +46,8 @@ const char *cli_model_path(const char *cmd, const char *given, char *buf, size_t
 
 /* The options of the face finder that `ferc predict` and `ferc video` share:
  * --margin, --scale-factor, --min-neighbors, --min-size, --max-size,
- * --threads (the detector's) and --cascade FILE. argv[0] is the command.
+ * --threads (the detector's; 0 = every core), --max-faces N, --largest and
+ * --cascade FILE. argv[0] is the command.
  * Returns 1 when argv[*i] was one of them (its value taken), 0 when it is
  * not, -1 after printing a usage error. */
 int cli_face_option(int argc, char **argv, int *i, ferc_find_opts *o, const char **cascade);
@@ -56,6 +59,62 @@ typedef struct {
     const char *prefix;
 } cli_log_to;
 void cli_log(ferc_log_level level, const char *msg, void *user);
+
+/* "model: PATH (ARCH, SxS)" on stderr: which model a command runs. */
+void cli_say_model(const char *path, const ferc_model *m);
+
+/* "Did you mean": the entry of known (NULL-terminated) that word most likely
+ * mistypes (a few edits away, or the one option it abbreviates; "=value"
+ * ignored), else NULL. */
+const char *cli_suggest(const char *word, const char *const *known);
+/* The usage error of every command for an unknown option, with the
+ * suggestion when there is one:
+ *   ferc train: unknown option '--epoch'; did you mean '--epochs'?
+ * Returns 2. Call it as
+ *   static const char *const options[] = {"--data", "--epochs", ..., NULL};
+ *   ... else if (a[0] == '-' && a[1]) return cli_unknown_option("train", a, options); */
+int cli_unknown_option(const char *cmd, const char *arg, const char *const *known);
+
+/* Output files that appear whole or not at all: written under a hidden
+ * temporary name beside the target (.NAME.XXXXXX.EXT) and renamed into place
+ * at the end, removed on failure or when SIGINT/SIGTERM/SIGHUP ends the run.
+ * "-" is stdout (nothing to rename). Messages: "ferc CMD: OPT PATH: why". */
+typedef struct {
+    const char *path, *cmd, *opt;
+    FILE *f;              /* the temporary file, or stdout */
+    char tmp[PATH_MAX];
+} cli_out;
+int cli_is_stdout(const char *path);
+/* Can a file named path be created (its folder exists and is writable; it
+ * is not a folder; if it exists it is writable)? 0, or 1 after saying why. */
+int cli_path_check(const char *cmd, const char *opt, const char *path);
+/* Open o for writing (path checked first): 0, or 1 after saying why. */
+int cli_out_open(cli_out *o, const char *cmd, const char *opt, const char *path);
+/* ok: close and rename into place; !ok: close and remove. 1 when writing or
+ * renaming failed (said), else 0. Nothing to do when o was not opened. */
+int cli_out_close(cli_out *o, int ok);
+/* The same for a file another program or library call writes: reserve the
+ * temporary name (same extension as path) into tmp; returns its open fd or
+ * -1 after saying why. Then cli_tmp_commit renames (ok) or removes it:
+ * 1 when the rename failed (said). */
+int cli_tmp_reserve(const char *cmd, const char *opt, const char *path, char *tmp, size_t cap);
+int cli_tmp_commit(const char *cmd, const char *opt, const char *path, const char *tmp, int ok);
+/* A child process writing a temporary file (on = 1 when started, 0 once
+ * waited for): an interrupt kills it before removing the files. */
+void cli_tmp_writer(pid_t pid, int on);
+
+/* The result formats of predict and video: one face as CSV fields
+ * x,y,w,h,face_confidence,emotion,angry,...,neutral (b NULL: as many empty
+ * fields; conf < 0: empty confidence, e.g. for a whole image), as a JSON
+ * object {"box": [x, y, w, h], "face_confidence": C|null, "emotion": L,
+ * "scores": {L: P, ...}}, or as text "happy 0.990 (angry 0.001 ...)". */
+void cli_csv_face_header(FILE *f);
+void cli_csv_face(FILE *f, const ferc_box *b, float conf, const float *p);
+void cli_json_face(FILE *f, const ferc_box *b, float conf, const float *p);
+void cli_text_face(FILE *f, const float *p);
+void cli_json_str(FILE *f, const char *s);
+void cli_csv_str(FILE *f, const char *s);
+int cli_top_label(const float *p);
 
 /* CPU time of the calling thread in seconds (the cost of work, not inflated
  * when other processes share the cores); wall time is ferc_now(). */

@@ -1,80 +1,156 @@
-/* cmd_eval.c — `ferc eval`: accuracy, scikit-learn-style classification
- * report and confusion matrix of a model on a dataset, as text or JSON. */
+/* cmd_eval.c — `ferc eval`: accuracy, loss, scikit-learn-style
+ * classification report and confusion matrix of a model on a dataset, as
+ * text or JSON. Without --usage it scores the test rows (the rule of
+ * ferc_dataset_test_usage, shared with `ferc report`), and the first line
+ * says which rows those were, so that a figure is never read as something
+ * it is not. */
 #include "cli.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 static void help(void) {
     printf(
         "usage: ferc eval --model FILE --data FILE|DIR [--usage NAME] [--json] [--threads N]\n\n"
-        "Evaluates a model on every row of a dataset (or the rows of one Usage) and prints\n"
-        "the accuracy, a classification report (per-class precision, recall, F1 and\n"
-        "support, macro and weighted averages, laid out as scikit-learn's\n"
-        "classification_report) and the 7x7 confusion matrix (rows true, columns predicted).\n\n"
+        "Evaluates a model on the test rows of a dataset (or the rows of the --usage named)\n"
+        "and prints which rows those are (first line, e.g. 'PublicTest: 3589 faces'), the\n"
+        "accuracy and the loss (mean cross-entropy), a classification report (per-class\n"
+        "precision, recall, F1 and support, macro and weighted averages, laid out as\n"
+        "scikit-learn's classification_report) and the 7x7 confusion matrix (rows true,\n"
+        "columns predicted).\n\n"
         "  --model FILE     a .ferc model (e.g. models/seed.ferc)\n"
         "  --data FILE|DIR  FER2013 CSV (plain or .gz) or an image folder ROOT/<label>/*\n"
-        "  --usage NAME     Training|PublicTest|PrivateTest|all (all)\n"
-        "  --json           print exactly one JSON object: n, accuracy, macro_f1,\n"
-        "                   weighted_f1, per_class [{label, precision, recall, f1, support}],\n"
-        "                   confusion\n"
+        "  --usage NAME     Training|PublicTest|PrivateTest|all. Default: the test rows,\n"
+        "                   the same rule as 'ferc report': PublicTest; PrivateTest when\n"
+        "                   the file has no PublicTest rows; every row when it has no\n"
+        "                   Usage column, and every image of a folder. A file whose\n"
+        "                   Usage column names only Training rows is an error.\n"
+        "  --detect         folders: find the largest face in every image (Haar detector,\n"
+        "                   the crop margin of 'ferc predict') instead of using the image\n"
+        "                   whole. Default: only in images with a side over twice the\n"
+        "                   model's input (80 pixels for seed2, 96 for seed), i.e. photos,\n"
+        "                   not face crops. Images without a face are left out and counted\n"
+        "                   on the first line; no face at all is an error\n"
+        "  --no-detect      folders: every image is a face crop, never detect\n"
+        "  --cascade FILE   the Haar cascade XML for --detect (default: Debian opencv-data's\n"
+        "                   haarcascade_frontalface_default.xml)\n"
+        "  --json           print exactly one JSON object on stdout: rows (the usage\n"
+        "                   evaluated), loss, n, accuracy, macro_f1, weighted_f1,\n"
+        "                   per_class [{label, precision, recall, f1, support}], confusion\n"
+        "                   (and images_without_face with detection); the rows line goes\n"
+        "                   to stderr\n"
         "  --tta            test-time augmentation: average the face and its mirror\n"
         "                   (ten crops for models trained on random crops)\n"
         "  --digits N       decimals in the report (2, as scikit-learn)\n"
         "  --skip-bad-rows  skip malformed rows instead of stopping\n"
         "  --threads N      (all cores)\n\n"
-        "example:\n"
-        "  ferc eval --model models/seed.ferc --data ../shared/data/fer2013/fer2013.csv.gz --usage PublicTest\n");
+        "examples:\n"
+        "  ferc eval --model models/seed.ferc --data ../shared/data/fer2013/fer2013.csv.gz\n"
+        "  ferc eval --model models/seed2.ferc --data photos/ --detect   # photos/<label>/*.jpg\n");
+}
+
+typedef struct {
+    const char *model, *data, *usage;
+    int usage_code, json, threads, digits, skip_bad, tta;
+    ferc_face_load_opts faces;
+} eval_args;
+
+/* -1 to go on, else the exit code (after --help or a usage error). */
+static int parse_args(int argc, char **argv, eval_args *a) {
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v;
+#define VAL() do { if (!(v = cli_value(argc, argv, &i, o))) return 2; } while (0)
+        if (!strcmp(o, "--help") || !strcmp(o, "-h")) { help(); return 0; }
+        else if (cli_is(o, "--model")) { VAL(); a->model = v; }
+        else if (cli_is(o, "--data")) { VAL(); a->data = v; }
+        else if (cli_is(o, "--usage")) { VAL(); a->usage = v; }
+        else if (cli_is(o, "--cascade")) { VAL(); a->faces.cascade = v; }
+        else if (!strcmp(o, "--detect")) a->faces.mode = FERC_DETECT_ALWAYS;
+        else if (!strcmp(o, "--no-detect")) a->faces.mode = FERC_DETECT_NEVER;
+        else if (!strcmp(o, "--json")) a->json = 1;
+        else if (!strcmp(o, "--tta")) a->tta = 1;
+        else if (!strcmp(o, "--skip-bad-rows")) a->skip_bad = 1;
+        else if (cli_is(o, "--digits")) { VAL(); if (!cli_int("eval", o, v, 1, 10, &a->digits)) return 2; }
+        else if (cli_is(o, "--threads")) { VAL(); if (!cli_int("eval", o, v, 1, 1024, &a->threads)) return 2; }
+        else return cli_usage_error("eval", "unknown option '%s'", o);
+#undef VAL
+    }
+    if (!a->model) return cli_usage_error("eval", "--model FILE is required");
+    if (!a->data) return cli_usage_error("eval", "--data FILE|DIR is required");
+    a->usage_code = a->usage ? ferc_usage_from_name(a->usage) : FERC_USAGE_TEST;
+    if (a->usage_code == -2)
+        return cli_usage_error("eval", "--usage: '%s' is not Training, PublicTest, PrivateTest or all", a->usage);
+    return -1;
+}
+
+/* Mean cross-entropy -ln p(true label), p floored at 1e-7 as Keras clips. */
+static double mean_loss(const float *probs, const int *label, int n) {
+    double s = 0;
+    for (int i = 0; i < n; i++) {
+        float p = probs[(size_t)i * FERC_NUM_CLASSES + label[i]];
+        s -= log(p > 1e-7f ? p : 1e-7f);
+    }
+    return n > 0 ? s / n : NAN;
+}
+
+static void print_results(const eval_args *a, const ferc_load_info *info, const ferc_metrics *met, double loss,
+                          double dt) {
+    static char buf[1 << 16];
+    if (a->json) {
+        ferc_metrics_json(met, buf, sizeof buf); /* "{...}": the rows and loss go in front */
+        printf("{\"rows\": \"%s\", \"loss\": %.6f, ", ferc_usage_name(info->usage), loss);
+        if (info->folder && (info->detected || info->no_face)) printf("\"images_without_face\": %d, ", info->no_face);
+        printf("%s\n", buf + 1);
+        return;
+    }
+    printf("model %s on %s%s: %d face%s in %.2fs (%.0f faces/s)\n\n", a->model, a->data,
+           a->tta ? " (test-time augmentation)" : "", met->n, met->n == 1 ? "" : "s", dt, met->n / dt);
+    printf("accuracy: %.4f   loss: %.4f   macro F1: %.4f   weighted F1: %.4f\n\n", met->accuracy, loss,
+           met->macro_f1, met->weighted_f1);
+    ferc_metrics_report(met, a->digits, buf, sizeof buf);
+    printf("%s\n", buf);
+    ferc_metrics_confusion_text(met, buf, sizeof buf);
+    printf("confusion matrix (rows true, columns predicted):\n%s", buf);
 }
 
 int cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *data = NULL, *usage = "all";
-    int json = 0, threads = 0, digits = 2, skip_bad = 0, tta = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-#define VAL() do { if (!(v = cli_value(argc, argv, &i, a))) return 2; } while (0)
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
-        else if (cli_is(a, "--model")) { VAL(); model = v; }
-        else if (cli_is(a, "--data")) { VAL(); data = v; }
-        else if (cli_is(a, "--usage")) { VAL(); usage = v; }
-        else if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--tta")) tta = 1;
-        else if (!strcmp(a, "--skip-bad-rows")) skip_bad = 1;
-        else if (cli_is(a, "--digits")) { VAL(); if (!cli_int("eval", a, v, 1, 10, &digits)) return 2; }
-        else if (cli_is(a, "--threads")) { VAL(); if (!cli_int("eval", a, v, 1, 1024, &threads)) return 2; }
-        else return cli_usage_error("eval", "unknown option '%s'", a);
-#undef VAL
-    }
-    if (!model) return cli_usage_error("eval", "--model FILE is required");
-    if (!data) return cli_usage_error("eval", "--data FILE is required");
-    int u = ferc_usage_from_name(usage);
-    if (u == -2) return cli_usage_error("eval", "--usage: '%s' is not Training, PublicTest, PrivateTest or all", usage);
+    eval_args a = {.digits = 2, .faces = {.mode = FERC_DETECT_AUTO}};
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
     ferc_error err = {0};
     ferc_model *m;
-    if (ferc_model_load(model, &m, &err) != FERC_OK) return cli_error(&err);
+    if (ferc_model_load(a.model, &m, &err) != FERC_OK) return cli_error(&err);
     ferc_dataset d;
-    ferc_load_opts lo = {.usage = u, .skip_bad_rows = skip_bad, .size = 0};
-    if (ferc_dataset_load(data, &lo, &d, &err) != FERC_OK) { ferc_model_free(m); return cli_error(&err); }
+    ferc_load_info info;
+    ferc_load_opts lo = {.usage = a.usage_code, .skip_bad_rows = a.skip_bad, .size = 0};
+    a.faces.above = 2 * ferc_model_input_size(m);
+    if (ferc_dataset_load_faces(a.data, &lo, &a.faces, &d, &info, &err) != FERC_OK) {
+        ferc_model_free(m);
+        return cli_error(&err);
+    }
+    char rows[512];
+    ferc_dataset_describe(&d, &info, rows, sizeof rows);
+    fprintf(a.json ? stderr : stdout, "%s\n", rows); /* first: which rows the figures are about */
+    fflush(stdout);
     if (d.skipped) fprintf(stderr, "skipped %d bad rows\n", d.skipped);
     ferc_metrics met;
+    float *probs = malloc(sizeof(float) * FERC_NUM_CLASSES * (size_t)d.n);
+    if (!probs) {
+        ferc_dataset_free(&d);
+        ferc_model_free(m);
+        fprintf(stderr, "ferc: out of memory\n");
+        return 1;
+    }
     double t0 = ferc_now();
-    ferc_status st = tta ? ferc_evaluate_tta(m, &d, threads, NULL, NULL, &met, &err)
-                         : ferc_evaluate(m, &d, threads, NULL, NULL, &met, &err);
+    ferc_status st = a.tta ? ferc_evaluate_tta(m, &d, a.threads, NULL, probs, &met, &err)
+                           : ferc_evaluate(m, &d, a.threads, NULL, probs, &met, &err);
     double dt = ferc_now() - t0;
+    double loss = st == FERC_OK ? mean_loss(probs, d.label, d.n) : 0;
+    free(probs);
     ferc_dataset_free(&d);
     ferc_model_free(m);
     if (st != FERC_OK) return cli_error(&err);
-    static char buf[1 << 16];
-    if (json) {
-        ferc_metrics_json(&met, buf, sizeof buf);
-        printf("%s\n", buf);
-        return 0;
-    }
-    printf("model %s on %s (%s%s): %d faces in %.2fs (%.0f faces/s)\n\n", model, data, usage, tta ? ", test-time augmentation" : "", met.n, dt, met.n / dt);
-    printf("accuracy: %.4f   macro F1: %.4f   weighted F1: %.4f\n\n", met.accuracy, met.macro_f1, met.weighted_f1);
-    ferc_metrics_report(&met, digits, buf, sizeof buf);
-    printf("%s\n", buf);
-    ferc_metrics_confusion_text(&met, buf, sizeof buf);
-    printf("confusion matrix (rows true, columns predicted):\n%s", buf);
+    print_results(&a, &info, &met, loss, dt);
     return 0;
 }

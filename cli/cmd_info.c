@@ -1,25 +1,53 @@
-/* cmd_info.c — `ferc info`: what a model file holds. */
+/* cmd_info.c — `ferc info`: what a model file holds — its size, network,
+ * input, the epoch whose weights were kept and the command that made it,
+ * its history; for an ensemble, its members and their weights. */
 #include "cli.h"
 
+#include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 
-int cmd_info(int argc, char **argv) {
-    if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        printf("usage: ferc info MODEL\n\nPrints a model's architecture, layers, input size, parameter\n"
-               "count, forward FLOPs per face and its training history.\n");
-        return argc == 2 ? 0 : 2;
+static void help(void) {
+    printf("usage: ferc info MODEL\n\n"
+           "Prints what a model file holds: its size on disk, architecture, layers, input\n"
+           "size and preprocessing, parameter count, forward FLOPs per face, the kept epoch\n"
+           "(the epoch whose weights the file holds) with its validation figures, the\n"
+           "command that trained it (when the file stores one) and the training history.\n"
+           "For an ensemble ('ferc ensemble'): each member's file name, architecture,\n"
+           "input, parameters, kept epoch and weight, and how the weights were chosen.\n\n"
+           "example:\n"
+           "  ferc info models/seed2.ferc\n");
+}
+
+/* The epoch ferc train kept: the first best validation accuracy (macro F1
+ * when the recipe says --select macro-f1); 0 when there are no validation
+ * figures. */
+static int kept_epoch(const ferc_model *m, int *by_f1) {
+    const ferc_epoch_stats *h;
+    int n = ferc_model_history(m, &h), kept = 0;
+    const char *r = ferc_model_recipe(m);
+    *by_f1 = r && (strstr(r, "--select macro-f1") || strstr(r, "--select=macro-f1"));
+    float best = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        float v = *by_f1 ? h[i].val_macro_f1 : h[i].val_acc;
+        if (v > best) { best = v; kept = i + 1; }
     }
-    ferc_error err = {0};
-    ferc_model *m;
-    double t0 = ferc_now();
-    if (ferc_model_load(argv[1], &m, &err) != FERC_OK) return cli_error(&err);
-    double dt = ferc_now() - t0;
-    printf("model:      %s (loaded in %.1f ms)\n", argv[1], dt * 1e3);
-    printf("arch:       %s\n", ferc_model_arch(m));
-    printf("layers:     %s\n", ferc_model_spec(m));
-    printf("input:      %dx%d gray, pixels scaled to [0,1]\n", ferc_model_input_size(m), ferc_model_input_size(m));
-    printf("parameters: %zu\n", ferc_model_num_params(m));
-    printf("forward:    %.2f MFLOP per face\n", ferc_model_flops(m) / 1e6);
+    return kept;
+}
+
+static void print_kept(const ferc_model *m) {
+    const ferc_epoch_stats *h;
+    int n = ferc_model_history(m, &h), by_f1, k = kept_epoch(m, &by_f1);
+    if (!n) { printf("kept epoch: none (no training history)\n"); return; }
+    if (!k) { printf("kept epoch: unknown (trained without a validation split)\n"); return; }
+    const ferc_epoch_stats *e = &h[k - 1];
+    char f1[32] = "not recorded";   /* files written before macro F1 was */
+    if (!isnan(e->val_macro_f1)) snprintf(f1, sizeof f1, "%.4f", e->val_macro_f1);
+    printf("kept epoch: %d of %d, best validation %s: val_accuracy %.4f, val_macro_f1 %s, val_loss %.4f\n",
+           e->epoch, n, by_f1 ? "macro F1" : "accuracy", e->val_acc, f1, e->val_loss);
+}
+
+static void print_history(const ferc_model *m) {
     const ferc_epoch_stats *h;
     int n = ferc_model_history(m, &h);
     printf("history:    %d epochs\n", n);
@@ -27,6 +55,74 @@ int cmd_info(int argc, char **argv) {
     for (int i = 0; i < n; i++)
         printf("  %5d  %.4f  %.4f  %.4f   %.4f  %.4f   %.2e  %7.1f\n", h[i].epoch, h[i].train_loss, h[i].train_acc,
                h[i].val_loss, h[i].val_acc, h[i].val_macro_f1, h[i].lr, h[i].seconds);
+}
+
+/* "48x48", or "44x44 (centre crop of 48x48)". */
+static const char *input_text(const ferc_model *m, char *buf, size_t cap) {
+    int S = ferc_model_input_size(m), F = ferc_model_face_size(m);
+    if (F != S) snprintf(buf, cap, "%dx%d (centre crop of %dx%d)", S, S, F, F);
+    else snprintf(buf, cap, "%dx%d", S, S);
+    return buf;
+}
+
+static void print_members(const ferc_model *m) {
+    ferc_ensemble_fit f;
+    ferc_ensemble_fit_info(m, &f);
+    int n = ferc_model_num_members(m), equal = 1;
+    for (int i = 0; i < n; i++) {
+        float w;
+        ferc_model_member(m, i, NULL, &w);
+        equal &= fabsf(w * (float)n - 1.0f) < 1e-5f;
+    }
+    if (f.nval)
+        printf("weights:    fitted on %d validation faces of Training: accuracy %.4f with equal weights, %.4f fitted\n",
+               f.nval, f.acc_equal, f.acc_fitted);
+    else printf("weights:    %s\n", equal ? "equal" : "given");
+    printf("members:\n  #  weight  arch      input                       parameters  kept epoch  val_acc  file\n");
+    for (int i = 0; i < n; i++) {
+        const char *name;
+        float w;
+        char in[64];
+        const ferc_model *k = ferc_model_member(m, i, &name, &w);
+        const ferc_epoch_stats *h;
+        int nh = ferc_model_history(k, &h), by_f1, e = kept_epoch(k, &by_f1);
+        char kept[32] = "-", acc[16] = "-";
+        if (e) { snprintf(kept, sizeof kept, "%d of %d", e, nh); snprintf(acc, sizeof acc, "%.4f", h[e - 1].val_acc); }
+        printf("  %-2d %.4f  %-8s  %-26s  %10zu  %-10s  %-7s  %s\n", i + 1, w, ferc_model_arch(k),
+               input_text(k, in, sizeof in), ferc_model_num_params(k), kept, acc, name);
+    }
+    for (int i = 0; i < n; i++) {
+        const char *r = ferc_model_recipe(ferc_model_member(m, i, NULL, NULL));
+        if (r) printf("  member %d recipe: %s\n", i + 1, r);
+    }
+}
+
+int cmd_info(int argc, char **argv) {
+    if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        help();
+        return argc == 2 ? 0 : 2;
+    }
+    ferc_error err = {0};
+    ferc_model *m;
+    double t0 = ferc_now();
+    if (ferc_model_load(argv[1], &m, &err) != FERC_OK) return cli_error(&err);
+    double dt = ferc_now() - t0;
+    struct stat sb;
+    long long size = stat(argv[1], &sb) == 0 ? (long long)sb.st_size : -1;
+    char in[64];
+    const int ens = ferc_model_num_members(m) > 0;
+    printf("model:      %s (loaded in %.1f ms)\n", argv[1], dt * 1e3);
+    printf("file size:  %lld bytes (%.2f MB)\n", size, (double)size / 1e6);
+    if (ens) printf("arch:       ensemble of %d models, the weighted mean of their probabilities\n", ferc_model_num_members(m));
+    else printf("arch:       %s\nlayers:     %s\n", ferc_model_arch(m), ferc_model_spec(m));
+    printf("input:      %s gray, pixels scaled to [0,1]%s\n", input_text(m, in, sizeof in),
+           ens ? "; each member brings it to its own input" : "");
+    printf("parameters: %zu%s\n", ferc_model_num_params(m), ens ? " (all members)" : "");
+    printf("forward:    %.2f MFLOP per face%s\n", ferc_model_flops(m) / 1e6, ens ? " (all members)" : "");
+    const char *r = ferc_model_recipe(m);
+    printf("recipe:     %s\n", r ? r : "not stored in this file");
+    if (ens) print_members(m);
+    else { print_kept(m); print_history(m); }
     ferc_model_free(m);
     return 0;
 }

@@ -1,8 +1,12 @@
 /* cmd_predict.c — `ferc predict`: finds the faces in photos (or folders of
  * photos) with the Haar detector, crops each with a margin, converts it to
- * gray, resizes it to the model's input and classifies it; prints a box, the
- * 7 scores and the top emotion per face, as text, JSON lines or CSV, and can
- * draw the results. With --no-detect every image is one already-cropped face. */
+ * gray, resizes it to the model's input and classifies it; prints a box, a
+ * detection confidence, the 7 scores and the top emotion per face, as text,
+ * JSON lines or CSV, and can draw the results. An image no larger than twice
+ * the model's input is taken as an already-cropped face (as with
+ * --no-detect), since the detector cannot find a face that fills the frame.
+ * Every output is checked before the work starts and appears whole or not
+ * at all (cli_out). */
 #include "cli.h"
 
 #include <dirent.h>
@@ -19,26 +23,40 @@ static void help(void) {
         "Finds the faces in each image (PNG or JPEG, EXIF orientation respected) with\n"
         "OpenCV's Haar cascade (the same boxes as OpenCV's detectMultiScale), crops each\n"
         "face with a margin, converts it to gray (BT.601 luma), resizes it to the model's\n"
-        "input and classifies it. Prints, per face, its box x,y,w,h, the probabilities of\n"
-        "the 7 emotions (angry disgust fear happy sad surprise neutral) and the top one.\n"
-        "A folder is processed as a batch (its files, sorted, subfolders included) with a\n"
-        "progress bar and a faces/s report on stderr; files that are not readable images\n"
-        "are reported on stderr and skipped. An image without faces prints an empty list.\n\n"
+        "input and classifies it. Prints, per face, its box x,y,w,h, its detection\n"
+        "confidence, the probabilities of the 7 emotions (angry disgust fear happy sad\n"
+        "surprise neutral) and the top one; faces come most confident first.\n"
+        "An image no larger than twice the model's input (80x80 for a 40x40 model) is\n"
+        "taken as one already-cropped face and classified whole (\"whole image\"), as\n"
+        "with --no-detect. A folder is processed as a batch (its files, sorted,\n"
+        "subfolders included) with a progress bar and a faces/s report on stderr; files\n"
+        "that are not readable images are reported on stderr and skipped. The model used\n"
+        "is named on stderr (model: PATH (ARCH, SxS)).\n\n"
+        "face_confidence: how strongly the detector voted for the face, in (0,1):\n"
+        "N / (N + 10) for the N raw detections merged into it (what --min-neighbors\n"
+        "filters on): 0.5 at 10, 0.8 at 40. Comparable between faces found with the\n"
+        "same --scale-factor; empty (CSV) or null (JSON) for a whole image.\n\n"
         "  --model FILE         a .ferc model. Default: $FERC_MODEL, else the best shipped\n"
         "                       model: models/seed2.ferc, then models/seed.ferc (in the\n"
         "                       current folder, then next to the ferc executable: ../models)\n"
-        "  --json               one JSON object per image per line:\n"
-        "                       {\"image\": PATH, \"faces\": [{\"box\": [x, y, w, h],\n"
-        "                        \"emotion\": LABEL, \"scores\": {LABEL: P, ...}}]}\n"
-        "                       (with --no-detect: {\"image\": PATH, \"emotion\": LABEL,\n"
-        "                        \"scores\": {...}})\n"
-        "  --csv FILE           also write the results as CSV, one row per face:\n"
-        "                       image,face,x,y,w,h,emotion,angry,...,neutral (an image\n"
-        "                       without faces has one row with the face fields empty)\n"
+        "  --json               JSON instead of text on stdout, one object per image per line:\n"
+        "                       {\"image\": PATH, \"whole_image\": false, \"faces\": [{\"box\":\n"
+        "                        [x, y, w, h], \"face_confidence\": C, \"emotion\": LABEL,\n"
+        "                        \"scores\": {LABEL: P, ...}}], \"annotated\": OUT}\n"
+        "                       (\"annotated\" with --annotate only)\n"
+        "  --json=FILE          the same lines to FILE (the text stays on stdout); - = stdout\n"
+        "  --csv FILE           the results as CSV, one row per face (- = stdout, instead\n"
+        "                       of the text): image,face,x,y,w,h,face_confidence,emotion,\n"
+        "                       angry,...,neutral,whole_image,annotated (an image without\n"
+        "                       faces has one row with the face fields empty)\n"
         "  --annotate DIR       write each image with its boxes and labels drawn to\n"
-        "                       DIR/<name>.png (DIR is created if missing)\n"
-        "  --no-detect          no detection: each image is a face already cropped\n"
-        "                       (prints the 7 probabilities and the top label)\n"
+        "                       DIR/<name>.png, <name> the image's full file name\n"
+        "                       (photo.jpg -> DIR/photo.jpg.png; a second photo.jpg from\n"
+        "                       another folder -> DIR/photo.jpg_2.png); DIR is created if\n"
+        "                       missing. The path is recorded in the CSV and JSON.\n"
+        "  --no-detect          no detection: every image is a face already cropped\n"
+        "  --max-faces N        keep the N most confident faces of each image (all)\n"
+        "  --largest            keep only the largest face of each image\n"
         "  --margin F           grow each box by F times its size on every side before\n"
         "                       cropping (0.1)\n"
         "  --scale-factor F     detector: each scale is F times the last (1.1)\n"
@@ -48,16 +66,21 @@ static void help(void) {
         "  --cascade FILE       detector: an OpenCV Haar cascade XML (default\n"
         "                       /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml,\n"
         "                       from the Debian package opencv-data)\n"
-        "  --threads N          (all cores)\n"
-        "  -q, --quiet          no text on stdout (with --csv or --annotate)\n\n"
+        "  --threads N          detector threads, 0 = every core (0)\n"
+        "  -q, --quiet          no text on stdout (needs --csv FILE, --json or --annotate)\n\n"
+        "Every output (--csv, --json=FILE, --annotate) is checked before the first image:\n"
+        "a folder that cannot be written stops the run at once. CSV and JSON files are\n"
+        "written under a temporary name and renamed when the run ends; they are removed\n"
+        "when no image could be processed, on a write error or an interrupt.\n\n"
         "exit status: 0 when every named image was processed, 1 when one could not be\n"
-        "read (or the model or cascade is missing), 2 for usage errors.\n\n"
+        "read, a named folder holds no files (or the model or cascade is missing), 2 for\n"
+        "usage errors.\n\n"
         "examples:\n"
         "  ferc predict photo.jpg\n"
         "  ferc predict --json --annotate out/ photos/\n"
-        "  ferc predict --model models/seed.ferc --no-detect face48.png\n");
+        "  ferc predict --csv - --largest photos/ > faces.csv\n"
+        "  ferc predict --model models/seed.ferc face48.png      (a 48x48 crop: whole image)\n");
 }
-
 
 /* ---- the list of files ---- */
 
@@ -89,10 +112,11 @@ static void strlist_free(strlist *l) {
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Regular files under dir, sorted, subfolders after the files of a folder;
- * hidden entries skipped. */
-static void collect(const char *dir, strlist *out, int depth) {
+ * hidden entries skipped (our own temporary files among them). 0 when dir
+ * cannot be opened (said). */
+static int collect(const char *dir, strlist *out, int depth) {
     DIR *d = opendir(dir);
-    if (!d) { fprintf(stderr, "ferc predict: %s: cannot open folder: %s\n", dir, strerror(errno)); return; }
+    if (!d) { fprintf(stderr, "ferc predict: %s: cannot open folder: %s\n", dir, strerror(errno)); return 0; }
     strlist files = {0}, dirs = {0};
     struct dirent *e;
     while ((e = readdir(d))) {
@@ -111,64 +135,21 @@ static void collect(const char *dir, strlist *out, int depth) {
     for (int i = 0; i < dirs.n && depth < 32; i++) collect(dirs.v[i], out, depth + 1);
     strlist_free(&files);
     strlist_free(&dirs);
+    return 1;
 }
 
-/* ---- output helpers ---- */
-
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p == '\n') fputs("\\n", f);
-        else if (*p == '\t') fputs("\\t", f);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
-static void csv_str(FILE *f, const char *s) {
-    if (!strpbrk(s, ",\"\n\r")) { fputs(s, f); return; }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-static int top_label(const float *p) {
-    int t = 0;
-    for (int k = 1; k < FERC_NUM_CLASSES; k++)
-        if (p[k] > p[t]) t = k;
-    return t;
-}
-
-static void json_scores(FILE *f, const float *p) {
-    fputc('{', f);
-    for (int k = 0; k < FERC_NUM_CLASSES; k++) fprintf(f, "%s\"%s\": %.6f", k ? ", " : "", ferc_label_name(k), p[k]);
-    fputc('}', f);
-}
-
-static void text_scores(FILE *f, const float *p) {
-    fputc('(', f);
-    for (int k = 0; k < FERC_NUM_CLASSES; k++) fprintf(f, "%s%s %.3f", k ? " " : "", ferc_label_name(k), p[k]);
-    fputc(')', f);
-}
 
 /* ---- annotation ---- */
 
-/* OUTDIR/<basename without extension>.png, made unique within this run. */
+/* OUTDIR/<file name>.png, the source's full name kept (photo.jpg and
+ * photo.png must not both become photo.png), made unique within this run. */
 static void annotate_path(const char *outdir, const char *in, strlist *used, char *buf, size_t cap) {
     const char *base = strrchr(in, '/');
     base = base ? base + 1 : in;
-    char stem[NAME_MAX + 1];
-    snprintf(stem, sizeof stem, "%s", base);
-    char *dot = strrchr(stem, '.');
-    if (dot && dot != stem) *dot = 0;
+    const char *sep = outdir[strlen(outdir) - 1] == '/' ? "" : "/";
     for (int k = 1;; k++) {
-        if (k == 1) snprintf(buf, cap, "%s/%s.png", outdir, stem);
-        else snprintf(buf, cap, "%s/%s_%d.png", outdir, stem, k);
+        if (k == 1) snprintf(buf, cap, "%s%s%s.png", outdir, sep, base);
+        else snprintf(buf, cap, "%s%s%s_%d.png", outdir, sep, base, k);
         int taken = 0;
         for (int i = 0; i < used->n && !taken; i++) taken = strcmp(used->v[i], buf) == 0;
         if (!taken) break;
@@ -179,105 +160,135 @@ static void annotate_path(const char *outdir, const char *in, strlist *used, cha
 /* ---- one image ---- */
 
 typedef struct {
-    const char *model_path, *cascade_path, *csv_path;
+    const char *model_path, *cascade_path, *csv_path, *json_path, *annotate;
     ferc_model *model;
     ferc_cascade *cascade;
     ferc_find_opts find;
-    int json, no_detect, quiet;
-    FILE *csv;
-    const char *annotate;
+    int no_detect, quiet, text;  /* text: the human-readable lines on stdout */
+    cli_out csv, json;
+    int made_dir, annotated;     /* --annotate: we created the folder; images written */
     strlist used_names;
-    ferc_faces found;   /* reused from image to image */
-    long faces, images;
+    ferc_faces found;            /* reused from image to image */
+    long faces, images, wholes;
 } ctx;
 
-/* With --no-detect the image is one face: no box is printed. */
-static void print_whole(const ctx *c, const char *path, const float *p) {
-    if (c->json) {
-        fputs("{\"image\": ", stdout);
-        json_str(stdout, path);
-        printf(", \"emotion\": \"%s\", \"scores\": ", ferc_label_name(top_label(p)));
-        json_scores(stdout, p);
-        fputs("}\n", stdout);
-    } else {
-        printf("%s: %s %.3f ", path, ferc_label_name(top_label(p)), p[top_label(p)]);
-        text_scores(stdout, p);
+/* What one image gave: its faces (or the whole image as one face). */
+typedef struct {
+    const char *path;
+    const ferc_faces *f;
+    int whole;
+    const char *annotated;       /* "" when not written */
+} result;
+
+static float conf_of(const result *r, int i) { return r->whole ? -1.f : r->f->confidence[i]; }
+
+static void print_text(const ctx *c, const result *r) {
+    const ferc_faces *f = r->f;
+    if (r->whole) {
+        printf("%s: whole image: ", r->path);
+        cli_text_face(stdout, f->probs);
+        fputc('\n', stdout);
+        return;
+    }
+    if (f->n == 0)
+        printf("%s: no face found (a cropped face? --no-detect; faces under %d px? lower --min-size)\n", r->path,
+               c->find.detect.min_size);
+    else printf("%s: %d face%s\n", r->path, f->n, f->n == 1 ? "" : "s");
+    for (int i = 0; i < f->n; i++) {
+        const ferc_box *b = &f->boxes[i];
+        printf("  face %d at %d,%d %dx%d (confidence %.2f): ", i + 1, b->x, b->y, b->w, b->h, f->confidence[i]);
+        cli_text_face(stdout, f->probs + (size_t)i * FERC_NUM_CLASSES);
         fputc('\n', stdout);
     }
 }
 
-static void print_json(const char *path, const ferc_faces *f) {
-    fputs("{\"image\": ", stdout);
-    json_str(stdout, path);
-    fputs(", \"faces\": [", stdout);
-    for (int i = 0; i < f->n; i++) {
-        const float *p = f->probs + (size_t)i * FERC_NUM_CLASSES;
-        const ferc_box *b = &f->boxes[i];
-        printf("%s{\"box\": [%d, %d, %d, %d], \"emotion\": \"%s\", \"scores\": ", i ? ", " : "", b->x, b->y, b->w,
-               b->h, ferc_label_name(top_label(p)));
-        json_scores(stdout, p);
-        fputc('}', stdout);
+static void json_line(const ctx *c, FILE *out, const result *r) {
+    fputs("{\"image\": ", out);
+    cli_json_str(out, r->path);
+    fprintf(out, ", \"whole_image\": %s, \"faces\": [", r->whole ? "true" : "false");
+    for (int i = 0; i < r->f->n; i++) {
+        if (i) fputs(", ", out);
+        cli_json_face(out, &r->f->boxes[i], conf_of(r, i), r->f->probs + (size_t)i * FERC_NUM_CLASSES);
     }
-    fputs("]}\n", stdout);
-}
-
-static void print_text(const char *path, const ferc_faces *f) {
-    if (f->n == 0) printf("%s: no face found\n", path);
-    else printf("%s: %d face%s\n", path, f->n, f->n == 1 ? "" : "s");
-    for (int i = 0; i < f->n; i++) {
-        const float *p = f->probs + (size_t)i * FERC_NUM_CLASSES;
-        const ferc_box *b = &f->boxes[i];
-        int t = top_label(p);
-        printf("  face %d at %d,%d %dx%d: %s %.3f ", i + 1, b->x, b->y, b->w, b->h, ferc_label_name(t), p[t]);
-        text_scores(stdout, p);
-        fputc('\n', stdout);
+    fputc(']', out);
+    if (c->annotate) {
+        fputs(", \"annotated\": ", out);
+        if (*r->annotated) cli_json_str(out, r->annotated);
+        else fputs("null", out);
     }
-}
-
-static void print_faces(const ctx *c, const char *path, const ferc_faces *f) {
-    cli_progress_end();
-    if (c->no_detect) print_whole(c, path, f->probs);
-    else if (c->json) print_json(path, f);
-    else print_text(path, f);
-    fflush(stdout);
+    fputs("}\n", out);
 }
 
 static void csv_header(FILE *csv) {
-    fputs("image,face,x,y,w,h,emotion", csv);
-    for (int k = 0; k < FERC_NUM_CLASSES; k++) fprintf(csv, ",%s", ferc_label_name(k));
+    fputs("image,face,", csv);
+    cli_csv_face_header(csv);
+    fputs(",whole_image,annotated\n", csv);
+}
+
+static void csv_tail(FILE *csv, const result *r) {
+    fprintf(csv, ",%d,", r->whole);
+    cli_csv_str(csv, r->annotated);
     fputc('\n', csv);
 }
 
-static void csv_rows(FILE *csv, const char *path, const ferc_faces *f) {
-    if (f->n == 0) {
-        csv_str(csv, path);
-        fputs(",,,,,,,,,,,,,\n", csv);
+static void csv_rows(FILE *csv, const result *r) {
+    if (r->f->n == 0) { /* the image, an empty face number, empty face fields */
+        cli_csv_str(csv, r->path);
+        fputs(",,", csv);
+        cli_csv_face(csv, NULL, -1, NULL);
+        csv_tail(csv, r);
     }
-    for (int i = 0; i < f->n; i++) {
-        const float *p = f->probs + (size_t)i * FERC_NUM_CLASSES;
-        const ferc_box *b = &f->boxes[i];
-        csv_str(csv, path);
-        fprintf(csv, ",%d,%d,%d,%d,%d,%s", i + 1, b->x, b->y, b->w, b->h, ferc_label_name(top_label(p)));
-        for (int k = 0; k < FERC_NUM_CLASSES; k++) fprintf(csv, ",%.6f", p[k]);
-        fputc('\n', csv);
+    for (int i = 0; i < r->f->n; i++) {
+        cli_csv_str(csv, r->path);
+        fprintf(csv, ",%d,", i + 1);
+        cli_csv_face(csv, &r->f->boxes[i], conf_of(r, i), r->f->probs + (size_t)i * FERC_NUM_CLASSES);
+        csv_tail(csv, r);
     }
 }
 
-/* The image in colour with the faces drawn, to the --annotate folder. */
-static int annotate(ctx *c, const char *path, const ferc_faces *f) {
+static void emit(ctx *c, const result *r) {
+    cli_progress_end();
+    if (c->text) print_text(c, r);
+    if (c->json.f) json_line(c, c->json.f, r);
+    if (c->csv.f) csv_rows(c->csv.f, r);
+    fflush(stdout);
+}
+
+/* The image in colour with the faces drawn, to the --annotate folder (via a
+ * temporary name): its path into out, or "" and 1 after saying why. */
+static int annotate(ctx *c, const char *path, const ferc_faces *f, char *out, size_t cap) {
     ferc_error err = {0};
     ferc_image rgb = {0};
-    char out[PATH_MAX];
-    annotate_path(c->annotate, path, &c->used_names, out, sizeof out);
-    int rc = 0;
-    if (ferc_image_load(path, 3, &rgb, &err) != FERC_OK || ferc_draw_faces(&rgb, f->boxes, f->n, f->probs, &err) != FERC_OK ||
-        ferc_image_save_png(out, &rgb, &err) != FERC_OK) {
+    char dst[PATH_MAX], tmp[PATH_MAX];
+    annotate_path(c->annotate, path, &c->used_names, dst, sizeof dst);
+    *out = 0;
+    int fd = cli_tmp_reserve("predict", "--annotate", dst, tmp, sizeof tmp);
+    if (fd < 0) return 1;
+    close(fd);
+    int ok = ferc_image_load(path, 3, &rgb, &err) == FERC_OK &&
+             ferc_draw_faces(&rgb, f->boxes, f->n, f->probs, &err) == FERC_OK &&
+             ferc_image_save_png(tmp, &rgb, &err) == FERC_OK;
+    ferc_image_free(&rgb);
+    if (!ok) {
         cli_progress_end();
         fprintf(stderr, "ferc predict: annotating %s: %s\n", path, err.msg);
-        rc = 1;
     }
-    ferc_image_free(&rgb);
-    return rc;
+    if (cli_tmp_commit("predict", "--annotate", dst, tmp, ok) || !ok) return 1;
+    snprintf(out, cap, "%s", dst);
+    c->annotated++;
+    return 0;
+}
+
+/* Detect and classify, or classify the whole image when asked (--no-detect)
+ * or when it is small enough to be a crop: the detector's smallest window
+ * could not find a face that fills the frame. */
+static ferc_status classify(ctx *c, const ferc_image *g, ferc_faces *one, const ferc_faces **f, int *whole,
+                            ferc_error *err) {
+    int s2 = 2 * ferc_model_input_size(c->model);
+    *whole = c->no_detect || (g->w <= s2 && g->h <= s2);
+    *f = *whole ? one : &c->found;
+    if (!*whole) return ferc_find_faces(c->cascade, c->model, g->data, g->w, g->h, g->w, &c->find, &c->found, err);
+    return ferc_classify_faces(c->model, g->data, g->w, g->h, g->w, one->boxes, 1, 0, one->probs, err);
 }
 
 /* 0 ok, 1 the image could not be read or processed (already reported). */
@@ -289,26 +300,44 @@ static int process(ctx *c, const char *path) {
         fprintf(stderr, "ferc predict: %s\n", err.msg);
         return 1;
     }
-    ferc_box whole = {.x = 0, .y = 0, .w = g.w, .h = g.h};
+    ferc_box box = {.x = 0, .y = 0, .w = g.w, .h = g.h};
     float p[FERC_NUM_CLASSES];
-    ferc_faces one = {.n = 1, .boxes = &whole, .probs = p, .cap = 1}, *f = c->no_detect ? &one : &c->found;
-    ferc_status st = c->no_detect
-                         ? ferc_classify_faces(c->model, g.data, g.w, g.h, g.w, &whole, 1, 0, p, &err)
-                         : ferc_find_faces(c->cascade, c->model, g.data, g.w, g.h, g.w, &c->find, f, &err);
+    ferc_faces one = {.n = 1, .boxes = &box, .probs = p, .cap = 1};
+    const ferc_faces *f;
+    int whole;
+    ferc_status st = classify(c, &g, &one, &f, &whole, &err);
     ferc_image_free(&g);
     if (st != FERC_OK) {
         cli_progress_end();
         fprintf(stderr, "ferc predict: %s: %s\n", path, err.msg);
         return 1;
     }
+    char ann[PATH_MAX] = "";
+    int rc = c->annotate ? annotate(c, path, f, ann, sizeof ann) : 0;
     c->faces += f->n;
     c->images++;
-    if (!c->quiet) print_faces(c, path, f);
-    if (c->csv) csv_rows(c->csv, path, f);
-    return c->annotate ? annotate(c, path, f) : 0;
+    c->wholes += whole;
+    emit(c, &(result){.path = path, .f = f, .whole = whole, .annotated = ann});
+    return rc;
 }
 
 /* ---- the command ---- */
+
+static const char *const options[] = {
+    "--help", "--model", "--json", "--csv", "--annotate", "--no-detect", "--quiet", "--margin", "--scale-factor",
+    "--min-neighbors", "--min-size", "--max-size", "--threads", "--cascade", "--max-faces", "--largest", NULL};
+
+/* Where the results go: at most one output on stdout; -q must leave one.
+ * -1 to go on, else the exit code. */
+static int check_outputs(ctx *c) {
+    int on_stdout = cli_is_stdout(c->csv_path) + cli_is_stdout(c->json_path);
+    if (on_stdout > 1) return cli_usage_error("predict", "--csv - and --json both want stdout: give one a FILE");
+    if (cli_is_stdout(c->annotate)) return cli_usage_error("predict", "--annotate needs a folder, not stdout");
+    if (c->quiet && !c->annotate && !c->csv_path && !c->json_path)
+        return cli_usage_error("predict", "-q leaves nothing to do: add --csv FILE, --json[=FILE] or --annotate DIR");
+    c->text = !c->quiet && on_stdout == 0;
+    return -1;
+}
 
 /* -1 to go on, else the exit code (after --help or a usage error). */
 static int parse_args(int argc, char **argv, ctx *c, strlist *inputs) {
@@ -321,45 +350,77 @@ static int parse_args(int argc, char **argv, ctx *c, strlist *inputs) {
         else if (cli_is(a, "--model")) { VAL(); c->model_path = v; }
         else if (cli_is(a, "--csv")) { VAL(); c->csv_path = v; }
         else if (cli_is(a, "--annotate")) { VAL(); c->annotate = v; }
-        else if (!strcmp(a, "--json")) c->json = 1;
+        else if (!strcmp(a, "--json")) c->json_path = "-";
+        else if (!strncmp(a, "--json=", 7)) c->json_path = a + 7;
         else if (!strcmp(a, "--no-detect")) c->no_detect = 1;
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) c->quiet = 1;
-        else if (a[0] == '-' && a[1]) return cli_usage_error("predict", "unknown option '%s'", a);
-        else strlist_add(inputs, a);
+        else if (a[0] == '-' && a[1]) return cli_unknown_option("predict", a, options);
+        else if (!strlist_add(inputs, a)) return fprintf(stderr, "ferc predict: out of memory\n"), 1;
 #undef VAL
     }
-    return inputs->n == 0 ? cli_usage_error("predict", "give at least one IMAGE or DIR") : -1;
+    if (inputs->n == 0) return cli_usage_error("predict", "give at least one IMAGE or DIR");
+    return check_outputs(c);
 }
 
-/* Load the model (and cascade), make the --annotate folder and start the
- * --csv file: 0, or the exit code after reporting the problem. */
-static int open_all(ctx *c) {
+/* Every named input exists: 0, or 1 after naming the first that does not. */
+static int check_inputs(const strlist *inputs) {
+    for (int i = 0; i < inputs->n; i++) {
+        struct stat st;
+        if (stat(inputs->v[i], &st) != 0) {
+            fprintf(stderr, "ferc predict: %s: %s\n", inputs->v[i], errno == ENOENT ? "no such file" : strerror(errno));
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The --annotate folder: an existing writable folder, or made now (its
+ * parent must exist). 0, or 1 after saying why. */
+static int annotate_dir(ctx *c) {
+    struct stat st;
+    const char *d = c->annotate;
+    if (stat(d, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) return fprintf(stderr, "ferc predict: --annotate %s: not a folder\n", d), 1;
+        if (access(d, W_OK | X_OK) != 0)
+            return fprintf(stderr, "ferc predict: --annotate %s: cannot write in it: %s\n", d, strerror(errno)), 1;
+        return 0;
+    }
+    if (mkdir(d, 0777) != 0)
+        return fprintf(stderr, "ferc predict: --annotate %s: cannot create the folder: %s\n", d, strerror(errno)), 1;
+    c->made_dir = 1;
+    return 0;
+}
+
+/* Check and open every output (before anything is loaded or read): 0, or
+ * 1 after saying why. */
+static int open_outputs(ctx *c) {
+    if (c->csv_path && cli_out_open(&c->csv, "predict", "--csv", c->csv_path)) return 1;
+    if (c->json_path && cli_out_open(&c->json, "predict", "--json", c->json_path)) return 1;
+    if (c->annotate && annotate_dir(c)) return 1;
+    if (c->csv.f) csv_header(c->csv.f);
+    return 0;
+}
+
+/* The model (and the cascade), named on stderr: 0, or the exit code after
+ * saying why. */
+static int load(ctx *c) {
     ferc_error err = {0};
     char mbuf[PATH_MAX];
     const char *model = cli_model_path("predict", c->model_path, mbuf, sizeof mbuf);
     if (!model) return 1;
     if (ferc_model_load(model, &c->model, &err) != FERC_OK) return cli_error(&err);
     if (!c->no_detect && ferc_cascade_load(c->cascade_path, &c->cascade, &err) != FERC_OK) return cli_error(&err);
-    if (c->annotate && mkdir(c->annotate, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "ferc predict: --annotate %s: cannot create the folder: %s\n", c->annotate, strerror(errno));
-        return 1;
-    }
-    if (c->csv_path) {
-        if (!(c->csv = fopen(c->csv_path, "w"))) {
-            fprintf(stderr, "ferc predict: --csv %s: %s\n", c->csv_path, strerror(errno));
-            return 1;
-        }
-        csv_header(c->csv);
-    }
+    cli_say_model(model, c->model);
     return 0;
 }
 
-/* Free everything; 1 when the CSV could not be written, else rc. */
+/* Free everything; the files are kept when an image was processed (a bad
+ * one among them is reported by rc), removed otherwise. 1 when an output
+ * could not be written, else rc. */
 static int close_all(ctx *c, int rc) {
-    if (c->csv && fclose(c->csv) != 0) {
-        fprintf(stderr, "ferc predict: --csv %s: write error\n", c->csv_path);
-        rc = 1;
-    }
+    int ok = c->images > 0;
+    if (cli_out_close(&c->csv, ok) || cli_out_close(&c->json, ok)) rc = 1;
+    if (c->made_dir && c->annotated == 0) rmdir(c->annotate);
     strlist_free(&c->used_names);
     ferc_faces_free(&c->found);
     ferc_cascade_free(c->cascade);
@@ -369,15 +430,20 @@ static int close_all(ctx *c, int rc) {
 
 /* Expand folders into files; returns which files were named directly (their
  * failure is an error) rather than found in a folder (reported, skipped),
- * NULL when out of memory. *batch: more than one file, or a folder. */
-static unsigned char *expand(const strlist *inputs, strlist *files, int *batch) {
+ * NULL when out of memory. *batch: more than one file, or a folder; *rc 1
+ * when a named folder cannot be read or holds no files (said). */
+static unsigned char *expand(const strlist *inputs, strlist *files, int *batch, int *rc) {
     unsigned char *named = NULL;
     for (int i = 0; i < inputs->n; i++) {
         int before = files->n;
         struct stat st;
         int dir = stat(inputs->v[i], &st) == 0 && S_ISDIR(st.st_mode);
-        if (dir) collect(inputs->v[i], files, 0);
-        else strlist_add(files, inputs->v[i]);
+        if (!dir) strlist_add(files, inputs->v[i]);
+        else if (!collect(inputs->v[i], files, 0)) *rc = 1;
+        else if (files->n == before) {
+            fprintf(stderr, "ferc predict: %s: no files in this folder\n", inputs->v[i]);
+            *rc = 1;
+        }
         *batch |= dir;
         unsigned char *nn = realloc(named, (size_t)files->n + 1);
         if (!nn) { free(named); return NULL; }
@@ -395,6 +461,15 @@ static void show_progress(const ctx *c, int done, int total, double t0) {
     cli_progress("predict", done, total, extra);
 }
 
+static void summary(const ctx *c, double dt, int skipped) {
+    fprintf(stderr, "predict: %ld image%s", c->images, c->images == 1 ? "" : "s");
+    if (c->wholes) fprintf(stderr, " (%ld whole)", c->wholes);
+    fprintf(stderr, ", %ld face%s in %.2f s (%.1f faces/s, %.1f images/s)", c->faces, c->faces == 1 ? "" : "s", dt,
+            dt > 0 ? c->faces / dt : 0.0, dt > 0 ? c->images / dt : 0.0);
+    if (skipped) fprintf(stderr, "; %d bad file%s skipped", skipped, skipped == 1 ? "" : "s");
+    fputc('\n', stderr);
+}
+
 /* Every file, with a progress bar and a speed report for a batch. */
 static int run_all(ctx *c, const strlist *files, const unsigned char *named, int batch) {
     double t0 = ferc_now();
@@ -407,12 +482,10 @@ static int run_all(ctx *c, const strlist *files, const unsigned char *named, int
         if (batch) show_progress(c, i + 1, files->n, t0);
     }
     cli_progress_end();
-    double dt = ferc_now() - t0;
-    if (batch) {
-        fprintf(stderr, "predict: %ld images, %ld faces in %.2f s (%.1f faces/s, %.1f images/s)", c->images, c->faces,
-                dt, dt > 0 ? c->faces / dt : 0.0, dt > 0 ? c->images / dt : 0.0);
-        if (skipped) fprintf(stderr, "; %d bad files skipped", skipped);
-        fputc('\n', stderr);
+    if (batch) summary(c, ferc_now() - t0, skipped);
+    if (c->images == 0 && files->n > 0 && !rc) {
+        fprintf(stderr, "ferc predict: none of the %d file%s is a readable image\n", files->n, files->n == 1 ? "" : "s");
+        rc = 1;
     }
     return rc;
 }
@@ -421,15 +494,19 @@ int cmd_predict(int argc, char **argv) {
     ctx c = {0};
     ferc_find_opts_default(&c.find);
     strlist inputs = {0}, files = {0};
-    int rc = parse_args(argc, argv, &c, &inputs);
+    int rc = parse_args(argc, argv, &c, &inputs), batch = 0;
     if (rc >= 0) { strlist_free(&inputs); return rc; }
-    if ((rc = open_all(&c)) == 0) {
-        int batch = 0;
-        unsigned char *named = expand(&inputs, &files, &batch);
-        if (named) rc = run_all(&c, &files, named, batch);
-        else { fprintf(stderr, "ferc predict: out of memory\n"); rc = 1; }
-        free(named);
+    unsigned char *named = NULL;
+    if (!(rc = check_inputs(&inputs)) && !(rc = open_outputs(&c)) &&
+        !(named = expand(&inputs, &files, &batch, &rc))) {
+        fprintf(stderr, "ferc predict: out of memory\n");
+        rc = 1;
     }
+    if (named && files.n > 0) {
+        int lrc = load(&c);
+        rc = lrc ? lrc : rc | run_all(&c, &files, named, batch);
+    }
+    free(named);
     strlist_free(&files);
     strlist_free(&inputs);
     return close_all(&c, rc);

@@ -6,7 +6,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static void help(void) {
     printf(
@@ -29,8 +28,16 @@ static void help(void) {
         "a failure leaves no new index.html behind.\n\n"
         "  --model FILE     a trained .ferc model with its history (e.g. models/seed.ferc)\n"
         "  --data FILE|DIR  FER2013 CSV (plain or .gz) or an image folder ROOT/<label>/*\n"
-        "  --usage NAME     Training|PublicTest|PrivateTest|all (PublicTest for a CSV,\n"
-        "                   all for a folder)\n"
+        "  --usage NAME     Training|PublicTest|PrivateTest|all. Default: the test rows,\n"
+        "                   the same rule as 'ferc eval': PublicTest; PrivateTest when\n"
+        "                   the file has no PublicTest rows; every row when it has no\n"
+        "                   Usage column, and every image of a folder. The first line\n"
+        "                   on stderr names them (e.g. 'PublicTest: 3589 faces')\n"
+        "  --detect         folders: find the largest face in every image (default: only\n"
+        "                   in images with a side over twice the model's input); images\n"
+        "                   without a face are left out and counted\n"
+        "  --no-detect      folders: every image is a face crop, never detect\n"
+        "  --cascade FILE   the Haar cascade XML for --detect (default: opencv-data's)\n"
         "  --out DIR        output folder, created if missing (its parent must exist)\n"
         "  --faces N        faces in misclassified.png and correct.png (24)\n"
         "  --pairs N        confused pairs shown with example faces (6)\n"
@@ -38,12 +45,13 @@ static void help(void) {
         "  --quantiles N    brightness / contrast groups (5)\n"
         "  --skip-bad-rows  skip malformed CSV rows instead of stopping\n"
         "  --threads N      threads for the evaluation (all cores)\n"
-        "  --quiet          no progress messages on stderr\n\n"
+        "  --quiet          no progress messages on stderr (the rows line stays)\n\n"
         "Prints the path of index.html. Exit code 0 ok, 1 error (model without history,\n"
-        "no rows for the usage, unwritable folder, ...), 2 usage error.\n\n"
+        "no rows for the usage, unwritable folder, ...), 2 usage error. The folder is\n"
+        "created with the permissions the umask allows (0755 under umask 022).\n\n"
         "example:\n"
         "  ferc report --model models/seed.ferc --data ../shared/data/fer2013/fer2013.csv.gz \\\n"
-        "              --usage PublicTest --out report\n"
+        "              --out report                  # PublicTest\n"
         "  chromium report/index.html\n");
 }
 
@@ -53,14 +61,10 @@ static void progress(int done, int total, void *user) {
     if (done >= total) cli_progress_end();
 }
 
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 typedef struct {
     const char *model, *data, *usage, *out;
     int threads, skip_bad, quiet, usage_code;
+    ferc_face_load_opts faces;
     ferc_report_opts ro;
 } report_args;
 
@@ -76,6 +80,9 @@ static int parse_args(int argc, char **argv, report_args *r) {
         else if (cli_is(a, "--data")) { VAL(); r->data = v; }
         else if (cli_is(a, "--usage")) { VAL(); r->usage = v; }
         else if (cli_is(a, "--out")) { VAL(); r->out = v; }
+        else if (cli_is(a, "--cascade")) { VAL(); r->faces.cascade = v; }
+        else if (!strcmp(a, "--detect")) r->faces.mode = FERC_DETECT_ALWAYS;
+        else if (!strcmp(a, "--no-detect")) r->faces.mode = FERC_DETECT_NEVER;
         else if (cli_is(a, "--faces")) INT(1, 200, &ro->max_faces);
         else if (cli_is(a, "--pairs")) INT(1, 21, &ro->pairs);
         else if (cli_is(a, "--bins")) INT(1, FERC_MAX_CALIB_BINS, &ro->calib_bins);
@@ -90,8 +97,7 @@ static int parse_args(int argc, char **argv, report_args *r) {
     if (!r->model) return cli_usage_error("report", "--model FILE is required");
     if (!r->data) return cli_usage_error("report", "--data FILE|DIR is required");
     if (!r->out) return cli_usage_error("report", "--out DIR is required");
-    if (!r->usage) r->usage = is_dir(r->data) ? "all" : "PublicTest";
-    r->usage_code = ferc_usage_from_name(r->usage);
+    r->usage_code = r->usage ? ferc_usage_from_name(r->usage) : FERC_USAGE_TEST;
     if (r->usage_code == -2)
         return cli_usage_error("report", "--usage: '%s' is not Training, PublicTest, PrivateTest or all", r->usage);
     return -1;
@@ -99,7 +105,7 @@ static int parse_args(int argc, char **argv, report_args *r) {
 
 /* The model (it must have a training history) and the dataset: 0, or the
  * exit code after reporting the problem. */
-static int load_inputs(const report_args *r, ferc_model **m, ferc_dataset *d) {
+static int load_inputs(report_args *r, ferc_model **m, ferc_dataset *d, ferc_load_info *info) {
     ferc_error err = {0};
     if (ferc_model_load(r->model, m, &err) != FERC_OK) return cli_error(&err);
     const ferc_epoch_stats *h;
@@ -108,9 +114,12 @@ static int load_inputs(const report_args *r, ferc_model **m, ferc_dataset *d) {
                         "(train the model with 'ferc train')\n", r->model);
         return 1;
     }
-    if (!r->quiet) fprintf(stderr, "report: loading %s (%s)\n", r->data, r->usage);
     ferc_load_opts lo = {.usage = r->usage_code, .skip_bad_rows = r->skip_bad, .size = 0};
-    if (ferc_dataset_load(r->data, &lo, d, &err) != FERC_OK) return cli_error(&err);
+    r->faces.above = 2 * ferc_model_input_size(*m);
+    if (ferc_dataset_load_faces(r->data, &lo, &r->faces, d, info, &err) != FERC_OK) return cli_error(&err);
+    char rows[512];
+    ferc_dataset_describe(d, info, rows, sizeof rows);
+    fprintf(stderr, "%s\n", rows); /* the same line as `ferc eval`: which rows the figures are about */
     if (d->skipped && !r->quiet) fprintf(stderr, "report: skipped %d bad rows\n", d->skipped);
     return 0;
 }
@@ -122,13 +131,14 @@ int cmd_report(int argc, char **argv) {
     if (rc >= 0) return rc;
     ferc_model *m = NULL;
     ferc_dataset d;
-    if ((rc = load_inputs(&r, &m, &d))) { ferc_model_free(m); return rc; }
+    ferc_load_info info;
+    if ((rc = load_inputs(&r, &m, &d, &info))) { ferc_model_free(m); return rc; }
 
     /* The page names the files by their base names. */
     char data_label[1024], model_label[1024];
     const char *base = strrchr(r.data, '/');
     base = base && base[1] ? base + 1 : r.data;
-    snprintf(data_label, sizeof data_label, "%s (%s)", base, r.usage);
+    snprintf(data_label, sizeof data_label, "%s (%s)", base, ferc_usage_name(info.usage));
     const char *mb = strrchr(r.model, '/');
     snprintf(model_label, sizeof model_label, "%s", mb ? mb + 1 : r.model);
     cli_log_to log = {.quiet = r.quiet, .prefix = "report: "};

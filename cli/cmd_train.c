@@ -1,14 +1,28 @@
 /* cmd_train.c — `ferc train`: load FER2013 (CSV or folders), train a network
  * with a live progress bar and Keras-like epoch lines, checkpoint each epoch,
- * and save the best-on-validation model. */
+ * and save the best-on-validation model.
+ *
+ * Finished work is never lost silently: an existing --out or checkpoint is
+ * refused unless --resume or --force says what to do with it, every output
+ * folder is tried before the data is even loaded, and Ctrl-C (SIGINT) or
+ * SIGTERM stops at the next step, saves the best model so far and prints
+ * the command that resumes the run (the library polls a flag this file's
+ * signal handler sets; it installs no handler itself). */
 #include "cli.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define DEFAULT_DATA "../shared/data/fer2013/fer2013.csv.gz"
+
+static void help_output(void);
 
 static void help(void) {
     printf(
@@ -21,7 +35,10 @@ static void help(void) {
         "  --usage NAME         rows to train on: Training|PublicTest|PrivateTest|all (Training)\n"
         "  --skip-bad-rows      skip malformed rows instead of stopping (prints the count)\n"
         "  --limit N            use only the first N selected rows (quick experiments)\n"
-        "  --val-fraction F     validation share of the training rows (0.1)\n\n"
+        "  --val-fraction F     validation share of the training rows (0.1): each class gives\n"
+        "                       round(F x its faces), so with F 0.1 a class needs 5 faces for\n"
+        "                       one; no validation face at all is refused. 0 = no validation:\n"
+        "                       the last epoch is kept and the epoch lines show no val_ figures\n\n"
         "network and optimiser:\n"
         "  --arch NAME          seed (48x48, 3 conv blocks) | seed2 (40x40) | vgg (48x48)\n"
         "                       | spec:SIZE:LAYERS, e.g. spec:48:conv16 relu pool flatten dense7 (seed)\n"
@@ -47,46 +64,90 @@ static void help(void) {
         "  --class-weight balanced  loss weights n/(k*n_c) as scikit-learn\n"
         "  --balance oversample     draw each class equally often\n"
         "  --select accuracy|macro-f1  validation figure that picks the kept epoch (accuracy)\n"
+        "  --early-stop N       stop when that figure has not improved for N epochs and keep\n"
+        "                       the best epoch's weights (Keras EarlyStopping with\n"
+        "                       restore_best_weights); the history holds the epochs run (off)\n"
         "  --tune-class-bias    after training, add per-class offsets to the logits that\n"
-        "                       maximise validation macro F1 (folded into the last bias)\n\n"
+        "                       maximise validation macro F1 (folded into the last bias)\n\n",
+        DEFAULT_DATA);
+    help_output();
+}
+
+static void help_output(void) {
+    printf(
         "output:\n"
         "  --out FILE           model file (model.ferc)\n"
         "  --checkpoint FILE    written atomically after every epoch (OUT.ckpt)\n"
-        "  --resume             continue from the checkpoint if it exists\n"
+        "  --resume             continue the run in the checkpoint (same --arch); without a\n"
+        "                       checkpoint, start (refused when --out exists)\n"
+        "  --force              start over even when --out or the checkpoint exists (they are\n"
+        "                       replaced when the first epoch ends); without --resume or\n"
+        "                       --force an existing one is refused, so finished work is kept\n"
         "  --plot DIR           refresh DIR/curves.png after every epoch\n"
-        "  --quiet              no progress bar or epoch lines\n\n"
+        "  --quiet              no progress bar or epoch lines\n"
+        "The folders of --out, --checkpoint and --plot are tried before the data is loaded.\n"
+        "The progress bar shows the ETA of the epoch and of the run (\"run 12m30s\"), the\n"
+        "epoch line the run's. Ctrl-C (or SIGTERM) stops at the next step: the epoch running\n"
+        "is abandoned, the best model so far is saved to --out, the checkpoint of the last\n"
+        "whole epoch is kept, the command that resumes the run is printed (bit for bit the\n"
+        "run that was not stopped), and the exit status is 130 (143 for SIGTERM). A second\n"
+        "Ctrl-C quits at once (files are written atomically).\n\n"
         "examples:\n"
         "  ferc train --data %s --arch seed --epochs 30 \\\n"
         "             --batch 64 --lr 1e-3 --seed 1 --out models/seed.ferc\n"
         "  ferc train --arch seed2 --epochs 30 --batch 32 --lr 1e-3 --lr-schedule cosine --lr-min 1e-5 \\\n"
         "             --seed 1 --labels onehot --augment zoom=0.3 --augment fill=nearest --augment flip \\\n"
         "             --augment rotation=10 --augment shift=0.1 --balance oversample --tune-class-bias \\\n"
-        "             --threads 2 --out models/seed2.ferc   (models/seed2.ferc: 44 min)\n",
-        DEFAULT_DATA, DEFAULT_DATA);
+        "             --threads 2 --out models/seed2.ferc   (models/seed2.ferc: 44 min)\n"
+        "  ferc train --arch seed --epochs 100 --early-stop 5 --out seed-es.ferc\n"
+        "  ferc train --arch seed --epochs 30 --out seed.ferc --resume   (after Ctrl-C)\n"
+        "  ferc train --limit 500 --epochs 2 --val-fraction 0 --out smoke.ferc --force\n",
+        DEFAULT_DATA);
 }
 
 typedef struct { int quiet; const char *plot_dir; } train_ui;
 
 #pragma weak ferc_plot_curves
 
+/* "45s", "12m30s", "2h05m". */
+static const char *duration(double s, char *buf, size_t cap) {
+    long t = lround(s > 0 ? s : 0);
+    if (t < 60) snprintf(buf, cap, "%lds", t);
+    else if (t < 3600) snprintf(buf, cap, "%ldm%02lds", t / 60, t % 60);
+    else snprintf(buf, cap, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    return buf;
+}
+
+/* The Keras-like line of a finished epoch; without a validation split (its
+ * figures NAN) the val_ figures are left out, never printed as nan. */
+static void epoch_line(const ferc_progress *p) {
+    const ferc_epoch_stats *h = p->done;
+    const int has_val = !isnan(h->val_acc);
+    char eta[32];
+    fprintf(stderr, "Epoch %d/%d - %.1fs - %.0f img/s - loss: %.4f - accuracy: %.4f", h->epoch, p->epochs,
+            h->seconds, p->images_per_s, h->train_loss, h->train_acc);
+    if (has_val)
+        fprintf(stderr, " - val_loss: %.4f - val_accuracy: %.4f - val_macro_f1: %.4f", h->val_loss, h->val_acc,
+                isnan(h->val_macro_f1) ? 0.0 : h->val_macro_f1);
+    fprintf(stderr, " - lr: %.2e", h->lr);
+    if (p->epoch < p->epochs) fprintf(stderr, " - ETA %s", duration(p->eta_run_s, eta, sizeof eta));
+    fprintf(stderr, "%s\n", has_val && p->improved ? "  (best)" : "");
+}
+
 static void on_progress(const ferc_progress *p, void *user) {
     train_ui *ui = user;
     if (ui->quiet && !(p->done && ui->plot_dir)) return;
     if (ui->quiet) goto plot;
-    char label[32], extra[160];
+    char label[32], extra[160], e1[32], e2[32];
     if (!p->done) {
         snprintf(label, sizeof label, "Epoch %d/%d", p->epoch, p->epochs);
-        snprintf(extra, sizeof extra, "loss %.4f acc %.4f  %.0f img/s  ETA %.0fs", p->loss, p->acc,
-                 p->images_per_s, p->eta_s);
+        snprintf(extra, sizeof extra, "loss %.4f acc %.4f  %.0f img/s  ETA %s, run %s", p->loss, p->acc,
+                 p->images_per_s, duration(p->eta_s, e1, sizeof e1), duration(p->eta_run_s, e2, sizeof e2));
         cli_progress(label, p->batch, p->batches, extra);
         return;
     }
     cli_progress_end();
-    const ferc_epoch_stats *h = p->done;
-    fprintf(stderr, "Epoch %d/%d - %.1fs - %.0f img/s - loss: %.4f - accuracy: %.4f - val_loss: %.4f - val_accuracy: %.4f"
-            " - val_macro_f1: %.4f - lr: %.2e%s\n",
-            h->epoch, p->epochs, h->seconds, p->images_per_s, h->train_loss, h->train_acc, h->val_loss, h->val_acc,
-            h->val_macro_f1, h->lr, p->improved ? "  (best)" : "");
+    epoch_line(p);
 plot:
     if (ui->plot_dir) {
         char path[4096];
@@ -97,11 +158,36 @@ plot:
     }
 }
 
+/* Ctrl-C and SIGTERM: the flag ferc_train polls between steps. The handler
+ * resets itself (SA_RESETHAND), so a second Ctrl-C quits at once. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) {
+    static const char msg[] = "\nferc train: stopping after this step, then saving (Ctrl-C again quits at once)\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+    stop_signal = sig;
+}
+
+static int stop_requested(void *user) {
+    (void)user;
+    return stop_signal != 0;
+}
+
+static void catch_stop_signals(void) {
+    struct sigaction sa = {.sa_handler = on_stop_signal, .sa_flags = SA_RESETHAND | SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 typedef struct {
     ferc_train_opts o;
     ferc_augment_opts aug;
     const char *data, *out, *ckpt, *usage;
-    int usage_code, limit, skip_bad, use_aug;
+    int usage_code, limit, skip_bad, use_aug, force;
+    int argc;                  /* the command line, for the --resume command */
+    char **argv;
     train_ui ui;
     cli_log_to log;
     char ckbuf[4096];   /* the default checkpoint name */
@@ -117,6 +203,7 @@ static int net_option(int argc, char **argv, int *i, ferc_train_opts *o) {
 #define ONE_OF(opt, what) do { cli_usage_error("train", opt ": '%s' is not " what, v); return -1; } while (0)
     if (cli_is(a, "--arch")) { VAL(); o->arch = v; return 1; }
     if (cli_is(a, "--epochs")) INT(1, 100000, &o->epochs);
+    if (cli_is(a, "--early-stop")) INT(1, 100000, &o->early_stop);
     if (cli_is(a, "--batch")) INT(1, 65536, &o->batch);
     if (cli_is(a, "--lr")) FLT(1e-9, 10, &o->lr);
     if (cli_is(a, "--lr-schedule")) {
@@ -182,6 +269,7 @@ static int parse_args(int argc, char **argv, train_args *t) {
         else if (cli_is(a, "--out")) { VAL(); t->out = v; }
         else if (cli_is(a, "--checkpoint")) { VAL(); t->ckpt = v; }
         else if (!strcmp(a, "--resume")) t->o.resume = 1;
+        else if (!strcmp(a, "--force")) t->force = 1;
         else if (!strcmp(a, "--skip-bad-rows")) t->skip_bad = 1;
         else if (cli_is(a, "--limit")) { VAL(); if (!cli_int("train", a, v, 2, 1 << 30, &t->limit)) return 2; }
         else if (cli_is(a, "--augment")) {
@@ -212,12 +300,41 @@ static int parse_args(int argc, char **argv, train_args *t) {
     return -1;
 }
 
-/* The defaults that depend on other options, and the training options that
+/* "ferc train: <message>" as one line on stderr; returns code. */
+static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(int code, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "ferc train: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n");
+    return code;
+}
+
+/* A name ferc_arch_list gives, or a spec: (checked when it is built). */
+static int known_arch(const char *a) {
+    if (strncmp(a, "spec:", 5) == 0) return 1;
+    const char *list = ferc_arch_list();
+    const size_t n = strlen(a);
+    for (const char *p = list; n && (p = strstr(p, a)); p += n)
+        if ((p == list || p[-1] == ' ') && (p[n] == 0 || p[n] == ' ')) return 1;
+    return 0;
+}
+
+/* The defaults that depend on other options, the combinations that cannot
+ * work (refused before any data is read), and the training options that
  * point into t: -1 to go on, else the exit code. */
 static int check_args(train_args *t) {
     t->usage_code = ferc_usage_from_name(t->usage);
     if (t->usage_code == -2)
         return cli_usage_error("train", "--usage: '%s' is not Training, PublicTest, PrivateTest or all", t->usage);
+    if (!known_arch(t->o.arch))
+        return cli_usage_error("train", "--arch: '%s' is not %s or spec:SIZE:LAYERS", t->o.arch, ferc_arch_list());
+    if (t->o.resume && t->force)
+        return cli_usage_error("train", "--resume continues the checkpoint's run and --force starts over: pass one of them");
+    if (t->o.early_stop && t->o.val_fraction == 0)
+        return cli_usage_error("train", "--early-stop watches the validation split: it needs --val-fraction > 0");
     if (!t->data) {
         if (access(DEFAULT_DATA, R_OK) != 0) {
             fprintf(stderr, "ferc train: no --data given and %s is not there.\n"
@@ -228,6 +345,7 @@ static int check_args(train_args *t) {
     }
     if (t->ui.plot_dir && !ferc_plot_curves) return cli_usage_error("train", "--plot is not available in this build");
     if (!t->ckpt) { snprintf(t->ckbuf, sizeof t->ckbuf, "%s.ckpt", t->out); t->ckpt = t->ckbuf; }
+    if (!strcmp(t->ckpt, t->out)) return cli_usage_error("train", "--checkpoint and --out must be different files");
     t->o.checkpoint = t->ckpt;
     if (t->use_aug) t->o.augment = &t->aug;
     t->log = (cli_log_to){.quiet = t->ui.quiet, .prefix = ""};
@@ -235,8 +353,102 @@ static int check_args(train_args *t) {
     t->o.progress_user = &t->ui;
     t->o.log = cli_log;
     t->o.log_user = &t->log;
+    t->o.stop = stop_requested;
     return -1;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Before the data: can every output be written, is finished work in the way */
+/* ------------------------------------------------------------------------ */
+
+/* Can files be created in dir (where path goes)? Tried with a probe file,
+ * as the atomic writes create their temporary file there: 0, or 1 after
+ * saying why not. */
+static int check_dir(const char *what, const char *path, const char *dir) {
+    struct stat st;
+    if (stat(dir, &st) != 0) return fail(1, "cannot write %s %s: folder %s: %s", what, path, dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return fail(1, "cannot write %s %s: %s is not a folder", what, path, dir);
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/.ferc-train-probe-%ld", dir, (long)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) return fail(1, "cannot write %s %s: cannot create files in %s: %s", what, path, dir, strerror(errno));
+    close(fd);
+    unlink(probe);
+    return 0;
+}
+
+static int check_file_dest(const char *what, const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return fail(1, "cannot write %s %s: it is a folder", what, path);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+    return check_dir(what, path, dir);
+}
+
+static int check_outputs(const train_args *t) {
+    int rc;
+    if ((rc = check_file_dest("--out", t->out)) || (rc = check_file_dest("the checkpoint", t->ckpt))) return rc;
+    const char *plot = t->ui.plot_dir;
+    if (plot && mkdir(plot, 0755) != 0 && errno != EEXIST)
+        return fail(1, "cannot create the --plot folder %s: %s", plot, strerror(errno));
+    return plot ? check_dir("--plot", plot, plot) : 0;
+}
+
+/* --resume with another --arch than the checkpoint's, named both ways. */
+static int check_resume_arch(const train_args *t) {
+    ferc_model *ck = NULL;
+    ferc_error err = {0};
+    if (ferc_model_load(t->ckpt, &ck, &err) != FERC_OK)
+        return fail(1, "--resume: %s; pass --force to start over, or another --out", err.msg);
+    const char *arch = t->o.arch, *ck_spec = ferc_model_spec(ck);
+    const int ck_size = ferc_model_input_size(ck);
+    int same;
+    if (strncmp(arch, "spec:", 5) == 0) {   /* spec:[SIZE:]LAYERS, as --help says */
+        const char *spec = arch + 5;
+        char *end;
+        long size = strtol(spec, &end, 10);
+        if (end != spec && *end == ':') spec = end + 1;
+        else size = 48;
+        same = size == ck_size && strcmp(spec, ck_spec) == 0;
+    } else {
+        same = strcmp(arch, ferc_model_arch(ck)) == 0;
+    }
+    char label[1024];
+    if (strcmp(ferc_model_arch(ck), "custom") == 0) snprintf(label, sizeof label, "spec:%d:%s", ck_size, ck_spec);
+    else snprintf(label, sizeof label, "%s", ferc_model_arch(ck));
+    ferc_model_free(ck);
+    if (same) return 0;
+    const char *q = strchr(label, ' ') ? "'" : "";   /* a spec: as the shell wants it */
+    return fail(1, "--resume: %s is the checkpoint of a %s run, not of --arch %s: resume it with --arch %s%s%s, "
+                "train %s into another --out, or pass --force to start %s over in %s",
+                t->ckpt, label, arch, q, label, q, arch, arch, t->out);
+}
+
+/* An existing --out or checkpoint is finished (or unfinished) work: only
+ * --resume (continue it) or --force (start over) may replace it. */
+static int check_existing(const train_args *t) {
+    struct stat st;
+    const int out = stat(t->out, &st) == 0, ck = stat(t->ckpt, &st) == 0;
+    if (t->force || (!out && !ck)) return 0;
+    if (t->o.resume && ck) return check_resume_arch(t);
+    if (t->o.resume)
+        return fail(1, "--resume: there is no checkpoint %s to continue, and %s exists: pass --force to train it "
+                    "again from scratch, or another --out", t->ckpt, t->out);
+    if (out && ck)
+        return fail(1, "%s and its checkpoint %s already exist: pass --resume to continue that run, --force to "
+                    "start over (both are replaced when the first epoch ends), or another --out", t->out, t->ckpt);
+    if (out) return fail(1, "%s already exists: pass --force to replace it, or another --out", t->out);
+    return fail(1, "the checkpoint %s of an earlier run already exists: pass --resume to continue it, --force to "
+                "start over, or another --out", t->ckpt);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The data, the training, the results                                       */
+/* ------------------------------------------------------------------------ */
 
 /* The training rows, with their class counts unless quiet: 0, or the exit code. */
 static int load_data(const train_args *t, ferc_dataset *d) {
@@ -266,46 +478,125 @@ static int load_data(const train_args *t, ferc_dataset *d) {
     return 0;
 }
 
-/* Train on d (freed as soon as training ends), save the model, draw the
- * final curves and say which epoch was kept: the exit code. */
-static int train_and_save(const train_args *t, ferc_dataset *d) {
-    ferc_error err = {0};
-    if (t->ui.plot_dir) mkdir(t->ui.plot_dir, 0755);
-    ferc_model *m = NULL;
-    double tt = ferc_now();
-    ferc_status st = ferc_train(d, &t->o, &m, &err);
-    ferc_dataset_free(d);
-    if (st != FERC_OK) { cli_progress_end(); return cli_error(&err); }
-    if (ferc_model_save(m, t->out, &err) != FERC_OK) { ferc_model_free(m); return cli_error(&err); }
-    const ferc_epoch_stats *h;
-    int nh = ferc_model_history(m, &h);
-    if (t->ui.plot_dir) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/curves.png", t->ui.plot_dir);
-        if (ferc_plot_curves(h, nh, path, &err) != FERC_OK) fprintf(stderr, "ferc train: --plot: %s\n", err.msg);
+/* A validation split without a face would select on nothing: refused, in
+ * terms of the options (the split rule is ferc_train_opts.val_fraction's). */
+static int check_split(const train_args *t, const ferc_dataset *d) {
+    const float f = t->o.val_fraction;
+    if (f <= 0) return 0;
+    int counts[FERC_NUM_CLASSES], nval = 0, largest = 0;
+    ferc_dataset_class_counts(d, counts);
+    for (int c = 0; c < FERC_NUM_CLASSES; c++) {
+        nval += (int)lround(f * counts[c]);
+        if (counts[c] > largest) largest = counts[c];
     }
+    if (nval > 0) return 0;
+    return fail(2, "--val-fraction %g of these %d faces gives no validation face (each class gives round(%g x its "
+                "faces): a class needs %.0f, the largest here has %d): use more faces, a larger --val-fraction, "
+                "or --val-fraction 0 to train without validation (the last epoch is kept)",
+                f, d->n, f, ceil(0.5 / f - 1e-6), largest);
+}
+
+/* "saved FILE (best val_accuracy 0.6123 at epoch 9; ...)" from the history;
+ * "best so far" for an interrupted run. */
+static void print_saved(const train_args *t, const ferc_model *m, int interrupted, double secs) {
+    const ferc_epoch_stats *h;
+    const int nh = ferc_model_history(m, &h);
+    const char *what = interrupted ? "best so far:" : "best";
+    if (!nh || isnan(h[nh - 1].val_acc)) {
+        fprintf(stderr, "saved %s (no validation split: the last epoch, %d; %.1f s of training)\n", t->out, nh, secs);
+        return;
+    }
+    const int by_f1 = t->o.select == FERC_SELECT_MACRO_F1;
     float best = -1;
     int be = 0;
-    const int by_f1 = t->o.select == FERC_SELECT_MACRO_F1;
     for (int i = 0; i < nh; i++) {
         float v = by_f1 ? h[i].val_macro_f1 : h[i].val_acc;
         if (v > best) { best = v; be = h[i].epoch; }
     }
-    if (!t->ui.quiet)
-        fprintf(stderr, "saved %s (best val_%s %.4f at epoch %d; %.1f s of training)\n", t->out,
-                by_f1 ? "macro_f1" : "accuracy", best, be, ferc_now() - tt);
+    fprintf(stderr, "saved %s (%s val_%s %.4f at epoch %d; %.1f s of training)\n", t->out, what,
+            by_f1 ? "macro_f1" : "accuracy", best, be, secs);
+}
+
+/* s for a POSIX shell: as is when it holds only safe characters, else in
+ * single quotes. */
+static void put_quoted(FILE *f, const char *s) {
+    static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:=,+@%";
+    if (*s && strspn(s, safe) == strlen(s)) { fputs(s, f); return; }
+    fputc('\'', f);
+    for (; *s; s++) {
+        if (*s == '\'') fputs("'\\''", f);
+        else fputc(*s, f);
+    }
+    fputc('\'', f);
+}
+
+/* The command line as given (the program as it was invoked), without
+ * --force, with --resume. */
+static void print_resume_command(const train_args *t) {
+    fprintf(stderr, "to resume: ");
+    put_quoted(stderr, program_invocation_name);
+    for (int i = 0; i < t->argc; i++)   /* argv[0] is "train" */
+        if (strcmp(t->argv[i], "--force") != 0) { fputc(' ', stderr); put_quoted(stderr, t->argv[i]); }
+    if (!t->o.resume) fputs(" --resume", stderr);
+    fputc('\n', stderr);
+}
+
+/* Ctrl-C or SIGTERM: the best model of the epochs done to --out (when an
+ * epoch ended), the resume command; exit 128 + the signal. */
+static int save_interrupted(const train_args *t, ferc_model *m, const ferc_error *err, double secs) {
+    const int code = 128 + (stop_signal ? stop_signal : SIGINT);
+    fprintf(stderr, "ferc train: %s\n", err->msg);
+    if (!m) {
+        fprintf(stderr, "ferc train: nothing saved; the same command starts the run again\n");
+        return code;
+    }
+    ferc_error e2 = {0};
+    if (ferc_model_save(m, t->out, &e2) == FERC_OK) print_saved(t, m, 1, secs);
+    else cli_error(&e2);
     ferc_model_free(m);
-    return 0;
+    if (access(t->ckpt, F_OK) == 0) print_resume_command(t);
+    return code;
+}
+
+/* Train on d (freed as soon as training ends), save the model, draw the
+ * final curves and say which epoch was kept: the exit code. */
+static int train_and_save(const train_args *t, ferc_dataset *d) {
+    ferc_error err = {0};
+    ferc_model *m = NULL;
+    double tt = ferc_now();
+    catch_stop_signals();
+    ferc_status st = ferc_train(d, &t->o, &m, &err);
+    ferc_dataset_free(d);
+    cli_progress_end();
+    if (st == FERC_ERR_INTERRUPTED) return save_interrupted(t, m, &err, ferc_now() - tt);
+    if (st != FERC_OK) return cli_error(&err);
+    if (ferc_model_save(m, t->out, &err) != FERC_OK) { ferc_model_free(m); return cli_error(&err); }
+    if (t->ui.plot_dir) {
+        const ferc_epoch_stats *h;
+        int nh = ferc_model_history(m, &h);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/curves.png", t->ui.plot_dir);
+        if (nh && ferc_plot_curves(h, nh, path, &err) != FERC_OK) fprintf(stderr, "ferc train: --plot: %s\n", err.msg);
+    }
+    if (!t->ui.quiet) print_saved(t, m, 0, ferc_now() - tt);
+    ferc_model_free(m);
+    if (!stop_signal) return 0;
+    /* the signal came after ferc_train's last look: the run is whole, but a
+     * script that was told to stop must still see it */
+    fprintf(stderr, "ferc train: signal %d came after the last epoch; %s is complete\n", (int)stop_signal, t->out);
+    return 128 + stop_signal;
 }
 
 int cmd_train(int argc, char **argv) {
-    train_args t = {.out = "model.ferc", .usage = "Training"};
+    train_args t = {.out = "model.ferc", .usage = "Training", .argc = argc, .argv = argv};
     ferc_train_opts_default(&t.o);
     ferc_augment_opts_default(&t.aug);
     int rc = parse_args(argc, argv, &t);
     if (rc < 0) rc = check_args(&t);
     if (rc >= 0) return rc;
+    if ((rc = check_outputs(&t)) || (rc = check_existing(&t))) return rc;
     ferc_dataset d;
     if ((rc = load_data(&t, &d))) return rc;
+    if ((rc = check_split(&t, &d))) { ferc_dataset_free(&d); return rc; }
     return train_and_save(&t, &d);
 }

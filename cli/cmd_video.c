@@ -1,9 +1,12 @@
-/* cmd_video.c — `ferc video`: the faces of a video, frame by frame, to CSV.
- * Frames are decoded by an `ffmpeg` child process (size and frame rate probed
- * with `ffprobe`) into raw RGB on a pipe; each analysed frame goes through the
- * Haar detector and the model; the annotated video is encoded by a second
- * `ffmpeg` fed through another pipe. Children are started with fork/exec, so
- * file names never pass through a shell. */
+/* cmd_video.c — `ferc video`: the faces of a video, frame by frame, to CSV
+ * (or JSON lines). Frames are decoded by an `ffmpeg` child process (size and
+ * frame rate probed with `ffprobe`) into raw RGB on a pipe; each analysed
+ * frame goes through the Haar detector and the model; the annotated video is
+ * encoded by a second `ffmpeg` fed through another pipe. Children are
+ * started with fork/exec, so file names never pass through a shell, and
+ * their stderr goes to a scratch file: the user sees one line of ours, with
+ * the child's last message when it failed, never ffmpeg's raw output. Every
+ * output is checked before the work and appears whole or not at all. */
 #include "cli.h"
 
 #include <errno.h>
@@ -12,24 +15,36 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 static void help(void) {
     printf(
-        "usage: ferc video INPUT --csv OUT.csv [--annotate OUT.mp4] [--every N] [options]\n\n"
+        "usage: ferc video INPUT [--csv FILE|-] [--json[=FILE]] [--annotate OUT.mp4] [--every N] [options]\n\n"
         "Decodes a video with ffmpeg (Debian package ffmpeg), finds the faces of every\n"
         "N-th frame with OpenCV's Haar cascade, classifies each one and writes a CSV with\n"
-        "one row per face: frame,time,face,x,y,w,h,emotion,angry,disgust,fear,happy,sad,\n"
-        "surprise,neutral (time in seconds = frame / frame rate; a frame without faces\n"
-        "has one row with the face fields empty). With --annotate it also writes the video\n"
-        "with boxes and labels drawn (H.264; the audio is kept), frames between two analysed\n"
-        "ones showing the last results. A progress bar and the speed (frames/s) go to stderr.\n\n"
-        "  --csv FILE           the CSV to write (required)\n"
-        "  --annotate FILE      the annotated video to write (e.g. out.mp4)\n"
+        "one row per face, most confident face first: frame,time,face,x,y,w,h,\n"
+        "face_confidence,emotion,angry,disgust,fear,happy,sad,surprise,neutral (time in\n"
+        "seconds = frame / frame rate; a frame without faces has one row with the face\n"
+        "fields empty). face_confidence is the detector's vote for the face, N / (N + 10)\n"
+        "for the N raw detections merged into it (see ferc predict --help). With\n"
+        "--annotate it also writes the video with boxes and labels drawn (H.264; the\n"
+        "audio is kept), frames between two analysed ones showing the last results.\n"
+        "A progress bar, the model used and the speed (frames/s) go to stderr; ffmpeg's\n"
+        "own messages do not (a failure is summed up in one line).\n\n"
+        "  --csv FILE           the CSV to write; - = stdout (the default when neither\n"
+        "                       --csv nor --json is given)\n"
+        "  --json[=FILE]        JSON lines instead, one per analysed frame, to stdout or FILE:\n"
+        "                       {\"frame\": F, \"time\": T, \"faces\": [{\"box\": [x, y, w, h],\n"
+        "                        \"face_confidence\": C, \"emotion\": L, \"scores\": {...}}]}\n"
+        "  --annotate FILE      the annotated video to write; its extension (.mp4, .mkv,\n"
+        "                       ...) chooses the container\n"
         "  --every N            analyse one frame in N (1)\n"
         "  --model FILE         a .ferc model (default: $FERC_MODEL, models/seed2.ferc,\n"
         "                       models/seed.ferc, or ../models next to the executable)\n"
+        "  --max-faces N        keep the N most confident faces of each frame (all)\n"
+        "  --largest            keep only the largest face of each frame\n"
         "  --margin F           grow each box by F times its size before cropping (0.1)\n"
         "  --scale-factor F     detector scale step (1.1)\n"
         "  --min-neighbors N    detector: raw detections a face needs, more than N (5)\n"
@@ -37,9 +52,13 @@ static void help(void) {
         "  --max-size N         detector: largest face side, 0 = none (0)\n"
         "  --cascade FILE       an OpenCV Haar cascade XML (default: opencv-data's\n"
         "                       haarcascade_frontalface_default.xml)\n"
-        "  --threads N          (all cores)\n\n"
-        "example:\n"
-        "  ferc video talk.mp4 --csv talk.csv --annotate talk_faces.mp4 --every 2\n");
+        "  --threads N          detector threads, 0 = every core (0)\n\n"
+        "Every output is checked before the first frame (a missing folder stops the run\n"
+        "at once) and written under a temporary name, renamed when the video is done and\n"
+        "removed if anything fails or the run is interrupted.\n\n"
+        "examples:\n"
+        "  ferc video talk.mp4 > talk.csv\n"
+        "  ferc video talk.mp4 --csv talk.csv --annotate talk_faces.mp4 --every 2 --largest\n");
 }
 
 /* ---- child processes ---- */
@@ -47,42 +66,76 @@ static void help(void) {
 typedef struct {
     FILE *f;
     pid_t pid;
+    FILE *err;         /* what the child wrote to stderr */
 } child;
 
 /* Start argv[0] with a pipe to its stdout (to_child = 0) or from its stdin
- * (to_child = 1); the other standard stream is /dev/null (stdin) or ours. */
+ * (to_child = 1); its stdin is /dev/null (to_child = 0), its stderr a
+ * scratch file and its stdout ours (to_child = 1, unused by ffmpeg). */
 static int spawn(child *c, char *const argv[], int to_child) {
     int fd[2];
-    if (pipe(fd) != 0) return 0;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) { close(fd[0]); close(fd[1]); return 0; }
+    *c = (child){.pid = 0};
+    if (!(c->err = tmpfile())) return 0;
+    pid_t pid = -1;
+    if (pipe(fd) == 0) {
+        fflush(NULL);
+        if ((pid = fork()) < 0) { close(fd[0]); close(fd[1]); }
+    }
+    if (pid < 0) { fclose(c->err); c->err = NULL; return 0; }
     if (pid == 0) {
+        signal(SIGPIPE, SIG_DFL); /* we ignore it; a decoder we stop reading should just end */
         if (to_child) dup2(fd[0], 0);
         else {
             dup2(fd[1], 1);
             FILE *nul = fopen("/dev/null", "r");
             if (nul) dup2(fileno(nul), 0);
         }
+        dup2(fileno(c->err), 2);
         close(fd[0]);
         close(fd[1]);
         execvp(argv[0], argv);
         _exit(127);
     }
+    cli_tmp_writer(pid, 1);
     close(to_child ? fd[0] : fd[1]);
     c->f = fdopen(to_child ? fd[1] : fd[0], to_child ? "w" : "r");
     c->pid = pid;
-    if (!c->f) { close(to_child ? fd[1] : fd[0]); waitpid(pid, NULL, 0); return 0; }
+    if (!c->f) {
+        close(to_child ? fd[1] : fd[0]);
+        waitpid(pid, NULL, 0);
+        cli_tmp_writer(pid, 0);
+        fclose(c->err);
+        *c = (child){.pid = 0};
+        return 0;
+    }
     return 1;
 }
 
-/* Close our end and wait: the child's exit status (127: not found). */
-static int finish(child *c) {
+/* The last non-empty line the child wrote to stderr, into why. */
+static void last_words(FILE *e, char *why, size_t cap) {
+    char line[512];
+    *why = 0;
+    if (!e || cap == 0) return;
+    rewind(e);
+    while (fgets(line, sizeof line, e)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (line[strspn(line, " \t")]) snprintf(why, cap, "%s", line);
+    }
+}
+
+/* Close our end and wait: the child's exit status (127: not found) and,
+ * when why is given, its last message. */
+static int finish(child *c, char *why, size_t cap) {
     if (c->f) fclose(c->f);
     c->f = NULL;
     int st = 0;
-    if (c->pid > 0 && waitpid(c->pid, &st, 0) < 0) return -1;
+    if (c->pid > 0 && waitpid(c->pid, &st, 0) < 0) st = -1;
+    if (c->pid > 0) cli_tmp_writer(c->pid, 0);
     c->pid = 0;
+    if (why) last_words(c->err, why, cap);
+    if (c->err) fclose(c->err);
+    c->err = NULL;
+    if (st < 0) return -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
@@ -102,7 +155,8 @@ static double ratio(const char *s, char *keep, size_t cap) {
     return (double)a / (double)b;
 }
 
-static int probe(const char *input, vinfo *vi) {
+/* 1 ok, 0 not a video (why: ffprobe's last line), -1 ffprobe missing. */
+static int probe(const char *input, vinfo *vi, char *why, size_t cap) {
     char *argv[] = {"ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
                     "stream=width,height,avg_frame_rate,r_frame_rate,nb_frames:stream_tags=rotate:"
                     "stream_side_data=rotation:format=duration",
@@ -127,7 +181,7 @@ static int probe(const char *input, vinfo *vi) {
         else if (!strcmp(k, "duration")) duration = atof(v);
         else if (!strcmp(k, "TAG:rotate") || !strcmp(k, "rotation")) rot = atoi(v);
     }
-    int st = finish(&c);
+    int st = finish(&c, why, cap);
     if (st == 127) return -1;
     if (st != 0 || vi->w <= 0 || vi->h <= 0) return 0;
     if (abs(rot) % 180 == 90) { int t = vi->w; vi->w = vi->h; vi->h = t; } /* ffmpeg rotates on decoding */
@@ -141,10 +195,31 @@ static int probe(const char *input, vinfo *vi) {
 /* ---- the command ---- */
 
 typedef struct {
-    const char *input, *csv, *annotate, *model, *cascade;
+    const char *input, *csv, *json, *annotate, *model, *cascade;
     int every;
     ferc_find_opts find;
 } video_args;
+
+static const char *const options[] = {
+    "--help", "--csv", "--json", "--annotate", "--model", "--every", "--margin", "--scale-factor", "--min-neighbors",
+    "--min-size", "--max-size", "--threads", "--cascade", "--max-faces", "--largest", NULL};
+
+/* The outputs asked for make sense: one on stdout at most (the CSV when
+ * none is named), a container extension for --annotate. -1 or 2. */
+static int check_output_args(video_args *a) {
+    if (!a->csv && !a->json) a->csv = "-";
+    if (cli_is_stdout(a->csv) && cli_is_stdout(a->json))
+        return cli_usage_error("video", "--csv - and --json both want stdout: give one a FILE");
+    if (a->annotate) {
+        const char *base = strrchr(a->annotate, '/'), *dot;
+        base = base ? base + 1 : a->annotate;
+        if (!(dot = strrchr(base, '.')) || dot == base || !dot[1])
+            return cli_usage_error("video", "--annotate %s: give the file an extension (.mp4, .mkv, ...): it "
+                                   "chooses the container", a->annotate);
+        if (cli_is_stdout(a->annotate)) return cli_usage_error("video", "--annotate needs a FILE, not stdout");
+    }
+    return -1;
+}
 
 /* -1 to go on, else the exit code (after --help or a usage error). */
 static int parse_args(int argc, char **argv, video_args *a) {
@@ -155,28 +230,43 @@ static int parse_args(int argc, char **argv, video_args *a) {
         if (face) { if (face < 0) return 2; }
         else if (!strcmp(s, "--help") || !strcmp(s, "-h")) { help(); return 0; }
         else if (cli_is(s, "--csv")) { VAL(); a->csv = v; }
+        else if (!strcmp(s, "--json")) a->json = "-";
+        else if (!strncmp(s, "--json=", 7)) a->json = s + 7;
         else if (cli_is(s, "--annotate")) { VAL(); a->annotate = v; }
         else if (cli_is(s, "--model")) { VAL(); a->model = v; }
         else if (cli_is(s, "--every")) { VAL(); if (!cli_int("video", s, v, 1, 1000000, &a->every)) return 2; }
-        else if (s[0] == '-' && s[1]) return cli_usage_error("video", "unknown option '%s'", s);
+        else if (s[0] == '-' && s[1]) return cli_unknown_option("video", s, options);
         else if (!a->input) a->input = s;
         else return cli_usage_error("video", "one INPUT only ('%s' and '%s')", a->input, s);
 #undef VAL
     }
     if (!a->input) return cli_usage_error("video", "give the INPUT video");
-    if (!a->csv) return cli_usage_error("video", "--csv FILE is required");
-    return -1;
+    return check_output_args(a);
+}
+
+/* The input is a file (before anything else: one line, no ffprobe). */
+static int input_exists(const char *input) {
+    struct stat st;
+    if (stat(input, &st) != 0) {
+        fprintf(stderr, "ferc: %s: %s\n", input, errno == ENOENT ? "no such file" : strerror(errno));
+        return 1;
+    }
+    if (S_ISDIR(st.st_mode)) { fprintf(stderr, "ferc: %s: is a folder, not a video\n", input); return 1; }
+    return 0;
 }
 
 /* The input's frame size and rate: 0, or 1 after saying why it cannot be used. */
 static int check_input(const char *input, vinfo *vi) {
-    int pr = probe(input, vi);
+    char why[512];
+    int pr = probe(input, vi, why, sizeof why);
     if (pr < 0) {
         fprintf(stderr, "ferc video: ffprobe not found: install the Debian package ffmpeg (apt-get install ffmpeg)\n");
         return 1;
     }
     if (pr == 0) {
-        fprintf(stderr, "ferc video: %s: not a readable video (ffprobe found no video stream)\n", input);
+        size_t n = strlen(input);
+        const char *w = strncmp(why, input, n) == 0 && !strncmp(why + n, ": ", 2) ? why + n + 2 : why;
+        fprintf(stderr, "ferc video: %s: not a readable video (ffprobe: %s)\n", input, *w ? w : "no video stream");
         return 1;
     }
     if ((size_t)vi->w * (size_t)vi->h > FERC_MAX_IMAGE_PIXELS) {
@@ -192,31 +282,65 @@ typedef struct {
     vinfo vi;
     ferc_model *model;
     ferc_cascade *cascade;
-    FILE *out;              /* the CSV */
-    child dec, enc;         /* ffmpeg decoding the input, and encoding the annotated copy */
-    uint8_t *rgb, *gray;    /* the current frame */
-    ferc_faces faces;       /* of the last analysed frame */
+    cli_out csv, json;
+    char ann_tmp[PATH_MAX];   /* the annotated video until it is finished */
+    child dec, enc;           /* ffmpeg decoding the input, and encoding the annotated copy */
+    int enc_broken;           /* the encoder stopped reading */
+    uint8_t *rgb, *gray;      /* the current frame */
+    ferc_faces faces;         /* of the last analysed frame */
     long frame, analysed, nfaces;
     double t0, t_work;
 } video;
 
-/* The model, the cascade and the CSV with its header: 0, or the exit code
- * after reporting the problem. */
+/* An output must not overwrite the input. */
+static int same_file(const char *a, const char *b) {
+    struct stat x, y;
+    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+/* Every output checked and opened under its temporary name: 0, or 1 after
+ * saying why (nothing left behind). */
 static int open_outputs(video *v) {
     const video_args *a = v->a;
+    const char *outs[3] = {a->csv, a->json, a->annotate}, *names[3] = {"--csv", "--json", "--annotate"};
+    for (int i = 0; i < 3; i++)
+        if (outs[i] && !cli_is_stdout(outs[i]) && same_file(outs[i], a->input)) {
+            fprintf(stderr, "ferc video: %s %s is the input video\n", names[i], outs[i]);
+            return 1;
+        }
+    if (a->csv && cli_out_open(&v->csv, "video", "--csv", a->csv)) return 1;
+    if (a->json && cli_out_open(&v->json, "video", "--json", a->json)) return 1;
+    if (a->annotate) {
+        int fd = cli_tmp_reserve("video", "--annotate", a->annotate, v->ann_tmp, sizeof v->ann_tmp);
+        if (fd < 0) return 1;
+        close(fd);
+    }
+    return 0;
+}
+
+/* Keep (ok) or remove every output; 1 when keeping one failed (said). */
+static int close_outputs(video *v, int ok) {
+    int bad = cli_out_close(&v->csv, ok);
+    bad |= cli_out_close(&v->json, ok && !bad);
+    if (v->ann_tmp[0]) bad |= cli_tmp_commit("video", "--annotate", v->a->annotate, v->ann_tmp, ok && !bad);
+    v->ann_tmp[0] = 0;
+    return bad;
+}
+
+/* The model and the cascade: 0, or the exit code after saying why. */
+static int load(video *v) {
     ferc_error err = {0};
     char mbuf[PATH_MAX];
-    const char *model = cli_model_path("video", a->model, mbuf, sizeof mbuf);
+    const char *model = cli_model_path("video", v->a->model, mbuf, sizeof mbuf);
     if (!model) return 1;
     if (ferc_model_load(model, &v->model, &err) != FERC_OK) return cli_error(&err);
-    if (ferc_cascade_load(a->cascade, &v->cascade, &err) != FERC_OK) return cli_error(&err);
-    if (!(v->out = fopen(a->csv, "w"))) {
-        fprintf(stderr, "ferc video: --csv %s: %s\n", a->csv, strerror(errno));
-        return 1;
+    if (ferc_cascade_load(v->a->cascade, &v->cascade, &err) != FERC_OK) return cli_error(&err);
+    cli_say_model(model, v->model);
+    if (v->csv.f) {
+        fputs("frame,time,face,", v->csv.f);
+        cli_csv_face_header(v->csv.f);
+        fputc('\n', v->csv.f);
     }
-    fputs("frame,time,face,x,y,w,h,emotion", v->out);
-    for (int k = 0; k < FERC_NUM_CLASSES; k++) fprintf(v->out, ",%s", ferc_label_name(k));
-    fputc('\n', v->out);
     return 0;
 }
 
@@ -233,7 +357,7 @@ static int start(video *v) {
     char *enc_argv[] = {"ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", size, "-r", v->vi.rate,
                         "-i", "-", "-i", (char *)a->input, "-map", "0:v:0", "-map", "1:a?", "-vf",
                         "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
-                        "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", (char *)a->annotate, NULL};
+                        "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", v->ann_tmp, NULL};
     if (!spawn(&v->dec, dec_argv, 0)) {
         fprintf(stderr, "ferc video: cannot start ffmpeg: %s\n", strerror(errno));
         return 1;
@@ -250,20 +374,28 @@ static int start(video *v) {
 }
 
 static void csv_rows(FILE *out, long frame, double t, const ferc_faces *f) {
-    if (f->n == 0) fprintf(out, "%ld,%.3f,,,,,,,,,,,,,\n", frame, t);
+    if (f->n == 0) {
+        fprintf(out, "%ld,%.3f,,", frame, t);
+        cli_csv_face(out, NULL, -1, NULL);
+        fputc('\n', out);
+    }
     for (int i = 0; i < f->n; i++) {
-        const float *p = f->probs + (size_t)i * FERC_NUM_CLASSES;
-        const ferc_box *b = &f->boxes[i];
-        int top = 0;
-        for (int k = 1; k < FERC_NUM_CLASSES; k++)
-            if (p[k] > p[top]) top = k;
-        fprintf(out, "%ld,%.3f,%d,%d,%d,%d,%d,%s", frame, t, i + 1, b->x, b->y, b->w, b->h, ferc_label_name(top));
-        for (int k = 0; k < FERC_NUM_CLASSES; k++) fprintf(out, ",%.6f", p[k]);
+        fprintf(out, "%ld,%.3f,%d,", frame, t, i + 1);
+        cli_csv_face(out, &f->boxes[i], f->confidence[i], f->probs + (size_t)i * FERC_NUM_CLASSES);
         fputc('\n', out);
     }
 }
 
-/* The faces of the current frame, to the CSV: 0, or the exit code. */
+static void json_line(FILE *out, long frame, double t, const ferc_faces *f) {
+    fprintf(out, "{\"frame\": %ld, \"time\": %.3f, \"faces\": [", frame, t);
+    for (int i = 0; i < f->n; i++) {
+        if (i) fputs(", ", out);
+        cli_json_face(out, &f->boxes[i], f->confidence[i], f->probs + (size_t)i * FERC_NUM_CLASSES);
+    }
+    fputs("]}\n", out);
+}
+
+/* The faces of the current frame, to the CSV / JSON: 0, or the exit code. */
 static int analyse(video *v) {
     double ta = ferc_now();
     ferc_error err = {0};
@@ -273,14 +405,17 @@ static int analyse(video *v) {
         cli_progress_end();
         return cli_error(&err);
     }
-    csv_rows(v->out, v->frame, (double)v->frame / v->vi.fps, &v->faces);
+    double t = (double)v->frame / v->vi.fps;
+    if (v->csv.f) csv_rows(v->csv.f, v->frame, t, &v->faces);
+    if (v->json.f) json_line(v->json.f, v->frame, t, &v->faces);
     v->nfaces += v->faces.n;
     v->analysed++;
     v->t_work += ferc_now() - ta;
     return 0;
 }
 
-/* The current frame with the last analysed faces drawn, to the encoder. */
+/* The current frame with the last analysed faces drawn, to the encoder; a
+ * stopped encoder is reported when it is waited for (finish_all). */
 static int encode(video *v) {
     ferc_error err = {0};
     ferc_image im = {.w = v->vi.w, .h = v->vi.h, .c = 3, .data = v->rgb};
@@ -290,8 +425,7 @@ static int encode(video *v) {
     }
     size_t bytes = (size_t)v->vi.w * v->vi.h * 3;
     if (fwrite(v->rgb, 1, bytes, v->enc.f) != bytes) {
-        cli_progress_end();
-        fprintf(stderr, "ferc video: the encoder for %s stopped (see ffmpeg's message above)\n", v->a->annotate);
+        v->enc_broken = 1;
         return 1;
     }
     return 0;
@@ -314,30 +448,60 @@ static int run_frames(video *v) {
     return 0;
 }
 
-/* Wait for the ffmpegs, close the CSV and print the speeds: the exit code
- * (rc, or 1 when one of those fails). */
-static int finish_all(video *v, int rc) {
+/* ffmpeg names the file it writes, our temporary: name the user's instead. */
+static void untemp(char *msg, size_t cap, const char *tmp, const char *path) {
+    char *at = *tmp ? strstr(msg, tmp) : NULL;
+    if (!at) {
+        const char *base = strrchr(tmp, '/'); /* "./.o.mp4.XXXXXX.mp4" may be cited without its folder */
+        at = base ? strstr(msg, base + 1) : NULL;
+        if (at) tmp = base + 1;
+    }
+    if (!at) return;
+    char rest[512];
+    snprintf(rest, sizeof rest, "%s", at + strlen(tmp));
+    snprintf(at, cap - (size_t)(at - msg), "%s%s", path, rest);
+}
+
+/* Wait for the ffmpegs and sum up a failure of theirs in one line: rc, or
+ * 1 when one of them failed. */
+static int wait_children(video *v, int rc) {
     const video_args *a = v->a;
-    cli_progress_end();
-    if (v->dec.pid > 0) {
-        if (rc) kill(v->dec.pid, SIGTERM);
-        int st = finish(&v->dec);
+    char why[512];
+    if (v->dec.pid > 0 || v->dec.err) {
+        if (rc && v->dec.pid > 0) kill(v->dec.pid, SIGTERM);
+        int st = finish(&v->dec, why, sizeof why);
         if (!rc && st == 127) { fprintf(stderr, "ferc video: ffmpeg not found: apt-get install ffmpeg\n"); rc = 1; }
-        else if (!rc && st != 0) { fprintf(stderr, "ferc video: decoding %s failed (ffmpeg exit %d)\n", a->input, st); rc = 1; }
+        else if (!rc && st != 0) {
+            fprintf(stderr, "ferc video: decoding %s failed: %s\n", a->input, *why ? why : "ffmpeg stopped");
+            rc = 1;
+        }
     }
-    if (v->enc.pid > 0) {
-        int st = finish(&v->enc);
-        if (!rc && st != 0) { fprintf(stderr, "ferc video: encoding %s failed (ffmpeg exit %d)\n", a->annotate, st); rc = 1; }
+    if (v->enc.pid > 0 || v->enc.err) {
+        int st = finish(&v->enc, why, sizeof why);
+        untemp(why, sizeof why, v->ann_tmp, a->annotate);
+        if (st != 0 && (!rc || v->enc_broken)) {
+            fprintf(stderr, "ferc video: encoding %s failed: %s\n", a->annotate,
+                    st == 127 ? "ffmpeg not found" : *why ? why : "ffmpeg stopped");
+            rc = 1;
+        }
     }
-    if (fclose(v->out) != 0 && !rc) { fprintf(stderr, "ferc video: --csv %s: write error\n", a->csv); rc = 1; }
-    if (!rc && v->frame == 0) { fprintf(stderr, "ferc video: %s: no frame decoded\n", a->input); rc = 1; }
+    return rc;
+}
+
+/* Wait for the ffmpegs, keep or remove the outputs and print the speeds:
+ * the exit code (rc, or 1 when one of those fails). */
+static int finish_all(video *v, int rc) {
+    cli_progress_end();
+    rc = wait_children(v, rc);
+    if (!rc && v->frame == 0) { fprintf(stderr, "ferc video: %s: no frame decoded\n", v->a->input); rc = 1; }
+    if (close_outputs(v, !rc)) rc = 1;
     double dt = ferc_now() - v->t0;
     if (!rc)
         fprintf(stderr,
-                "video: %ld frames (%ld analysed, %ld faces) in %.2f s: %.1f frames/s overall, %.1f analysed "
+                "video: %ld frame%s (%ld analysed, %ld face%s) in %.2f s: %.1f frames/s overall, %.1f analysed "
                 "frames/s for detection + classification\n",
-                v->frame, v->analysed, v->nfaces, dt, dt > 0 ? v->frame / dt : 0.0,
-                v->t_work > 0 ? v->analysed / v->t_work : 0.0);
+                v->frame, v->frame == 1 ? "" : "s", v->analysed, v->nfaces, v->nfaces == 1 ? "" : "s", dt,
+                dt > 0 ? v->frame / dt : 0.0, v->t_work > 0 ? v->analysed / v->t_work : 0.0);
     return rc;
 }
 
@@ -347,12 +511,15 @@ int cmd_video(int argc, char **argv) {
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0) return rc;
     video v = {.a = &a};
-    if ((rc = check_input(a.input, &v.vi))) return rc;
-    if (!(rc = open_outputs(&v))) {
+    if ((rc = input_exists(a.input)) || (rc = open_outputs(&v))) {
+        close_outputs(&v, 0);
+        return rc;
+    }
+    if (!(rc = check_input(a.input, &v.vi)) && !(rc = load(&v))) {
         rc = start(&v);
         if (!rc) rc = run_frames(&v);
         rc = finish_all(&v, rc);
-    }
+    } else close_outputs(&v, 0);
     free(v.rgb);
     free(v.gray);
     ferc_faces_free(&v.faces);

@@ -11,6 +11,7 @@
 #pragma weak cmd_bench
 #pragma weak cmd_augment
 #pragma weak cmd_report
+int cmd_ensemble(int argc, char **argv);   /* cmd_ensemble.c */
 
 static const struct { const char *name; int (*fn)(int, char **); const char *help; } cmds[] = {
     {.name = "train", .fn = cmd_train, .help = "train a network on FER2013 (CSV or image folders)"},
@@ -21,6 +22,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
     {.name = "augment", .fn = cmd_augment, .help = "a PNG grid of faces beside their augmented versions"},
     {.name = "bench", .fn = cmd_bench, .help = "speed of training and inference on random data"},
     {.name = "info", .fn = cmd_info, .help = "what a model file holds (architecture, history, size)"},
+    {.name = "ensemble", .fn = cmd_ensemble, .help = "one model file averaging several models' probabilities"},
 };
 
 static void usage(FILE *f) {
@@ -38,6 +40,24 @@ static void usage(FILE *f) {
             "  ferc predict --model models/seed.ferc face.png\n");
 }
 
+/* One line naming the likely command (or listing them all) instead of the
+ * whole usage: the user mistyped, the command list is what helps. */
+static int unknown_command(const char *arg) {
+    enum { N = sizeof cmds / sizeof cmds[0] };
+    const char *names[N + 1];
+    for (size_t i = 0; i < N; i++) names[i] = cmds[i].name;
+    names[N] = NULL;
+    const char *s = cli_suggest(arg, names);
+    if (s) fprintf(stderr, "ferc: unknown command '%s'; did you mean '%s'?\n", arg, s);
+    else {
+        fprintf(stderr, "ferc: unknown command '%s'; the commands are", arg);
+        for (size_t i = 0; i < N; i++) fprintf(stderr, " %s", names[i]);
+        fputc('\n', stderr);
+    }
+    fprintf(stderr, "(see 'ferc --help')\n");
+    return 2;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
@@ -50,7 +70,5 @@ int main(int argc, char **argv) {
             if (!cmds[i].fn) { fprintf(stderr, "ferc: '%s' is not built in this version\n", argv[1]); return 2; }
             return cmds[i].fn(argc - 1, argv + 1);
         }
-    fprintf(stderr, "ferc: unknown command '%s'\n\n", argv[1]);
-    usage(stderr);
-    return 2;
+    return unknown_command(argv[1]);
 }

@@ -1,14 +1,20 @@
 /* util.c — what several subcommands share: option parsing (the face
- * finder's options included), error and log printing, the progress bar, the
- * default model and the clocks. */
+ * finder's options included) with "did you mean" for typos, error and log
+ * printing, the progress bar, the default model, the clocks, output files
+ * that appear whole or not at all, and the result formats (CSV, JSON) of
+ * predict and video. */
 #include "cli.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -122,7 +128,9 @@ int cli_face_option(int argc, char **argv, int *i, ferc_find_opts *o, const char
     if (cli_is(a, "--min-neighbors")) { VAL(); OK(cli_int(cmd, a, v, 0, 1000, &d->min_neighbors)); }
     if (cli_is(a, "--min-size")) { VAL(); OK(cli_int(cmd, a, v, 0, 100000, &d->min_size)); }
     if (cli_is(a, "--max-size")) { VAL(); OK(cli_int(cmd, a, v, 0, 100000, &d->max_size)); }
-    if (cli_is(a, "--threads")) { VAL(); OK(cli_int(cmd, a, v, 1, 1024, &d->threads)); }
+    if (cli_is(a, "--threads")) { VAL(); OK(cli_int(cmd, a, v, 0, 1024, &d->threads)); }
+    if (cli_is(a, "--max-faces")) { VAL(); OK(cli_int(cmd, a, v, 1, 1000000, &o->max_faces)); }
+    if (!strcmp(a, "--largest")) { o->largest = 1; return 1; }
     return 0;
 #undef VAL
 #undef OK
@@ -156,4 +164,245 @@ const char *cli_model_path(const char *cmd, const char *given, char *buf, size_t
         fprintf(stderr, "ferc %s: no model: give --model FILE (looked for $FERC_MODEL, models/seed2.ferc, "
                         "models/seed.ferc and ../models next to the ferc executable)\n", cmd);
     return model;
+}
+
+void cli_say_model(const char *path, const ferc_model *m) {
+    int s = ferc_model_input_size(m);
+    fprintf(stderr, "model: %s (%s, %dx%d)\n", path, ferc_model_arch(m), s, s);
+}
+
+/* ---- "did you mean" ---- */
+
+/* Optimal string alignment distance (Levenshtein plus swapping two
+ * neighbours: "trian" is one edit from "train"); words up to 63 bytes. */
+static int edit_distance(const char *a, const char *b) {
+    int n = (int)strlen(a), m = (int)strlen(b);
+    if (n > 63 || m > 63) return 99;
+    int d[64][64];
+    for (int i = 0; i <= n; i++) d[i][0] = i;
+    for (int j = 0; j <= m; j++) d[0][j] = j;
+    for (int i = 1; i <= n; i++)
+        for (int j = 1; j <= m; j++) {
+            int v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < v) v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[n][m];
+}
+
+const char *cli_suggest(const char *word, const char *const *known) {
+    char w[64];
+    snprintf(w, sizeof w, "%.*s", (int)strcspn(word, "="), word); /* --epoch=3: compare --epoch */
+    const char *best = NULL, *prefix_of = NULL;
+    int bestd = 99, nprefix = 0;
+    size_t len = strlen(w), core = len - strspn(w, "-");
+    for (int i = 0; known && known[i]; i++) {
+        int d = edit_distance(w, known[i]);
+        if (d < bestd) { bestd = d; best = known[i]; }
+        if (core >= 3 && strncmp(known[i], w, len) == 0) { prefix_of = known[i]; nprefix++; }
+    }
+    /* A typo is a small part of the word: 1 edit in short words, 2 from 6
+     * letters on, 3 from 9; else an unambiguous abbreviation. */
+    int allowed = core >= 9 ? 3 : core >= 6 ? 2 : 1;
+    if (best && bestd > 0 && bestd <= allowed) return best;
+    return nprefix == 1 ? prefix_of : NULL;
+}
+
+int cli_unknown_option(const char *cmd, const char *arg, const char *const *known) {
+    const char *s = cli_suggest(arg, known);
+    if (s) return cli_usage_error(cmd, "unknown option '%s'; did you mean '%s'?", arg, s);
+    return cli_usage_error(cmd, "unknown option '%s'", arg);
+}
+
+/* ---- output files ---- */
+
+/* The temporary files not yet renamed into place, removed when an
+ * interrupt ends the run (unlink is async-signal-safe). */
+#define MAX_PENDING 8
+static char pending[MAX_PENDING][PATH_MAX];
+static volatile sig_atomic_t pending_used[MAX_PENDING];
+
+/* Children writing those files (an ffmpeg encoder opens its output late:
+ * it must be gone before the files are removed). */
+static volatile pid_t writers[MAX_PENDING];
+
+static void on_signal(int sig) {
+    for (int i = 0; i < MAX_PENDING; i++)
+        if (writers[i] > 0) {
+            kill(writers[i], SIGKILL);
+            waitpid(writers[i], NULL, 0);
+        }
+    for (int i = 0; i < MAX_PENDING; i++)
+        if (pending_used[i]) unlink(pending[i]);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void cli_tmp_writer(pid_t pid, int on) {
+    for (int i = 0; i < MAX_PENDING; i++)
+        if (on ? writers[i] == 0 : writers[i] == pid) {
+            writers[i] = on ? pid : 0;
+            return;
+        }
+}
+
+static void pending_add(const char *path) {
+    static int handlers;
+    if (!handlers) {
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        signal(SIGHUP, on_signal);
+        handlers = 1;
+    }
+    for (int i = 0; i < MAX_PENDING; i++)
+        if (!pending_used[i]) {
+            snprintf(pending[i], sizeof pending[i], "%s", path);
+            pending_used[i] = 1;
+            return;
+        }
+}
+
+static void pending_drop(const char *path) {
+    for (int i = 0; i < MAX_PENDING; i++)
+        if (pending_used[i] && strcmp(pending[i], path) == 0) pending_used[i] = 0;
+}
+
+int cli_path_check(const char *cmd, const char *opt, const char *path) {
+    struct stat st;
+    if (!*path) return fprintf(stderr, "ferc %s: %s: an empty file name\n", cmd, opt), 1;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) return fprintf(stderr, "ferc %s: %s %s: is a folder\n", cmd, opt, path), 1;
+        if (access(path, W_OK) != 0)
+            return fprintf(stderr, "ferc %s: %s %s: not writable: %s\n", cmd, opt, path, strerror(errno)), 1;
+    }
+    char d[PATH_MAX];
+    snprintf(d, sizeof d, "%s", path);
+    const char *dir = dirname(d);
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return fprintf(stderr, "ferc %s: %s %s: no folder %s\n", cmd, opt, path, dir), 1;
+    if (access(dir, W_OK | X_OK) != 0)
+        return fprintf(stderr, "ferc %s: %s %s: cannot write in %s: %s\n", cmd, opt, path, dir, strerror(errno)), 1;
+    return 0;
+}
+
+int cli_tmp_reserve(const char *cmd, const char *opt, const char *path, char *tmp, size_t cap) {
+    if (cli_path_check(cmd, opt, path)) return -1;
+    char d[PATH_MAX], b[PATH_MAX];
+    snprintf(d, sizeof d, "%s", path);
+    snprintf(b, sizeof b, "%s", path);
+    const char *base = basename(b), *ext = strrchr(base, '.');
+    if (!ext || ext == base) ext = "";
+    /* Hidden, beside the target (so the rename stays on one file system),
+     * ending with the target's extension (ffmpeg picks its format by it). */
+    int k = snprintf(tmp, cap, "%s/.%s.XXXXXX%s", dirname(d), base, ext);
+    if (k < 0 || (size_t)k >= cap) return fprintf(stderr, "ferc %s: %s %s: name too long\n", cmd, opt, path), -1;
+    int fd = mkstemps(tmp, (int)strlen(ext));
+    if (fd < 0) return fprintf(stderr, "ferc %s: %s %s: cannot create: %s\n", cmd, opt, path, strerror(errno)), -1;
+    mode_t um = umask(0);
+    umask(um);
+    fchmod(fd, 0666 & ~um); /* mkstemp's 0600 is for secrets; these are results, as fopen would make them */
+    pending_add(tmp);
+    return fd;
+}
+
+int cli_tmp_commit(const char *cmd, const char *opt, const char *path, const char *tmp, int ok) {
+    pending_drop(tmp);
+    if (!ok) { unlink(tmp); return 0; }
+    if (rename(tmp, path) != 0) {
+        fprintf(stderr, "ferc %s: %s %s: cannot rename the finished file into place: %s\n", cmd, opt, path,
+                strerror(errno));
+        unlink(tmp);
+        return 1;
+    }
+    return 0;
+}
+
+int cli_out_open(cli_out *o, const char *cmd, const char *opt, const char *path) {
+    *o = (cli_out){.path = path, .cmd = cmd, .opt = opt};
+    if (cli_is_stdout(path)) { o->f = stdout; return 0; }
+    int fd = cli_tmp_reserve(cmd, opt, path, o->tmp, sizeof o->tmp);
+    if (fd < 0) return 1;
+    if (!(o->f = fdopen(fd, "w"))) {
+        close(fd);
+        cli_tmp_commit(cmd, opt, path, o->tmp, 0);
+        return fprintf(stderr, "ferc %s: %s %s: %s\n", cmd, opt, path, strerror(errno)), 1;
+    }
+    return 0;
+}
+
+int cli_out_close(cli_out *o, int ok) {
+    if (!o->f) return 0;
+    int bad = ferror(o->f) != 0;
+    if (o->f == stdout) bad |= fflush(stdout) != 0;
+    else bad |= fclose(o->f) != 0;
+    FILE *was = o->f;
+    o->f = NULL;
+    if (bad && ok) fprintf(stderr, "ferc %s: %s %s: write error\n", o->cmd, o->opt, o->path);
+    if (was == stdout) return bad && ok;
+    return cli_tmp_commit(o->cmd, o->opt, o->path, o->tmp, ok && !bad) || (bad && ok);
+}
+
+int cli_is_stdout(const char *path) { return path && strcmp(path, "-") == 0; }
+
+/* ---- result formats ---- */
+
+void cli_json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p == '\n') fputs("\\n", f);
+        else if (*p == '\t') fputs("\\t", f);
+        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+void cli_csv_str(FILE *f, const char *s) {
+    if (!strpbrk(s, ",\"\n\r")) { fputs(s, f); return; }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+int cli_top_label(const float *p) {
+    int t = 0;
+    for (int k = 1; k < FERC_NUM_CLASSES; k++)
+        if (p[k] > p[t]) t = k;
+    return t;
+}
+
+void cli_csv_face_header(FILE *f) {
+    fputs("x,y,w,h,face_confidence,emotion", f);
+    for (int k = 0; k < FERC_NUM_CLASSES; k++) fprintf(f, ",%s", ferc_label_name(k));
+}
+
+void cli_csv_face(FILE *f, const ferc_box *b, float conf, const float *p) {
+    if (!b) { fputs(",,,,,", f); for (int k = 0; k < FERC_NUM_CLASSES; k++) fputc(',', f); return; }
+    fprintf(f, "%d,%d,%d,%d,", b->x, b->y, b->w, b->h);
+    if (conf >= 0) fprintf(f, "%.4f", conf);
+    fprintf(f, ",%s", ferc_label_name(cli_top_label(p)));
+    for (int k = 0; k < FERC_NUM_CLASSES; k++) fprintf(f, ",%.6f", p[k]);
+}
+
+void cli_json_face(FILE *f, const ferc_box *b, float conf, const float *p) {
+    fprintf(f, "{\"box\": [%d, %d, %d, %d], \"face_confidence\": ", b->x, b->y, b->w, b->h);
+    if (conf >= 0) fprintf(f, "%.4f", conf);
+    else fputs("null", f);
+    fprintf(f, ", \"emotion\": \"%s\", \"scores\": {", ferc_label_name(cli_top_label(p)));
+    for (int k = 0; k < FERC_NUM_CLASSES; k++) fprintf(f, "%s\"%s\": %.6f", k ? ", " : "", ferc_label_name(k), p[k]);
+    fputs("}}", f);
+}
+
+void cli_text_face(FILE *f, const float *p) {
+    int t = cli_top_label(p);
+    fprintf(f, "%s %.3f (", ferc_label_name(t), p[t]);
+    for (int k = 0; k < FERC_NUM_CLASSES; k++) fprintf(f, "%s%s %.3f", k ? " " : "", ferc_label_name(k), p[k]);
+    fputc(')', f);
 }

@@ -32,7 +32,8 @@ typedef enum {
     FERC_ERR_ARG,      /* invalid argument */
     FERC_ERR_NOMEM,    /* allocation failed */
     FERC_ERR_LIMIT,    /* input over a safety limit (e.g. decompression bomb) */
-    FERC_ERR_INTERNAL
+    FERC_ERR_INTERNAL,
+    FERC_ERR_INTERRUPTED /* stopped on request (ferc_train_opts.stop); results so far kept */
 } ferc_status;
 
 typedef struct {
@@ -88,10 +89,14 @@ void ferc_rgb_to_gray(const uint8_t *rgb, size_t n, uint8_t *gray);
 /* Datasets                                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* FERC_USAGE_TEST (a load option, never a row's usage): the rows an
+ * evaluation uses when none are named, see ferc_dataset_test_usage. */
 enum { FERC_USAGE_TRAINING = 0, FERC_USAGE_PUBLICTEST = 1, FERC_USAGE_PRIVATETEST = 2,
-       FERC_USAGE_ALL = -1 };
+       FERC_USAGE_ALL = -1, FERC_USAGE_TEST = -3 };
 /* "Training" | "PublicTest" | "PrivateTest" | "all" -> FERC_USAGE_*; -2 if unknown. */
 int ferc_usage_from_name(const char *name);
+/* The name of FERC_USAGE_TRAINING, _PUBLICTEST, _PRIVATETEST, _ALL ("?" otherwise). */
+const char *ferc_usage_name(int usage);
 
 typedef struct {
     int n;            /* number of images */
@@ -103,7 +108,8 @@ typedef struct {
 } ferc_dataset;
 
 typedef struct {
-    int usage;          /* FERC_USAGE_* to keep, FERC_USAGE_ALL for every row */
+    int usage;          /* FERC_USAGE_* to keep, FERC_USAGE_ALL for every row,
+                         * FERC_USAGE_TEST for the test rows (ferc_dataset_test_usage) */
     int skip_bad_rows;  /* skip malformed rows (count them) instead of failing */
     int size;           /* folder images are resized to size x size (0 = 48) */
 } ferc_load_opts;
@@ -115,6 +121,49 @@ ferc_status ferc_dataset_load(const char *path, const ferc_load_opts *opts,
 void ferc_dataset_free(ferc_dataset *d);
 /* Per-class counts of a dataset into counts[7]. */
 void ferc_dataset_class_counts(const ferc_dataset *d, int counts[FERC_NUM_CLASSES]);
+
+/* What a load found beside the rows. */
+typedef struct {
+    int usage;       /* FERC_USAGE_* of the rows kept: opts->usage, or what FERC_USAGE_TEST chose */
+    int folder;      /* an image folder (else a CSV) */
+    int has_usage;   /* a CSV with a Usage column */
+    int rows[3];     /* well-formed rows of the whole file per usage TRAINING, PUBLICTEST,
+                      * PRIVATETEST (a folder: its readable images, as Training) */
+    int detected;    /* folder images whose row is the largest face the detector found */
+    int no_face;     /* folder images left out: the detector found no face in them */
+} ferc_load_info;
+
+/* The rows an evaluation uses when none are named, one rule for every
+ * command: PublicTest; PrivateTest when the file holds no PublicTest row;
+ * every row (FERC_USAGE_ALL) for a CSV without a Usage column and for an image
+ * folder; -2 when a Usage column names only Training rows (no test rows). */
+int ferc_dataset_test_usage(const ferc_load_info *info);
+
+/* Folders of whole photos: find the face first. AUTO detects in the images
+ * with a side over `above` and uses smaller ones whole (face crops). */
+typedef enum { FERC_DETECT_AUTO = 0, FERC_DETECT_ALWAYS = 1, FERC_DETECT_NEVER = 2 } ferc_detect_mode;
+typedef struct {
+    ferc_detect_mode mode;  /* AUTO */
+    int above;              /* AUTO's threshold; 0 = twice the face size (opts->size, 48) */
+    const char *cascade;    /* Haar cascade XML; NULL = the default (Debian opencv-data) */
+} ferc_face_load_opts;
+
+/* ferc_dataset_load (CSVs as it loads them), where each image of a folder
+ * that needs detection (faces->mode) becomes the largest face the Haar
+ * detector finds in it (default detector options), cropped with the margin
+ * `ferc predict` uses (0.1 of the box on every side) and resized to
+ * opts->size; images without a face are left out and counted in
+ * info->no_face. No usable face at all is FERC_ERR_PARSE naming how many
+ * images had none; a missing cascade (only loaded when an image needs it) is
+ * FERC_ERR_IO. faces NULL = AUTO; info may be NULL. */
+ferc_status ferc_dataset_load_faces(const char *path, const ferc_load_opts *opts,
+                                    const ferc_face_load_opts *faces, ferc_dataset *out,
+                                    ferc_load_info *info, ferc_error *err);
+/* One line naming the rows of d for the user, e.g. "PublicTest: 3589 faces",
+ * "PrivateTest: 3589 faces (the file has no PublicTest rows)", "all: 12 faces
+ * (found by detection in 12 images; 3 images without a face left out)".
+ * snprintf semantics. */
+int ferc_dataset_describe(const ferc_dataset *d, const ferc_load_info *info, char *buf, size_t cap);
 
 /* ------------------------------------------------------------------------ */
 /* Models                                                                    */
@@ -142,8 +191,12 @@ ferc_status ferc_model_load(const char *path, ferc_model **out, ferc_error *err)
 const char *ferc_model_arch(const ferc_model *m);
 const char *ferc_model_spec(const ferc_model *m);      /* layer list, one word per layer */
 int ferc_model_input_size(const ferc_model *m);        /* side of the square input */
+/* Side of the square face the model's preprocessing starts from: the input
+ * size, or the size it was cropped from (48 for random-crop training). */
+int ferc_model_face_size(const ferc_model *m);
 size_t ferc_model_num_params(const ferc_model *m);
-/* Training history; returns the number of epochs and points *hist at them. */
+/* Training history; returns the number of epochs and points *hist at them
+ * (an ensemble's: its first member's). */
 int ferc_model_history(const ferc_model *m, const ferc_epoch_stats **hist);
 /* Forward FLOPs per image (2 x multiply-adds of conv and dense layers). */
 double ferc_model_flops(const ferc_model *m);
@@ -153,6 +206,50 @@ double ferc_model_flops(const ferc_model *m);
 ferc_status ferc_model_predict(ferc_model *m, const float *x, int n, float *probs,
                                int threads, ferc_error *err);
 
+/* The command (or recipe) that made the model, stored in its file (chunk
+ * RCPE, which older readers skip); NULL when the file has none. set_recipe
+ * copies recipe (NULL removes it). */
+ferc_status ferc_model_set_recipe(ferc_model *m, const char *recipe, ferc_error *err);
+const char *ferc_model_recipe(const ferc_model *m);
+
+/* Ensembles. An ensemble is a ferc_model (arch "ensemble") whose
+ * probabilities are the weighted mean of its members' softmax
+ * probabilities, the weights summing to 1. Its input is a face at
+ * ferc_model_input_size (the largest face size its members start from: 48
+ * for seed, 40 for seed2, 48 for a model trained on 48x48 crops), from which
+ * each member applies its own preprocessing (a resize, or a resize and a
+ * centre crop), so every function that takes a model takes an ensemble.
+ * Parameters and FLOPs are the members' sums; the history, first-layer
+ * filters and activations are the first member's; the saliency is the
+ * weighted sum of the members' saliencies, mapped back to the ensemble's
+ * input. Saved as one file that bundles the member files (format version 2;
+ * plain models keep version 1). */
+typedef struct {
+    int nval;             /* validation faces the weights were fitted on (0: not fitted) */
+    float acc_equal;      /* validation accuracy with equal weights */
+    float acc_fitted;     /* ... with the fitted weights */
+} ferc_ensemble_fit;
+
+/* An ensemble of n >= 1 models that are not ensembles themselves, with the
+ * same labels; names (the files they came from, may be NULL) are shown by
+ * `ferc info`; weights >= 0 (NULL = equal) are normalised to sum 1. The
+ * ensemble takes the members over in every case (they are freed on failure). */
+ferc_status ferc_ensemble_create(ferc_model **members, const char *const *names, const float *weights,
+                                 int n, ferc_model **out, ferc_error *err);
+/* Members of an ensemble; 0 for a plain model. */
+int ferc_model_num_members(const ferc_model *m);
+/* Member i of an ensemble (NULL when out of range), with its name and weight. */
+const ferc_model *ferc_model_member(const ferc_model *m, int i, const char **name, float *weight);
+/* Fit the weights on the validation split that ferc_train carves from the
+ * same rows d with the same val_fraction and seed (the members' training
+ * split, so no member has seen those faces): coordinate ascent over a 0.05
+ * grid of each weight, maximising validation accuracy, from equal weights
+ * (kept on ties). fit (may be NULL) receives the figures, also stored in the
+ * model. */
+ferc_status ferc_ensemble_fit_weights(ferc_model *ens, const ferc_dataset *d, float val_fraction,
+                                      uint64_t seed, int threads, ferc_ensemble_fit *fit, ferc_error *err);
+/* How the weights of an ensemble were chosen (nval 0: given or equal). */
+void ferc_ensemble_fit_info(const ferc_model *m, ferc_ensemble_fit *fit);
 
 
 /* Convert dataset images [first, first+n) to the model's input (scale to
@@ -169,8 +266,12 @@ typedef struct {
     double loss, acc;          /* running means over this epoch */
     double images_per_s;
     double eta_s;              /* for the rest of this epoch */
+    double eta_run_s;          /* for the rest of the run: this epoch with its validation
+                                * and the epochs after it (an upper bound with early
+                                * stopping); 0 at the end of the last epoch */
     const ferc_epoch_stats *done;  /* non-NULL at the end of an epoch */
-    int improved;              /* with done: validation accuracy improved */
+    int improved;              /* with done: the selection figure improved (always 1
+                                * without a validation split: the last epoch is kept) */
     const ferc_epoch_stats *history; /* with done: every epoch so far */
     int nhistory;
 } ferc_progress;
@@ -207,7 +308,9 @@ typedef struct {
     float weight_decay;        /* L2 added to the gradient (0) */
     ferc_label_mode labels;    /* sparse or one-hot cross-entropy */
     uint64_t seed;             /* 1 */
-    float val_fraction;        /* 0.1, stratified by class */
+    float val_fraction;        /* 0.1, stratified by class: each class gives round(val_fraction
+                                * x its faces) to validation; 0 = no validation split (the
+                                * last epoch is kept); > 0 with no validation face is an error */
     int threads;               /* 0 = all cores */
     const char *checkpoint;    /* written each epoch (atomically); NULL = none */
     /* augmentation applied on the fly to training batches (NULL = none;
@@ -221,15 +324,26 @@ typedef struct {
                                 * (the last dense bias) that maximise validation macro F1 */
     int bf16;                  /* convolutions after the first in bfloat16 (fp32
                                 * master weights, batch norm and optimiser) */
+    int early_stop;            /* patience: stop when the selection figure has not improved
+                                * for this many epochs (the best weights are kept, as Keras
+                                * EarlyStopping(restore_best_weights=True)); 0 = off */
     ferc_progress_fn progress; void *progress_user;
     ferc_log_fn log; void *log_user;
+    /* Polled between training steps (NULL = never): non-zero abandons the
+     * epoch running and makes ferc_train return FERC_ERR_INTERRUPTED with
+     * *out holding the best weights of the epochs done and their history
+     * (NULL when none was done); the checkpoint of the last epoch done is
+     * on disk. The library installs no signal handler: a program sets a
+     * flag in its own handler and returns it here. */
+    int (*stop)(void *user); void *stop_user;
 } ferc_train_opts;
 
 void ferc_train_opts_default(ferc_train_opts *o);
 
 /* Train on the dataset rows (all of them: select Training before calling).
  * A stratified validation split is carved out; the returned model holds the
- * weights with the best validation accuracy and the epoch history. */
+ * weights with the best validation figure (o->select) and the history of the
+ * epochs run. FERC_ERR_INTERRUPTED: see ferc_train_opts.stop (free *out). */
 ferc_status ferc_train(const ferc_dataset *data, const ferc_train_opts *o,
                        ferc_model **out, ferc_error *err);
 
@@ -432,23 +546,38 @@ ferc_status ferc_draw_faces(ferc_image *img, const ferc_box *boxes, int n, const
 typedef struct {
     ferc_detect_opts detect;  /* the detector's options (ferc_detect_opts_default) */
     float margin;             /* 0.1: each box grown by margin * its size on every side before classifying */
+    int max_faces;            /* 0: every face; N: only the N most confident (the others are not classified) */
+    int largest;              /* 0; 1: only the largest face (by area; ties: the more confident) */
 } ferc_find_opts;
 
 void ferc_find_opts_default(ferc_find_opts *o);
 
-/* The faces found: boxes and their probabilities. Start from {0}; a
- * ferc_faces can be passed to ferc_find_faces again (one per video, say):
- * its buffers are reused and grown as needed. Free with ferc_faces_free. */
+/* The faces found: boxes, detection confidences and probabilities, most
+ * confident face first. Start from {0}; a ferc_faces can be passed to
+ * ferc_find_faces again (one per video, say): its buffers are reused and
+ * grown as needed. Free with ferc_faces_free.
+ *
+ * The confidence of a face is how strongly the cascade voted for it: its
+ * group holds `neighbors` raw detections (windows at nearby positions and
+ * scales that passed every stage; min_neighbors filters on the same count)
+ * and confidence = neighbors / (neighbors + 10), so 10 raw detections give
+ * 0.5 and 40 give 0.8. It only ranks faces found with the same scale factor
+ * (a finer factor tries more scales and so collects more detections). */
 typedef struct {
-    int n;            /* faces found in the last image */
-    ferc_box *boxes;  /* (n) boxes, clipped to the image */
-    float *probs;     /* (n, FERC_NUM_CLASSES) probabilities */
-    int cap;          /* room in boxes and probs */
+    int n;              /* faces found in the last image */
+    ferc_box *boxes;    /* (n) boxes, clipped to the image */
+    float *probs;       /* (n, FERC_NUM_CLASSES) probabilities */
+    int cap;            /* room in boxes, probs, confidence and neighbors */
+    float *confidence;  /* (n) detection confidence in (0, 1), descending */
+    int *neighbors;     /* (n) raw detections merged into each face */
 } ferc_faces;
 
-/* ferc_detect_faces with opts->detect, then ferc_classify_faces of every box
- * with opts->margin (opts NULL = defaults). Every face found is returned (no
- * max_boxes). On an error out->n is 0. */
+/* ferc_detect_faces with opts->detect, faces ordered by confidence (ties in
+ * the detector's order), then kept as opts->max_faces and opts->largest say,
+ * then ferc_classify_faces of each with opts->margin (opts NULL = defaults).
+ * Without max_faces or largest every face found is returned: the boxes and
+ * probabilities of ferc_detect_faces + ferc_classify_faces, in confidence
+ * order. On an error out->n is 0. */
 ferc_status ferc_find_faces(const ferc_cascade *c, ferc_model *model, const uint8_t *gray, int w, int h, int stride,
                             const ferc_find_opts *opts, ferc_faces *out, ferc_error *err);
 void ferc_faces_free(ferc_faces *f);

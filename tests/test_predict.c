@@ -195,7 +195,9 @@ TEST(predict_detects_and_classifies_like_the_library) {
     CHECK(out && count_lines(out) == 1);
     if (out && n == 1) {
         char want[256];
-        snprintf(want, sizeof want, "{\"image\": \"%s\", \"faces\": [{\"box\": [%d, %d, %d, %d], \"emotion\": \"",
+        snprintf(want, sizeof want,
+                 "{\"image\": \"%s\", \"whole_image\": false, \"faces\": [{\"box\": [%d, %d, %d, %d], "
+                 "\"face_confidence\": 0.",
                  SKIMAGE_DIR "astronaut.png", b[0].x, b[0].y, b[0].w, b[0].h);
         CHECK_MSG(strncmp(out, want, strlen(want)) == 0, "got %s", out);
         float p[7];
@@ -207,7 +209,7 @@ TEST(predict_detects_and_classifies_like_the_library) {
     CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' '%s'", ferc, model, SKIMAGE_DIR "astronaut.png"), 0);
     out = slurp(tpath(dir, "out.txt"), NULL);
     char want[128];
-    snprintf(want, sizeof want, "face 1 at %d,%d %dx%d: ", b[0].x, b[0].y, b[0].w, b[0].h);
+    snprintf(want, sizeof want, "face 1 at %d,%d %dx%d (confidence 0.", b[0].x, b[0].y, b[0].w, b[0].h);
     CHECK(out && strstr(out, ": 1 face\n") && strstr(out, want));
     free(out);
     CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' --json --min-size 400 --scale-factor 1.2 --min-neighbors 3 '%s'",
@@ -276,7 +278,7 @@ TEST(predict_folder_skips_bad_files) {
     CHECK(out && errs);
     if (out && errs) {
         CHECK_EQ_INT(count_lines(out), 2); /* only the two good images */
-        CHECK(strstr(out, "a_flat.png\", \"faces\": []}") != NULL);
+        CHECK(strstr(out, "a_flat.png\", \"whole_image\": false, \"faces\": []}") != NULL);
         CHECK(strstr(out, "b_noisy.png\"") != NULL);
         CHECK(strstr(errs, "c_notes.txt") && strstr(errs, "d_truncated.png") && strstr(errs, "e_bomb.png"));
         if (have_jpeg) CHECK(strstr(errs, "f_truncated.jpg") != NULL);
@@ -286,9 +288,13 @@ TEST(predict_folder_skips_bad_files) {
     }
     free(out); free(errs);
     char *c = slurp(csv, NULL);
-    const char *hdr = "image,face,x,y,w,h,emotion,angry,disgust,fear,happy,sad,surprise,neutral\n";
+    const char *hdr = "image,face,x,y,w,h,face_confidence,emotion,angry,disgust,fear,happy,sad,surprise,neutral,"
+                      "whole_image,annotated\n";
     CHECK(c && strncmp(c, hdr, strlen(hdr)) == 0 && count_lines(c) == 3);
-    CHECK(c && strstr(c, "a_flat.png,,,,,,,,,,,,,\n") != NULL);
+    /* no face: the image, then as many (empty) fields as the header, not whole */
+    CHECK(c && strstr(c, "a_flat.png,,,,,,,,,,,,,,,0,\n") != NULL);
+    /* b_noisy.png (64x64) is no larger than twice the 48x48 input: one whole-image face */
+    CHECK(c && strstr(c, "b_noisy.png,1,0,0,64,64,,") && strstr(c, ",1,\n"));
     free(c);
     /* named directly: errors */
     CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' '%s'", ferc, model, tpath(in, "e_bomb.png")), 1);
@@ -361,7 +367,7 @@ TEST(predict_annotate_draws_boxes) {
     char *out = slurp(tpath(dir, "out.txt"), NULL);
     CHECK(out && out[0] == 0); /* --quiet */
     free(out);
-    CHECK_EQ_INT(ferc_image_load(tpath(dir, "ann/astronaut.png"), 3, &ann, &err), FERC_OK);
+    CHECK_EQ_INT(ferc_image_load(tpath(dir, "ann/astronaut.png.png"), 3, &ann, &err), FERC_OK);
     if (!test_failed_now() && n == 1) {
         CHECK(ann.w == rgb.w && ann.h == rgb.h);
         /* the left edge of the box is painted; far from it nothing changed */
@@ -418,7 +424,8 @@ TEST(video_from_stills_to_csv_and_annotated_video) {
         snprintf(name, sizeof name, "f%03d.png", i);
         CHECK_EQ_INT(ferc_image_save_png(tpath(dir, name), i % 2 ? &f : &a, &err), FERC_OK);
     }
-    const char *mp4 = tpath(dir, "in.mp4");
+    char mp4[1100]; /* not a tpath() buffer: those are reused */
+    snprintf(mp4, sizeof mp4, "%s/in.mp4", dir);
     CHECK_EQ_INT(run(dir, "ffmpeg -v error -y -framerate 5 -i '%s/f%%03d.png' -c:v libx264 -qp 0 -pix_fmt yuv420p '%s'",
                      dir, mp4), 0);
     const char *csv = tpath(dir, "out.csv"), *ann = tpath(dir, "ann.mp4");
@@ -431,7 +438,8 @@ TEST(video_from_stills_to_csv_and_annotated_video) {
     char line[512];
     int rows = 0, seen[10] = {0};
     if (fc && fgets(line, sizeof line, fc))
-        CHECK(strcmp(line, "frame,time,face,x,y,w,h,emotion,angry,disgust,fear,happy,sad,surprise,neutral\n") == 0);
+        CHECK(strcmp(line, "frame,time,face,x,y,w,h,face_confidence,emotion,angry,disgust,fear,happy,sad,surprise,"
+                           "neutral\n") == 0);
     while (fc && fgets(line, sizeof line, fc)) {
         int fr, face;
         double t;
@@ -464,12 +472,15 @@ TEST(video_from_stills_to_csv_and_annotated_video) {
     CHECK(c && count_lines(c) == 5 && strstr(c, "\n0,0.000,") && strstr(c, "\n3,0.600,") && strstr(c, "\n9,1.800,") &&
           !strstr(c, "\n1,0.200,"));
     free(c);
-    /* not a video; missing --csv */
+    /* not a video; without --csv the CSV goes to stdout */
     CHECK_EQ_INT(run(dir, "'%s' video '%s' --csv '%s' --model '%s'", ferc, tpath(dir, "model.ferc"), csv, model), 1);
     errs = slurp(tpath(dir, "err.txt"), NULL);
     CHECK(errs && strstr(errs, "model.ferc") && strstr(errs, "not a readable video"));
     free(errs);
-    CHECK_EQ_INT(run(dir, "'%s' video '%s' --model '%s'", ferc, mp4, model), 2);
+    CHECK_EQ_INT(run(dir, "'%s' video '%s' --every 3 --model '%s'", ferc, mp4, model), 0);
+    c = slurp(tpath(dir, "out.txt"), NULL);
+    CHECK(c && strncmp(c, "frame,time,face,", 16) == 0 && count_lines(c) == 5);
+    free(c);
     free(flat);
     ferc_image_free(&a);
     ferc_image_free(&g);

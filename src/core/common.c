@@ -14,7 +14,7 @@
 
 static const char *const status_names[] = {
     "ok", "io error", "parse error", "format error", "decode error",
-    "invalid argument", "out of memory", "limit exceeded", "internal error"};
+    "invalid argument", "out of memory", "limit exceeded", "internal error", "interrupted"};
 
 const char *ferc_status_name(ferc_status s) {
     if ((unsigned)s < sizeof status_names / sizeof status_names[0]) return status_names[s];

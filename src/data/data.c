@@ -382,10 +382,20 @@ static ferc_status read_header(const char *path, reader *r, columns *col, ferc_e
     return FERC_OK;
 }
 
+/* Is a row of usage us kept when the caller asks for want? FERC_USAGE_TEST
+ * keeps both test usages (or every row of a file without a Usage column):
+ * which one is chosen once the whole file is read. */
+static int keep_row(int want, int us, int has_usage) {
+    if (want == FERC_USAGE_ALL) return 1;
+    if (want == FERC_USAGE_TEST) return !has_usage || us != FERC_USAGE_TRAINING;
+    return us == want;
+}
+
 /* The data rows into d (those of the selected usage); *rows counts every
- * well-formed row. Blank lines are ignored, bad rows fail or are skipped. */
+ * well-formed row, info->rows those of each usage. Blank lines are ignored,
+ * bad rows fail or are skipped. */
 static ferc_status read_rows(const char *path, const ferc_load_opts *o, reader *r, const columns *col,
-                             ferc_dataset *d, long *rows, ferc_error *err) {
+                             ferc_dataset *d, long *rows, ferc_load_info *info, ferc_error *err) {
     builder b = {.d = d, .cap = 0};
     char prob[256];
     for (;;) {
@@ -408,7 +418,8 @@ static ferc_status read_rows(const char *path, const ferc_load_opts *o, reader *
             return ferc_fail(err, FERC_ERR_PARSE, "%s:%ld: %s", path, r->line, prob);
         }
         (*rows)++;
-        if (o->usage != FERC_USAGE_ALL && us != o->usage) continue;
+        info->rows[us]++;
+        if (!keep_row(o->usage, us, col->usage >= 0)) continue;
         d->label[d->n] = lab;
         d->usage[d->n] = (uint8_t)us;
         d->n++;
@@ -416,14 +427,38 @@ static ferc_status read_rows(const char *path, const ferc_load_opts *o, reader *
     return FERC_OK;
 }
 
+/* FERC_USAGE_TEST, once the file is read: keep the rows of the usage
+ * ferc_dataset_test_usage chooses (read_rows kept both test usages). */
+static ferc_status select_test_rows(const char *path, ferc_dataset *d, ferc_load_info *info, ferc_error *err) {
+    int u = ferc_dataset_test_usage(info);
+    if (u == -2)
+        return ferc_fail(err, FERC_ERR_PARSE,
+                         "%s: no test rows: its Usage column names %d Training rows and no PublicTest or "
+                         "PrivateTest row (name the usage Training or all to evaluate on them)",
+                         path, info->rows[FERC_USAGE_TRAINING]);
+    info->usage = u;
+    if (u == FERC_USAGE_ALL) return FERC_OK;
+    int n = 0;
+    for (int i = 0; i < d->n; i++) {
+        if (d->usage[i] != u) continue;
+        if (n != i) memmove(d->pix + (size_t)n * FER_PIXELS, d->pix + (size_t)i * FER_PIXELS, FER_PIXELS);
+        d->label[n] = d->label[i];
+        d->usage[n] = d->usage[i];
+        n++;
+    }
+    d->n = n;
+    return FERC_OK;
+}
+
 static ferc_status load_csv_stream(const char *path, const ferc_load_opts *o, reader *r,
-                                   ferc_dataset *d, ferc_error *err) {
+                                   ferc_dataset *d, ferc_load_info *info, ferc_error *err) {
     columns col;
     ferc_status st = read_header(path, r, &col, err);
     if (st != FERC_OK) return st;
     d->h = d->w = FER_SIDE;
+    info->has_usage = col.usage >= 0;
     long rows = 0;
-    if ((st = read_rows(path, o, r, &col, d, &rows, err)) != FERC_OK) return st;
+    if ((st = read_rows(path, o, r, &col, d, &rows, info, err)) != FERC_OK) return st;
     if (r->error) return FERC_ERR_IO;
     if (rows == 0) {
         if (d->skipped)
@@ -431,6 +466,7 @@ static ferc_status load_csv_stream(const char *path, const ferc_load_opts *o, re
                              d->skipped);
         return ferc_fail(err, FERC_ERR_PARSE, "%s: no rows (the file has only a header)", path);
     }
+    if (o->usage == FERC_USAGE_TEST && (st = select_test_rows(path, d, info, err)) != FERC_OK) return st;
     if (d->n == 0)
         return ferc_fail(err, FERC_ERR_PARSE, "%s: no rows with Usage '%s' among its %ld rows%s", path,
                          ferc_usage_name(o->usage), rows,
@@ -441,7 +477,8 @@ static ferc_status load_csv_stream(const char *path, const ferc_load_opts *o, re
     return FERC_OK;
 }
 
-static ferc_status load_csv(const char *path, const ferc_load_opts *o, ferc_dataset *d, ferc_error *err) {
+static ferc_status load_csv(const char *path, const ferc_load_opts *o, ferc_dataset *d, ferc_load_info *info,
+                            ferc_error *err) {
     feeder fd;
     memset(&fd, 0, sizeof fd);
     fd.path = path;
@@ -459,7 +496,7 @@ static ferc_status load_csv(const char *path, const ferc_load_opts *o, ferc_data
     r.buf = malloc(r.cap);
     ferc_status st;
     if (!r.buf || feeder_start(&fd) != 0) st = ferc_fail(err, FERC_ERR_NOMEM, "%s: out of memory", path);
-    else st = load_csv_stream(path, o, &r, d, err);
+    else st = load_csv_stream(path, o, &r, d, info, err);
     feeder_stop(&fd);
     int zc = gzclose_r(fd.gz);
     if (st == FERC_OK && zc != Z_OK) {
@@ -521,32 +558,47 @@ static int is_dir(const char *p) {
     return stat(p, &s) == 0 && S_ISDIR(s.st_mode);
 }
 
-/* Decode one image to gray, resize to size x size and round to uint8. */
-static ferc_status folder_image(const char *path, int size, uint8_t *out, ferc_error *err) {
-    ferc_image im;
-    ferc_status st = ferc_image_load(path, 1, &im, err);
-    if (st != FERC_OK) return st;
+/* The whole gray image resized to size x size and rounded to uint8. */
+static ferc_status resize_whole(const char *path, const ferc_image *im, int size, uint8_t *out, ferc_error *err) {
     size_t ss = (size_t)size * (size_t)size;
-    if (im.w == size && im.h == size) {
-        memcpy(out, im.data, ss);
-    } else {
-        size_t np = (size_t)im.w * (size_t)im.h;
-        float *src = malloc(np * sizeof *src), *dst = malloc(ss * sizeof *dst);
-        if (!src || !dst) {
-            free(src); free(dst); ferc_image_free(&im);
-            return ferc_fail(err, FERC_ERR_NOMEM, "%s: out of memory", path);
-        }
-        for (size_t i = 0; i < np; i++) src[i] = (float)im.data[i];
-        ferc_resize_bilinear(src, im.h, im.w, dst, size, size);
-        for (size_t i = 0; i < ss; i++) {
-            float v = floorf(dst[i] + 0.5f);
-            out[i] = (uint8_t)(v < 0.f ? 0.f : v > 255.f ? 255.f : v);
-        }
-        free(src);
-        free(dst);
+    if (im->w == size && im->h == size) {
+        memcpy(out, im->data, ss);
+        return FERC_OK;
     }
-    ferc_image_free(&im);
+    size_t np = (size_t)im->w * (size_t)im->h;
+    float *src = malloc(np * sizeof *src), *dst = malloc(ss * sizeof *dst);
+    if (!src || !dst) {
+        free(src); free(dst);
+        return ferc_fail(err, FERC_ERR_NOMEM, "%s: out of memory", path);
+    }
+    for (size_t i = 0; i < np; i++) src[i] = (float)im->data[i];
+    ferc_resize_bilinear(src, im->h, im->w, dst, size, size);
+    for (size_t i = 0; i < ss; i++) {
+        float v = floorf(dst[i] + 0.5f);
+        out[i] = (uint8_t)(v < 0.f ? 0.f : v > 255.f ? 255.f : v);
+    }
+    free(src);
+    free(dst);
     return FERC_OK;
+}
+
+/* What became of one folder image (the ok[] codes of decode_folder). */
+enum { IMG_BAD = 0, IMG_WHOLE = 1, IMG_CROPPED = 2, IMG_NO_FACE = 3, IMG_FATAL = 4 };
+
+/* The per-image hook of data_load (NULL: every image whole). */
+typedef struct { data_face_fn fn; void *user; } face_hook;
+
+/* Decode one image to gray and make it a size x size face: an IMG_ code
+ * (IMG_BAD and IMG_FATAL with err filled). */
+static int folder_image(const char *path, int size, const face_hook *hk, uint8_t *out, ferc_error *err) {
+    ferc_image im;
+    if (ferc_image_load(path, 1, &im, err) != FERC_OK) return IMG_BAD;
+    int kind = hk->fn ? hk->fn(hk->user, &im, size, out, err) : DATA_FACE_WHOLE;
+    int code = kind == DATA_FACE_CROPPED ? IMG_CROPPED : kind == DATA_FACE_NONE ? IMG_NO_FACE : IMG_FATAL;
+    if (kind == DATA_FACE_WHOLE) code = resize_whole(path, &im, size, out, err) == FERC_OK ? IMG_WHOLE : IMG_BAD;
+    if (code == IMG_FATAL && err && err->status == FERC_OK) ferc_fail(err, FERC_ERR_INTERNAL, "%s: face hook failed", path);
+    ferc_image_free(&im);
+    return code;
 }
 
 /* What the label folders of a root hold, in load order. */
@@ -660,11 +712,11 @@ static ferc_status list_folder(const char *root, folder_list *l, ferc_error *err
 }
 
 /* Decode every image into its slot of d->pix (ss bytes each) in parallel;
- * ok[i] says whether image i decoded. Without skip, images after the first
- * failure are not decoded and that failure (the first in load order) is the
- * result. */
-static ferc_status decode_folder(const folder_list *l, int size, int skip, uint8_t *ok, ferc_dataset *d,
-                                 ferc_error *err) {
+ * ok[i] is what became of image i (IMG_*). A failure that stops the load
+ * (an image that does not decode without skip, or IMG_FATAL) stops the
+ * images after it, and the first in load order is the result. */
+static ferc_status decode_folder(const folder_list *l, int size, int skip, const face_hook *hk, uint8_t *ok,
+                                 ferc_dataset *d, ferc_error *err) {
     size_t ss = (size_t)size * (size_t)size;
     int nfiles = l->nfiles, bad_first = nfiles;
     ferc_error e_first;
@@ -674,10 +726,10 @@ static ferc_status decode_folder(const folder_list *l, int size, int skip, uint8
         int bf;
 #pragma omp atomic read
         bf = bad_first;
-        if (!skip && i > bf) { ok[i] = 0; continue; }
-        ferc_error e;
-        ok[i] = folder_image(l->files[i], size, d->pix + (size_t)i * ss, &e) == FERC_OK;
-        if (!ok[i]) {
+        if (i > bf) { ok[i] = IMG_BAD; continue; }
+        ferc_error e = {.status = FERC_OK};
+        ok[i] = (uint8_t)folder_image(l->files[i], size, hk, d->pix + (size_t)i * ss, &e);
+        if (ok[i] == IMG_FATAL || (ok[i] == IMG_BAD && !skip)) {
             /* Unnamed: a named critical section becomes an exported symbol
              * (.gomp_critical_user_NAME) of the library. */
 #pragma omp critical
@@ -690,21 +742,25 @@ static ferc_status decode_folder(const folder_list *l, int size, int skip, uint8
             }
         }
     }
-    if (!skip && bad_first < nfiles) {
+    if (bad_first < nfiles) {
         if (err) *err = e_first;
         return e_first.status;
     }
     return FERC_OK;
 }
 
-/* Move the decoded images (ok) to the front of d, counting the others as
- * skipped. */
+/* Move the faces (ok) to the front of d, counting the images that do not
+ * decode as skipped and those without a face in info. Never a dataset of
+ * nothing: no face at all is an error that says why. */
 static ferc_status keep_decoded(const char *root, const folder_list *l, int size, const uint8_t *ok,
-                                ferc_dataset *d, ferc_error *err) {
+                                ferc_dataset *d, ferc_load_info *info, ferc_error *err) {
     size_t ss = (size_t)size * (size_t)size;
     int n = 0;
     for (int i = 0; i < l->nfiles; i++) {
-        if (!ok[i]) { d->skipped++; continue; }
+        if (ok[i] == IMG_BAD) { d->skipped++; continue; }
+        info->rows[FERC_USAGE_TRAINING]++;
+        if (ok[i] == IMG_NO_FACE) { info->no_face++; continue; }
+        info->detected += ok[i] == IMG_CROPPED;
         if (n != i) memmove(d->pix + (size_t)n * ss, d->pix + (size_t)i * ss, ss);
         d->label[n] = l->flab[i];
         d->usage[n] = FERC_USAGE_TRAINING;
@@ -712,16 +768,22 @@ static ferc_status keep_decoded(const char *root, const folder_list *l, int size
     }
     d->n = n;
     d->h = d->w = size;
+    if (n == 0 && info->no_face > 0)
+        return ferc_fail(err, FERC_ERR_PARSE, "%s: no usable faces: the face detector found no face in %d of its %d "
+                         "images%s", root, info->no_face, l->nfiles, d->skipped ? " (the others do not decode)" : "");
     if (n == 0) return ferc_fail(err, FERC_ERR_DECODE, "%s: none of the %d images decodes", root, l->nfiles);
     return FERC_OK;
 }
 
-static ferc_status load_folder(const char *root, const ferc_load_opts *o, ferc_dataset *d, ferc_error *err) {
-    if (o->usage != FERC_USAGE_ALL && o->usage != FERC_USAGE_TRAINING)
+static ferc_status load_folder(const char *root, const ferc_load_opts *o, const face_hook *hk, ferc_dataset *d,
+                               ferc_load_info *info, ferc_error *err) {
+    info->folder = 1;
+    if (o->usage != FERC_USAGE_ALL && o->usage != FERC_USAGE_TRAINING && o->usage != FERC_USAGE_TEST)
         return ferc_fail(err, FERC_ERR_ARG,
                          "%s: folders have no Usage column, every image counts as Training: "
                          "select usage 'all' or 'Training', not '%s'",
                          root, ferc_usage_name(o->usage));
+    if (o->usage == FERC_USAGE_TEST) info->usage = ferc_dataset_test_usage(info);
     int size = o->size ? o->size : FER_SIDE;
     if (size < 1 || size > 4096)
         return ferc_fail(err, FERC_ERR_ARG, "%s: image size %d is outside 1..4096", root, size);
@@ -737,8 +799,8 @@ static ferc_status load_folder(const char *root, const ferc_load_opts *o, ferc_d
         if (!d->pix || !d->label || !d->usage || !ok)
             st = ferc_fail(err, FERC_ERR_NOMEM, "%s: out of memory for %d images", root, l.nfiles);
     }
-    if (st == FERC_OK) st = decode_folder(&l, size, o->skip_bad_rows, ok, d, err);
-    if (st == FERC_OK) st = keep_decoded(root, &l, size, ok, d, err);
+    if (st == FERC_OK) st = decode_folder(&l, size, o->skip_bad_rows, hk, ok, d, err);
+    if (st == FERC_OK) st = keep_decoded(root, &l, size, ok, d, info, err);
     free(ok);
     folder_list_free(&l);
     return st;
@@ -759,33 +821,72 @@ static ferc_status load_folder(const char *root, const ferc_load_opts *o, ferc_d
  * out->skipped with opts->skip_bad_rows. Unreadable, truncated or corrupt
  * gzip data is FERC_ERR_IO even with skip_bad_rows. An empty file, a file
  * with only a header, or no row of the selected usage are FERC_ERR_PARSE.
- * opts->size is ignored: CSV faces stay 48x48.
+ * FERC_USAGE_TEST reads every row and keeps those ferc_dataset_test_usage
+ * chooses. opts->size is ignored: CSV faces stay 48x48.
  *
  * Folder ROOT/<label>/ of .png, .jpg and .jpeg files (label folder names as
  * ferc_label_from_name; hidden entries and stray files at the top level are
  * ignored, an unknown label folder is an error): images are converted to
  * gray, resized (bilinear, no crop) to opts->size squared (0 = 48) and
  * rounded to uint8, in the order of (label, folder name, file name). Every
- * image counts as Training; opts->usage must be FERC_USAGE_ALL or
- * FERC_USAGE_TRAINING (others are FERC_ERR_ARG: folders have no Usage
- * column). An image that does not decode is an error naming it, or skipped
- * with skip_bad_rows. */
+ * image counts as Training; opts->usage must be FERC_USAGE_ALL,
+ * FERC_USAGE_TRAINING or FERC_USAGE_TEST (every image; others are
+ * FERC_ERR_ARG: folders have no Usage column). An image that does not decode
+ * is an error naming it, or skipped with skip_bad_rows. */
 ferc_status ferc_dataset_load(const char *path, const ferc_load_opts *opts, ferc_dataset *out,
                               ferc_error *err) {
+    return data_load(path, opts, NULL, NULL, out, NULL, err);
+}
+
+ferc_status data_load(const char *path, const ferc_load_opts *opts, data_face_fn fn, void *user,
+                      ferc_dataset *out, ferc_load_info *info, ferc_error *err) {
+    ferc_load_info own;
+    if (!info) info = &own;
+    *info = (ferc_load_info){.usage = FERC_USAGE_ALL};
     if (!out) return ferc_fail(err, FERC_ERR_ARG, "ferc_dataset_load: NULL output");
     memset(out, 0, sizeof *out);
     if (!path) return ferc_fail(err, FERC_ERR_ARG, "ferc_dataset_load: NULL path");
     ferc_load_opts o = {.usage = FERC_USAGE_ALL, .skip_bad_rows = 0, .size = 0};
     if (opts) o = *opts;
     if (o.usage != FERC_USAGE_ALL && o.usage != FERC_USAGE_TRAINING && o.usage != FERC_USAGE_PUBLICTEST &&
-        o.usage != FERC_USAGE_PRIVATETEST)
+        o.usage != FERC_USAGE_PRIVATETEST && o.usage != FERC_USAGE_TEST)
         return ferc_fail(err, FERC_ERR_ARG, "%s: unknown usage %d", path, o.usage);
+    info->usage = o.usage;
     struct stat s;
     if (stat(path, &s) != 0)
         return ferc_fail(err, FERC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    ferc_status st = S_ISDIR(s.st_mode) ? load_folder(path, &o, out, err) : load_csv(path, &o, out, err);
+    face_hook hk = {.fn = fn, .user = user};
+    ferc_status st = S_ISDIR(s.st_mode) ? load_folder(path, &o, &hk, out, info, err)
+                                        : load_csv(path, &o, out, info, err);
     if (st != FERC_OK) ferc_dataset_free(out);
     return st;
+}
+
+int ferc_dataset_test_usage(const ferc_load_info *info) {
+    if (!info || info->folder || !info->has_usage) return FERC_USAGE_ALL;
+    if (info->rows[FERC_USAGE_PUBLICTEST] > 0) return FERC_USAGE_PUBLICTEST;
+    if (info->rows[FERC_USAGE_PRIVATETEST] > 0) return FERC_USAGE_PRIVATETEST;
+    return -2;
+}
+
+int ferc_dataset_describe(const ferc_dataset *d, const ferc_load_info *info, char *buf, size_t cap) {
+    int n = d ? d->n : 0, len = 0;
+    int u = info ? info->usage : FERC_USAGE_ALL;
+    char note[256] = "";
+    if (info && !info->folder && !info->has_usage)
+        snprintf(note, sizeof note, "the file has no Usage column");
+    else if (info && !info->folder && u == FERC_USAGE_PRIVATETEST && info->rows[FERC_USAGE_PUBLICTEST] == 0)
+        snprintf(note, sizeof note, "the file has no PublicTest rows");
+    else if (info && info->folder && (info->detected > 0 || info->no_face > 0)) {
+        int k = snprintf(note, sizeof note, "found by detection in %d image%s", info->detected,
+                         info->detected == 1 ? "" : "s");
+        if (info->no_face > 0)
+            snprintf(note + k, sizeof note - (size_t)k, "; %d image%s without a face left out", info->no_face,
+                     info->no_face == 1 ? "" : "s");
+    }
+    len = snprintf(buf, cap, "%s: %d face%s%s%s%s", ferc_usage_name(u), n, n == 1 ? "" : "s", note[0] ? " (" : "",
+                   note, note[0] ? ")" : "");
+    return len;
 }
 
 void ferc_dataset_free(ferc_dataset *d) {

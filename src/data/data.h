@@ -18,8 +18,18 @@ void ferc_resize_bilinear_u8(const uint8_t *src, int sh, int sw, float *dst, int
  * like OpenCV INTER_LINEAR and PyTorch interpolate(bilinear). */
 void ferc_resize_bilinear(const float *src, int sh, int sw, float *dst, int dh, int dw);
 
-/* "Training" | "PublicTest" | "PrivateTest" | "all" of FERC_USAGE_*. */
-const char *ferc_usage_name(int usage);
+/* Loading with a say on what each folder image becomes (data.c; the
+ * detector's ferc_dataset_load_faces, src/detect/dataset.c, is the caller:
+ * data cannot call detect). fn, called from several threads at once with
+ * the decoded gray image, writes the size x size face into out and returns
+ * DATA_FACE_CROPPED, or returns DATA_FACE_WHOLE (the image is resized whole),
+ * DATA_FACE_NONE (no face: the image is left out and counted) or
+ * DATA_FACE_ERROR with err filled (the load stops, even with skip_bad_rows).
+ * fn NULL: every image whole (ferc_dataset_load). info may be NULL. */
+enum { DATA_FACE_ERROR = -1, DATA_FACE_NONE = 0, DATA_FACE_WHOLE = 1, DATA_FACE_CROPPED = 2 };
+typedef int (*data_face_fn)(void *user, const ferc_image *gray, int size, uint8_t *out, ferc_error *err);
+ferc_status data_load(const char *path, const ferc_load_opts *opts, data_face_fn fn, void *user,
+                      ferc_dataset *out, ferc_load_info *info, ferc_error *err);
 
 /* The transform of one image, drawn or given by hand. Forward meaning: the
  * content is rotated by `angle` degrees counter-clockwise about the centre,

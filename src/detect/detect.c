@@ -184,15 +184,19 @@ static int scan_all(const ferc_cascade *c, gray_image g, const float *scales, in
 }
 
 /* Clip the n grouped boxes b to the w x h image and drop empty ones, as
- * cv::CascadeClassifier; the first max_boxes go to boxes. Returns how many
- * there are. */
-static int clip_boxes(const ferc_box *b, int n, int w, int h, ferc_box *boxes, int max_boxes) {
+ * cv::CascadeClassifier; the first max_boxes go to boxes (and their group
+ * sizes nb to neighbors, when wanted). Returns how many there are. */
+static int clip_boxes(const ferc_box *b, const int *nb, int n, int w, int h, ferc_box *boxes, int *neighbors,
+                      int max_boxes) {
     int m = 0;
     for (int i = 0; i < n; i++) {
         int x0 = b[i].x > 0 ? b[i].x : 0, y0 = b[i].y > 0 ? b[i].y : 0;
         int x1 = b[i].x + b[i].w < w ? b[i].x + b[i].w : w, y1 = b[i].y + b[i].h < h ? b[i].y + b[i].h : h;
         if (x1 <= x0 || y1 <= y0) continue;
-        if (m < max_boxes) boxes[m] = (ferc_box){.x = x0, .y = y0, .w = x1 - x0, .h = y1 - y0};
+        if (m < max_boxes) {
+            boxes[m] = (ferc_box){.x = x0, .y = y0, .w = x1 - x0, .h = y1 - y0};
+            if (neighbors) neighbors[m] = nb[i];
+        }
         m++;
     }
     return m;
@@ -228,9 +232,9 @@ static ferc_status read_opts(const ferc_detect_opts *opts, ferc_detect_opts *o, 
     return FERC_OK;
 }
 
-ferc_status ferc_detect_faces_impl(const ferc_cascade *c, const uint8_t *gray, int w, int h, int stride,
-                                   const ferc_detect_opts *opts, ferc_box *boxes, int max_boxes, int *nfound,
-                                   int allow_simd, ferc_error *err) {
+ferc_status ferc_detect_faces_counted(const ferc_cascade *c, const uint8_t *gray, int w, int h, int stride,
+                                      const ferc_detect_opts *opts, ferc_box *boxes, int *neighbors, int max_boxes,
+                                      int *nfound, int allow_simd, ferc_error *err) {
     if (nfound) *nfound = 0;
     gray_image g = {.gray = gray, .w = w, .h = h, .stride = stride};
     ferc_status st = check_args(c, g, boxes, max_boxes, nfound, err);
@@ -245,15 +249,23 @@ ferc_status ferc_detect_faces_impl(const ferc_cascade *c, const uint8_t *gray, i
                          o.scale_factor, MAX_SCALES, w, h);
     if (ns == 0) return FERC_OK;
     boxlist all = {.b = NULL};
-    if (!scan_all(c, g, scales, ns, o.threads, allow_simd, &all)) {
+    int *nb = NULL;
+    if (!scan_all(c, g, scales, ns, o.threads, allow_simd, &all) ||
+        (all.n > 0 && !(nb = malloc(sizeof(int) * (size_t)all.n)))) {
         free(all.b);
         return ferc_fail(err, FERC_ERR_NOMEM, "ferc_detect_faces: out of memory");
     }
-    int n = ferc_group_boxes(all.b, all.n, o.min_neighbors, 0.2, NULL);
-    if (n < 0) { free(all.b); return ferc_fail(err, FERC_ERR_NOMEM, "ferc_detect_faces: out of memory"); }
-    *nfound = clip_boxes(all.b, n, w, h, boxes, max_boxes);
+    int n = ferc_group_boxes(all.b, all.n, o.min_neighbors, 0.2, nb);
+    if (n >= 0) *nfound = clip_boxes(all.b, nb, n, w, h, boxes, neighbors, max_boxes);
     free(all.b);
-    return FERC_OK;
+    free(nb);
+    return n < 0 ? ferc_fail(err, FERC_ERR_NOMEM, "ferc_detect_faces: out of memory") : FERC_OK;
+}
+
+ferc_status ferc_detect_faces_impl(const ferc_cascade *c, const uint8_t *gray, int w, int h, int stride,
+                                   const ferc_detect_opts *opts, ferc_box *boxes, int max_boxes, int *nfound,
+                                   int allow_simd, ferc_error *err) {
+    return ferc_detect_faces_counted(c, gray, w, h, stride, opts, boxes, NULL, max_boxes, nfound, allow_simd, err);
 }
 
 ferc_status ferc_detect_faces(const ferc_cascade *c, const uint8_t *gray, int w, int h, int stride,

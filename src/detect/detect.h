@@ -149,6 +149,13 @@ ferc_status ferc_detect_faces_impl(const ferc_cascade *c, const uint8_t *gray, i
                                    const ferc_detect_opts *opts, ferc_box *boxes, int max_boxes, int *nfound,
                                    int allow_simd, ferc_error *err);
 
+/* The same, and each face's group size (the raw detections merged into it,
+ * what min_neighbors filters on) into neighbors (room for max_boxes; NULL =
+ * not wanted): ferc_find_faces turns it into a confidence. */
+ferc_status ferc_detect_faces_counted(const ferc_cascade *c, const uint8_t *gray, int w, int h, int stride,
+                                      const ferc_detect_opts *opts, ferc_box *boxes, int *neighbors, int max_boxes,
+                                      int *nfound, int allow_simd, ferc_error *err);
+
 /* ---- library-internal parts of the API (not in include/ferc.h) ---- */
 
 /* The first readable of /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml,

@@ -6,9 +6,16 @@
  * File layout (little endian):
  *   "FERCMODL" u32 version u32 flags
  *   chunks: u32 tag, u64 length, payload   (ARCH SPEC INPT LABL PREP NORM PARM
- *                                           STAT HIST HSTF and, in checkpoints,
- *                                           TRST OPTM OPTV BSTP BSTS)
+ *                                           STAT HIST HSTF RCPE and, in
+ *                                           checkpoints, TRST OPTM OPTV BSTP BSTS)
  *   u32 crc32 of every byte before it
+ *
+ * A plain model is version 1. An ensemble (ensemble.c) is version 2, so
+ * that a ferc that predates ensembles refuses it by its version instead of
+ * misreading it: chunks ARCH ("ensemble"), RCPE (optional) and ENSM:
+ *   u32 count, u32 validation faces of the fit, f32 accuracy with equal
+ *   weights, f32 fitted accuracy; then per member u32 name length, name,
+ *   f32 weight, u64 length and a complete version-1 model file (own CRC).
  *
  * The chunk table below lists the chunks in file order with their writers
  * and the checks made while scanning; a reader per chunk then decodes it
@@ -26,6 +33,7 @@
 
 #define MODEL_MAGIC "FERCMODL"
 #define MODEL_VERSION 1u
+#define ENSEMBLE_VERSION 2u
 
 static int host_is_le(void) { uint16_t x = 1; unsigned char c; memcpy(&c, &x, 1); return c == 1; }
 
@@ -136,13 +144,44 @@ static void write_bsts(wbuf *b, const char *tag, const ferc_model *m, const ckpt
     if (ex && ex->best_params) put_floats(b, tag, ex->best_state, m->net.nstate);
 }
 
+/* the command that made the model: optional (older readers skip it) */
+static void write_rcpe(wbuf *b, const char *tag, const ferc_model *m, const ckpt_extra *ex) {
+    (void)ex;
+    if (m->recipe) put_string(b, tag, m->recipe);
+}
+
+static void serialise(const ferc_model *m, const ckpt_extra *ex, wbuf *b);
+
+/* The members as whole model files, written in place; the chunk's length
+ * is filled in once known. */
+static void write_ensm(wbuf *b, const char *tag, const ferc_model *m, const ckpt_extra *ex) {
+    (void)ex;
+    if (!m->nmembers) return;
+    const size_t at = b->n;
+    chunk(b, tag, 0);
+    put_u32(b, (uint32_t)m->nmembers); put_u32(b, (uint32_t)m->fit.nval);
+    put(b, &m->fit.acc_equal, 4); put(b, &m->fit.acc_fitted, 4);
+    for (int i = 0; i < m->nmembers; i++) {
+        const char *name = m->member_names[i];
+        put_u32(b, (uint32_t)strlen(name)); put(b, name, strlen(name));
+        put(b, &m->weights[i], 4);
+        const size_t len_at = b->n;
+        put_u64(b, 0);
+        serialise(m->members[i], NULL, b);
+        uint64_t len = b->n - len_at - 8;
+        if (!b->oom) memcpy(b->p + len_at, &len, 8);
+    }
+    uint64_t len = b->n - at - 12;
+    if (!b->oom) memcpy(b->p + at + 4, &len, 8);
+}
+
 /* ------------------------------------------------------------------------ */
 /* The chunk table                                                           */
 /* ------------------------------------------------------------------------ */
 
 typedef enum {
     C_ARCH, C_SPEC, C_INPT, C_LABL, C_PREP, C_NORM, C_PARM, C_STAT, C_HIST, C_HSTF,
-    C_TRST, C_OPTM, C_OPTV, C_BSTP, C_BSTS, C_COUNT
+    C_RCPE, C_TRST, C_OPTM, C_OPTV, C_BSTP, C_BSTS, C_ENSM, C_COUNT
 } chunk_id;
 
 /* A chunk's payload in the file read; p is NULL when the chunk is absent. */
@@ -152,8 +191,9 @@ typedef struct { const unsigned char *p; uint64_t len; } span;
 typedef struct {
     const char *path;
     ferc_error *err;
-    unsigned char *data;
+    const unsigned char *data;
     size_t n;
+    uint32_t version;
     span c[C_COUNT];
 } file_reader;
 
@@ -171,14 +211,16 @@ static ferc_status check_inpt(const file_reader *r, span s) {
 }
 
 /* In file order. size: the payload's exact size, 0 when it varies; check:
- * what else is refused while scanning, before the network is built. */
+ * what else is refused while scanning, before the network is built;
+ * ensemble: written for an ensemble too (the others only for a network). */
 static const struct chunk_kind {
     char tag[5];
     uint64_t size;
     ferc_status (*check)(const file_reader *r, span s);
     chunk_writer write;
+    int ensemble;
 } chunk_kinds[C_COUNT] = {
-    [C_ARCH] = {.tag = "ARCH", .check = check_arch, .write = write_arch},
+    [C_ARCH] = {.tag = "ARCH", .check = check_arch, .write = write_arch, .ensemble = 1},
     [C_SPEC] = {.tag = "SPEC", .write = write_spec},
     [C_INPT] = {.tag = "INPT", .size = 12, .check = check_inpt, .write = write_inpt},
     [C_LABL] = {.tag = "LABL", .write = write_labl},
@@ -188,11 +230,13 @@ static const struct chunk_kind {
     [C_STAT] = {.tag = "STAT", .write = write_stat},
     [C_HIST] = {.tag = "HIST", .write = write_hist},
     [C_HSTF] = {.tag = "HSTF", .write = write_hstf},
+    [C_RCPE] = {.tag = "RCPE", .write = write_rcpe, .ensemble = 1},
     [C_TRST] = {.tag = "TRST", .size = 52, .write = write_trst},
     [C_OPTM] = {.tag = "OPTM", .write = write_optm},
     [C_OPTV] = {.tag = "OPTV", .write = write_optv},
     [C_BSTP] = {.tag = "BSTP", .write = write_bstp},
     [C_BSTS] = {.tag = "BSTS", .write = write_bsts},
+    [C_ENSM] = {.tag = "ENSM", .write = write_ensm, .ensemble = 1},
 };
 
 /* Write to a temporary file, then rename: readers never see half a file. */
@@ -217,14 +261,22 @@ static ferc_status write_atomic(const char *path, const unsigned char *p, size_t
     return FERC_OK;
 }
 
+/* One whole file (header, chunks, CRC) appended to b. */
+static void serialise(const ferc_model *m, const ckpt_extra *ex, wbuf *b) {
+    const size_t start = b->n;
+    put(b, MODEL_MAGIC, 8); put_u32(b, m->nmembers ? ENSEMBLE_VERSION : MODEL_VERSION); put_u32(b, ex ? 1 : 0);
+    for (int k = 0; k < C_COUNT; k++)
+        if (!m->nmembers || chunk_kinds[k].ensemble) chunk_kinds[k].write(b, chunk_kinds[k].tag, m, ex);
+    uint32_t crc = b->oom ? 0 : (uint32_t)crc32(0L, b->p + start, (uInt)(b->n - start));
+    put_u32(b, crc);
+}
+
 ferc_status model_save_ex(const ferc_model *m, const char *path, const ckpt_extra *ex,
                           ferc_error *err) {
     if (!host_is_le()) return ferc_fail(err, FERC_ERR_INTERNAL, "model files are little endian; this host is not");
+    if (m->nmembers && ex) return ferc_fail(err, FERC_ERR_ARG, "%s: an ensemble has no checkpoint", path);
     wbuf b = {.p = NULL};
-    put(&b, MODEL_MAGIC, 8); put_u32(&b, MODEL_VERSION); put_u32(&b, ex ? 1 : 0);
-    for (int k = 0; k < C_COUNT; k++) chunk_kinds[k].write(&b, chunk_kinds[k].tag, m, ex);
-    uint32_t crc = (uint32_t)crc32(0L, b.p, (uInt)b.n);
-    put_u32(&b, crc);
+    serialise(m, ex, &b);
     if (b.oom) { free(b.p); return ferc_fail(err, FERC_ERR_NOMEM, "%s: out of memory while writing", path); }
     ferc_status st = write_atomic(path, b.p, b.n, err);
     free(b.p);
@@ -239,16 +291,18 @@ ferc_status ferc_model_save(const ferc_model *m, const char *path, ferc_error *e
 /* Reading                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* Magic, version and checksum. */
-static ferc_status check_envelope(const file_reader *r) {
+/* Magic, version (noted) and checksum. */
+static ferc_status check_envelope(file_reader *r) {
     const unsigned char *d = r->data;
     const size_t n = r->n;
     if (n == 0) return BAD(r, "%s: empty file, not a ferc model", r->path);
     if (n < 20 || memcmp(d, MODEL_MAGIC, 8) != 0) return BAD(r, "%s: not a ferc model file (bad magic)", r->path);
     uint32_t version, crc_stored;
     memcpy(&version, d + 8, 4);
-    if (version != MODEL_VERSION)
-        return BAD(r, "%s: model file version %u, this ferc reads version %u", r->path, version, MODEL_VERSION);
+    if (version != MODEL_VERSION && version != ENSEMBLE_VERSION)
+        return BAD(r, "%s: model file version %u, this ferc reads version %u (models) and %u (ensembles)", r->path,
+                   version, MODEL_VERSION, ENSEMBLE_VERSION);
+    r->version = version;
     memcpy(&crc_stored, d + n - 4, 4);
     if ((uint32_t)crc32(0L, d, (uInt)(n - 4)) != crc_stored)
         return BAD(r, "%s: checksum mismatch: the file is truncated or corrupted", r->path);
@@ -430,28 +484,121 @@ static ferc_status read_chunks(const file_reader *r, ferc_model *m, ckpt_extra *
     return read_ckpt_floats(r, m, ex);
 }
 
-ferc_status model_load_ex(const char *path, ferc_model **out, ckpt_extra *ex, ferc_error *err) {
-    *out = NULL;
-    if (ex) memset(ex, 0, sizeof *ex);
-    if (!host_is_le()) return ferc_fail(err, FERC_ERR_INTERNAL, "model files are little endian; this host is not");
-    file_reader r = {.path = path, .err = err};
-    ferc_status st = ferc_read_file(path, &r.data, &r.n, err);
-    if (st != FERC_OK) return st;
-    ferc_model *m = NULL;
-    if ((st = check_envelope(&r)) == FERC_OK && (st = scan_chunks(&r)) == FERC_OK &&
-        (st = build_model(&r, &m)) == FERC_OK)
-        st = read_chunks(&r, m, ex);
-    free(r.data);
+/* RCPE: the recipe, as text (any file version). */
+static ferc_status read_rcpe(const file_reader *r, ferc_model *m) {
+    const span s = r->c[C_RCPE];
+    if (!s.p) return FERC_OK;
+    if (s.len > (1u << 20) || memchr(s.p, 0, s.len)) return BAD(r, "%s: bad RCPE", r->path);
+    free(m->recipe);
+    if (!(m->recipe = malloc(s.len + 1))) return BAD(r, "%s: out of memory", r->path);
+    memcpy(m->recipe, s.p, s.len); m->recipe[s.len] = 0;
+    return FERC_OK;
+}
+
+static ferc_status load_bytes(const char *label, const unsigned char *data, size_t n, int depth,
+                              ferc_model **out, ckpt_extra *ex, ferc_error *err);
+
+/* An ENSM payload being read: the offset of the next field. */
+typedef struct { const file_reader *r; span s; size_t o; } ensm_cursor;
+
+static int take(ensm_cursor *c, void *dst, size_t n) {
+    if (n > c->s.len - c->o) return 0;
+    if (dst) memcpy(dst, c->s.p + c->o, n);
+    c->o += n;
+    return 1;
+}
+
+/* Member i of the ENSM payload: its name (allocated), weight and model. */
+static ferc_status read_member(ensm_cursor *c, int i, char **name, float *w, ferc_model **mem) {
+    const file_reader *r = c->r;
+    uint32_t nl;
+    uint64_t len;
+    if (!take(c, &nl, 4) || nl > 4096 || nl > c->s.len - c->o) return BAD(r, "%s: bad ENSM (member %d)", r->path, i + 1);
+    if (!(*name = malloc(nl + 1))) return BAD(r, "%s: out of memory", r->path);
+    take(c, *name, nl); (*name)[nl] = 0;
+    if (!take(c, w, 4) || !take(c, &len, 8) || len > c->s.len - c->o)
+        return BAD(r, "%s: bad ENSM (member %d)", r->path, i + 1);
+    if (!(*w >= 0 && *w <= 1)) return BAD(r, "%s: member %d has weight %g", r->path, i + 1, (double)*w);
+    char label[1200];
+    snprintf(label, sizeof label, "%.500s: member %d (%.500s)", r->path, i + 1, *name);
+    const unsigned char *p = c->s.p + c->o;
+    c->o += len;
+    return load_bytes(label, p, len, 1, mem, NULL, r->err);
+}
+
+/* A version-2 file: the members, then the ensemble made of them with the
+ * stored weights (already normalised: kept to the bit). */
+static ferc_status read_ensemble(const file_reader *r, ferc_model **out) {
+    ensm_cursor c = {.r = r, .s = r->c[C_ENSM], .o = 0};
+    uint32_t n, nval;
+    ferc_ensemble_fit fit;
+    if (!c.s.p) return BAD(r, "%s: incomplete ensemble file (missing ENSM)", r->path);
+    if (!take(&c, &n, 4) || !take(&c, &nval, 4) || !take(&c, &fit.acc_equal, 4) || !take(&c, &fit.acc_fitted, 4) ||
+        n < 1 || n > ENSEMBLE_MAX_MEMBERS)
+        return BAD(r, "%s: bad ENSM", r->path);
+    fit.nval = (int)nval;
+    ferc_model *mem[ENSEMBLE_MAX_MEMBERS] = {0};
+    char *names[ENSEMBLE_MAX_MEMBERS] = {0};
+    float w[ENSEMBLE_MAX_MEMBERS] = {0}, sum = 0;
+    ferc_status st = FERC_OK;
+    for (uint32_t i = 0; i < n && st == FERC_OK; i++) st = read_member(&c, (int)i, &names[i], &w[i], &mem[i]);
+    for (uint32_t i = 0; i < n; i++) sum += w[i];
+    if (st == FERC_OK && c.o != c.s.len) st = BAD(r, "%s: bad ENSM (%zu bytes left over)", r->path, (size_t)(c.s.len - c.o));
+    if (st == FERC_OK && !(fabsf(sum - 1.0f) < 1e-3f)) st = BAD(r, "%s: ensemble weights sum to %g, not 1", r->path, (double)sum);
     if (st != FERC_OK) {
-        if (ex) {
-            free(ex->load_m); free(ex->load_v); free(ex->load_best_params); free(ex->load_best_state);
-            ex->load_m = ex->load_v = ex->load_best_params = ex->load_best_state = NULL;
+        for (uint32_t i = 0; i < n; i++) { ferc_model_free(mem[i]); free(names[i]); }
+        return st;
+    }
+    ferc_error e2;
+    st = ensemble_new(mem, (const char *const *)names, w, (int)n, out, &e2);   /* takes the members */
+    for (uint32_t i = 0; i < n; i++) free(names[i]);
+    if (st != FERC_OK) return BAD(r, "%s: %s", r->path, e2.msg);
+    memcpy((*out)->weights, w, sizeof(float) * n);
+    (*out)->fit = fit;
+    return FERC_OK;
+}
+
+/* A whole file in memory (a member of an ensemble is one too, at depth 1). */
+static ferc_status load_bytes(const char *label, const unsigned char *data, size_t n, int depth,
+                              ferc_model **out, ckpt_extra *ex, ferc_error *err) {
+    file_reader r = {.path = label, .err = err, .data = data, .n = n};
+    ferc_model *m = NULL;
+    ferc_status st;
+    if ((st = check_envelope(&r)) == FERC_OK && (st = scan_chunks(&r)) == FERC_OK) {
+        if (r.version == MODEL_VERSION) {
+            if ((st = build_model(&r, &m)) == FERC_OK) st = read_chunks(&r, m, ex);
+        } else if (depth > 0) {
+            st = BAD(&r, "%s: is itself an ensemble", label);
+        } else if (ex) {
+            st = BAD(&r, "%s: is an ensemble, not a checkpoint", label);
+        } else {
+            st = read_ensemble(&r, &m);
         }
+    }
+    if (st == FERC_OK) st = read_rcpe(&r, m);
+    if (st != FERC_OK) {
         ferc_model_free(m);
         return st;
     }
     *out = m;
     return FERC_OK;
+}
+
+ferc_status model_load_ex(const char *path, ferc_model **out, ckpt_extra *ex, ferc_error *err) {
+    *out = NULL;
+    if (ex) memset(ex, 0, sizeof *ex);
+    if (!host_is_le()) return ferc_fail(err, FERC_ERR_INTERNAL, "model files are little endian; this host is not");
+    unsigned char *data;
+    size_t n;
+    ferc_status st = ferc_read_file(path, &data, &n, err);
+    if (st != FERC_OK) return st;
+    st = load_bytes(path, data, n, 0, out, ex, err);
+    free(data);
+    if (st != FERC_OK && ex) {
+        free(ex->load_m); free(ex->load_v); free(ex->load_best_params); free(ex->load_best_state);
+        ex->load_m = ex->load_v = ex->load_best_params = ex->load_best_state = NULL;
+    }
+    return st;
 }
 
 ferc_status ferc_model_load(const char *path, ferc_model **out, ferc_error *err) {

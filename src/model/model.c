@@ -1,6 +1,7 @@
 /* model.c — the model object: named architectures, creation, inference,
  * looking inside (activations, saliency, filters). Its file format is in
- * file.c. */
+ * file.c; ensembles (models made of models) in ensemble.c, which the calls
+ * here hand an ensemble to, so that callers need not tell them apart. */
 #include "model/model.h"
 #include "data/data.h"
 
@@ -89,19 +90,50 @@ void ferc_model_free(ferc_model *m) {
     net_free(&m->net);
     free(m->spec);
     free(m->hist);
+    free(m->recipe);
+    for (int i = 0; i < m->nmembers; i++) {
+        ferc_model_free(m->members[i]);
+        if (m->member_names) free(m->member_names[i]);
+    }
+    free(m->members);
+    free(m->member_names);
+    free(m->weights);
     free(m);
 }
 
 const char *ferc_model_arch(const ferc_model *m) { return m->arch; }
 const char *ferc_model_spec(const ferc_model *m) { return m->spec; }
 int ferc_model_input_size(const ferc_model *m) { return m->input_size; }
-size_t ferc_model_num_params(const ferc_model *m) { return m->net.nparams; }
-double ferc_model_flops(const ferc_model *m) { return net_flops(&m->net); }
 
+size_t ferc_model_num_params(const ferc_model *m) {
+    size_t n = m->net.nparams;
+    for (int i = 0; i < m->nmembers; i++) n += ferc_model_num_params(m->members[i]);
+    return n;
+}
+
+double ferc_model_flops(const ferc_model *m) {
+    double f = net_flops(&m->net);
+    for (int i = 0; i < m->nmembers; i++) f += ferc_model_flops(m->members[i]);
+    return f;
+}
+
+/* An ensemble answers with its first member's curves, so that a report,
+ * which needs curves, can be made of it. */
 int ferc_model_history(const ferc_model *m, const ferc_epoch_stats **hist) {
+    if (m->nmembers) return ferc_model_history(m->members[0], hist);
     if (hist) *hist = m->hist;
     return m->nhist;
 }
+
+ferc_status ferc_model_set_recipe(ferc_model *m, const char *recipe, ferc_error *err) {
+    char *c = NULL;
+    if (recipe && !(c = strdup(recipe))) return ferc_fail(err, FERC_ERR_NOMEM, "out of memory");
+    free(m->recipe);
+    m->recipe = c;
+    return FERC_OK;
+}
+
+const char *ferc_model_recipe(const ferc_model *m) { return m->recipe; }
 
 ferc_status model_set_history(ferc_model *m, const ferc_epoch_stats *h, int n, ferc_error *err) {
     ferc_epoch_stats *c = NULL;
@@ -128,6 +160,7 @@ static void normalise(const ferc_model *m, const float *x, float *dst, size_t n)
 ferc_status ferc_model_predict(ferc_model *m, const float *x, int n, float *probs, int threads,
                                ferc_error *err) {
     if (n <= 0) return FERC_OK;
+    if (m->nmembers) return ensemble_predict(m, x, n, probs, threads, err);
     const int S = m->input_size;
     const size_t per = (size_t)S * S;
     int chunk = n < 256 ? n : 256;
@@ -188,7 +221,9 @@ ferc_status ferc_model_prepare_rows(const ferc_model *m, const ferc_dataset *d, 
     return FERC_OK;
 }
 
+/* The looking-inside calls show an ensemble's first member. */
 int ferc_model_num_blocks(const ferc_model *m) {
+    if (m->nmembers) return ferc_model_num_blocks(m->members[0]);
     int b = 0;
     for (int i = 0; i < m->net.nlayers; i++) b += m->net.layers[i].kind == LAYER_MAXPOOL;
     return b;
@@ -196,6 +231,15 @@ int ferc_model_num_blocks(const ferc_model *m) {
 
 ferc_status ferc_model_activations(ferc_model *m, const float *x, int block, float *maps,
                                    size_t cap, int *c, int *h, int *w, ferc_error *err) {
+    if (m->nmembers) {   /* the first member, on its own view of the face */
+        ferc_model *f = m->members[0];
+        float *xf = malloc(sizeof(float) * (size_t)f->input_size * f->input_size);
+        if (!xf) return ferc_fail(err, FERC_ERR_NOMEM, "out of memory");
+        ferc_model_prepare(f, x, m->input_size, m->input_size, xf);
+        ferc_status st = ferc_model_activations(f, xf, block, maps, cap, c, h, w, err);
+        free(xf);
+        return st;
+    }
     int b = -1, li = -1;
     for (int i = 0; i < m->net.nlayers; i++)
         if (m->net.layers[i].kind == LAYER_MAXPOOL && ++b == block) { li = i - 1; break; }
@@ -219,6 +263,7 @@ ferc_status ferc_model_activations(ferc_model *m, const float *x, int block, flo
 
 ferc_status ferc_model_saliency(ferc_model *m, const float *x, int cls, float *grad,
                                 ferc_error *err) {
+    if (m->nmembers) return ensemble_saliency(m, x, cls, grad, err);
     if (cls < 0 || cls >= m->net.nclasses) return ferc_fail(err, FERC_ERR_ARG, "class %d out of range", cls);
     ferc_status st = net_reserve(&m->net, 1, 1, 1, err);
     if (st != FERC_OK) return st;
@@ -240,6 +285,7 @@ ferc_status ferc_model_saliency(ferc_model *m, const float *x, int cls, float *g
 
 ferc_status ferc_model_first_filters(const ferc_model *m, float *w, size_t cap, int *k, int *kh,
                                      int *kw, ferc_error *err) {
+    if (m->nmembers) return ferc_model_first_filters(m->members[0], w, cap, k, kh, kw, err);
     for (int i = 0; i < m->net.nlayers; i++) {
         const layer *l = &m->net.layers[i];
         if (l->kind != LAYER_CONV) continue;

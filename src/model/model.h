@@ -1,6 +1,6 @@
 /* model/model.h — the model object behind the public opaque handle, the
- * named architectures (model.c), and the model/checkpoint file format
- * (file.c); internal. */
+ * named architectures (model.c), ensembles of models (ensemble.c), and the
+ * model/checkpoint file format (file.c); internal. */
 #ifndef FERC_MODEL_H
 #define FERC_MODEL_H
 
@@ -18,7 +18,19 @@ struct ferc_model {
     ferc_net net;
     int nhist;
     ferc_epoch_stats *hist;
+    char *recipe;              /* the command that made the model, or NULL */
+    /* An ensemble (arch "ensemble", ensemble.c) has members instead of a
+     * network: net stays empty, input_size is the face every member
+     * preprocesses from, and the weights sum to 1. */
+    int nmembers;
+    ferc_model **members;
+    float *weights;
+    char **member_names;       /* the files they came from */
+    ferc_ensemble_fit fit;     /* how the weights were chosen */
 };
+
+/* The most members an ensemble holds. */
+#define ENSEMBLE_MAX_MEMBERS 64
 
 /* Spec and input size of a named architecture, NULL if unknown. */
 const char *arch_spec(const char *arch, int *input_size);
@@ -46,6 +58,18 @@ ferc_status model_save_ex(const ferc_model *m, const char *path, const ckpt_extr
                           ferc_error *err);
 ferc_status model_load_ex(const char *path, ferc_model **out, ckpt_extra *ex, ferc_error *err);
 
+/* ensemble.c: an ensemble of n members (taken over in every case: freed on
+ * failure), named names (may be NULL), weights (NULL = equal; normalised). */
+ferc_status ensemble_new(ferc_model **members, const char *const *names, const float *weights, int n,
+                         ferc_model **out, ferc_error *err);
+/* What model.c hands to ensemble.c when m is an ensemble. */
+ferc_status ensemble_predict(ferc_model *m, const float *x, int n, float *probs, int threads,
+                             ferc_error *err);
+ferc_status ensemble_saliency(ferc_model *m, const float *x, int cls, float *grad, ferc_error *err);
+/* The validation rows of ferc_train's stratified split of d (its
+ * val_fraction and seed) into val; scratch holds d->n ints. Returns how many. */
+int ensemble_validation_rows(const ferc_dataset *d, float frac, uint64_t seed, int *scratch, int *val);
+
 /* ---- library-internal parts of the API (not in include/ferc.h) ---- */
 
 /* A new model with freshly initialised weights (Glorot-uniform, as Keras). */
@@ -68,9 +92,6 @@ ferc_status ferc_model_first_filters(const ferc_model *m, float *w, size_t cap, 
  * dst (S, S): a bilinear resize, or, for a model trained on random crops, a
  * resize to its training size followed by a centre crop. */
 void ferc_model_prepare(const ferc_model *m, const float *src, int sh, int sw, float *dst);
-/* Side of the square face the model's preprocessing starts from: the input
- * size, or the size it was cropped from (48 for random-crop training). */
-int ferc_model_face_size(const ferc_model *m);
 /* The same for dataset rows [first, first+n): x (n, S, S). */
 ferc_status ferc_model_prepare_rows(const ferc_model *m, const ferc_dataset *d, int first, int n,
                                     float *x, ferc_error *err);

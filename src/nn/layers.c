@@ -430,13 +430,13 @@ static void dense_backward(layer *l, const float *in, const float *dout, float *
 
 /* ------------------------------------------------------------------------ */
 
-const layer_ops conv_ops = {"conv", conv_forward, conv_backward};
-const layer_ops bn_ops = {"bn", bn_forward, bn_backward};
-const layer_ops relu_ops = {"relu", relu_forward, relu_backward};
-const layer_ops pool_ops = {"pool", pool_forward, pool_backward};
-const layer_ops drop_ops = {"drop", drop_forward, drop_backward};
-const layer_ops flat_ops = {"flatten", flat_forward, flat_backward};
-const layer_ops dense_ops = {"dense", dense_forward, dense_backward};
+const layer_ops conv_ops = {.name = "conv", .forward = conv_forward, .backward = conv_backward};
+const layer_ops bn_ops = {.name = "bn", .forward = bn_forward, .backward = bn_backward};
+const layer_ops relu_ops = {.name = "relu", .forward = relu_forward, .backward = relu_backward};
+const layer_ops pool_ops = {.name = "pool", .forward = pool_forward, .backward = pool_backward};
+const layer_ops drop_ops = {.name = "drop", .forward = drop_forward, .backward = drop_backward};
+const layer_ops flat_ops = {.name = "flatten", .forward = flat_forward, .backward = flat_backward};
+const layer_ops dense_ops = {.name = "dense", .forward = dense_forward, .backward = dense_backward};
 
 /* ------------------------------------------------------------------------ */
 /* softmax cross-entropy: L = mean_i w_{y_i} (-log softmax(z_i)[y_i])          */

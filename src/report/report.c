@@ -73,6 +73,27 @@ ferc_status ferc_calibration_compute(const float *probs, const int *labels, int 
 /* Output folder: temp folder, file list, final move                        */
 /* ------------------------------------------------------------------------ */
 
+/* mkdtemp, but with mode 0777 less the umask, as mkdir gives (mkdtemp's
+ * 0700 would become the report folder itself when it is renamed into
+ * place: a page nobody else can read under umask 022). The last six X of
+ * tmpl are replaced by a name that does not exist yet; NULL with errno set
+ * on failure. */
+static char *make_temp_dir(char *tmpl) {
+    static const char digits[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    size_t len = strlen(tmpl);
+    if (len < 6 || strcmp(tmpl + len - 6, "XXXXXX") != 0) { errno = EINVAL; return NULL; }
+    uint64_t x = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull ^ (uint64_t)(ferc_now() * 1e9) ^ (uint64_t)(uintptr_t)tmpl;
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        uint64_t r = x >> 16;
+        for (int k = 0; k < 6; k++, r /= 62) tmpl[len - 6 + k] = digits[r % 62];
+        if (mkdir(tmpl, 0777) == 0) return tmpl;
+        if (errno != EEXIST) return NULL;
+    }
+    errno = EEXIST;
+    return NULL;
+}
+
 static ferc_status out_open(report_outdir *od, const char *dir, ferc_error *err) {
     memset(od, 0, sizeof *od);
     size_t len = strlen(dir);
@@ -90,7 +111,7 @@ static ferc_status out_open(report_outdir *od, const char *dir, ferc_error *err)
         snprintf(od->tmp, sizeof od->tmp, "%s.tmp-XXXXXX", od->dir);
         od->sibling = 1;
     }
-    if (!mkdtemp(od->tmp)) {
+    if (!make_temp_dir(od->tmp)) {
         int e = errno;
         od->tmp[0] = 0;
         if (od->sibling)

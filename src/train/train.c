@@ -7,7 +7,9 @@
  * ferc_train reads as its steps over one train_state: train_begin (options,
  * model, every buffer, the split, resumed state), then per epoch train_epoch
  * (the batches) and train_epoch_end (validation, history, kept weights,
- * checkpoint), then train_finish (best weights back, class offsets), and
+ * checkpoint, early stopping), then train_finish (best weights back, class
+ * offsets) or, when the caller asked to stop, train_interrupted (best weights
+ * back, the checkpoint of the last whole epoch left as the resume point), and
  * train_free on every path. Every buffer a step uses is allocated in
  * train_begin, so a step never allocates (only an epoch's end does: the
  * history copy and the checkpoint file). The lr schedules are in schedule.c,
@@ -71,6 +73,10 @@ typedef struct {
     float best_score;          /* validation figure of the kept weights */
     int best_epoch, start_epoch;
     ckpt_extra ex;             /* buffers of a loaded checkpoint */
+    /* the epochs this call ran, timed for the ETA of the whole run */
+    double run_secs, val_secs;
+    int run_epochs;
+    int stopped_early;         /* early stopping ended the run (now or in the checkpoint's) */
 } train_state;
 
 
@@ -177,10 +183,39 @@ static ferc_status check_options(const ferc_dataset *d, const ferc_train_opts *o
         return ferc_fail(err, FERC_ERR_ARG, "patience must be >= 1 and warm-up shorter than the run");
     if (!(o->label_smoothing >= 0 && o->label_smoothing < 1))
         return ferc_fail(err, FERC_ERR_ARG, "label smoothing must be in [0, 1)");
+    if (o->early_stop < 0) return ferc_fail(err, FERC_ERR_ARG, "early-stopping patience must be >= 0 (0 = off)");
     for (int i = 0; i < d->n; i++)
         if (d->label[i] < 0 || d->label[i] >= FERC_NUM_CLASSES)
             return ferc_fail(err, FERC_ERR_ARG, "row %d has label %d outside 0..6", i, d->label[i]);
     return FERC_OK;
+}
+
+/* How the user names a network: "seed2", or "spec:48:conv8 ..." for one
+ * without a name. */
+static const char *arch_label(const ferc_model *m, char *buf, size_t cap) {
+    if (strcmp(m->arch, "custom") != 0) return m->arch;
+    snprintf(buf, cap, "spec:%d:%s", m->input_size, m->spec);
+    return buf;
+}
+
+/* A resumed checkpoint must hold training state for the network o->arch
+ * names (a named one or a spec:), which then names the model. */
+static ferc_status check_resumed_arch(train_state *t, ferc_error *err) {
+    const ferc_train_opts *o = t->o;
+    if (!t->ex.has_train_state)
+        return ferc_fail(err, FERC_ERR_ARG, "%s: not a checkpoint (no training state)", o->checkpoint);
+    ferc_model *want = NULL;
+    ferc_status st = ferc_model_create(o->arch, o->seed, &want, err);
+    if (st != FERC_OK) return st;
+    if (strcmp(want->spec, t->m->spec) != 0 || want->input_size != t->m->input_size) {
+        char a[400], b[400];
+        st = ferc_fail(err, FERC_ERR_ARG, "%s: checkpoint is for another architecture: it trains %s, not %s",
+                       o->checkpoint, arch_label(t->m, a, sizeof a), arch_label(want, b, sizeof b));
+    } else {
+        snprintf(t->m->arch, sizeof t->m->arch, "%s", want->arch);   /* the same net, by its name */
+    }
+    ferc_model_free(want);
+    return st;
 }
 
 /* The model to train: the checkpoint's when resuming from one that exists
@@ -190,12 +225,7 @@ static ferc_status open_model(train_state *t, ferc_error *err) {
     ferc_status st;
     if (o->resume && o->checkpoint && access(o->checkpoint, F_OK) == 0) {
         if ((st = model_load_ex(o->checkpoint, &t->m, &t->ex, err)) != FERC_OK) return st;
-        int size = 0;
-        const char *spec = arch_spec(o->arch, &size);
-        if (!t->ex.has_train_state || (spec && (strcmp(spec, t->m->spec) != 0 || size != t->m->input_size)))
-            return ferc_fail(err, FERC_ERR_ARG, "%s: %s", o->checkpoint,
-                             t->ex.has_train_state ? "checkpoint is for another architecture" : "not a checkpoint (no training state)");
-        if (spec) snprintf(t->m->arch, sizeof t->m->arch, "%s", o->arch);   /* the same net, by its name */
+        if ((st = check_resumed_arch(t, err)) != FERC_OK) return st;
     } else if ((st = ferc_model_create(o->arch, o->seed, &t->m, err)) != FERC_OK) {
         return st;
     }
@@ -241,6 +271,12 @@ static ferc_status make_split(train_state *t, ferc_error *err) {
     qsort(t->val, (size_t)t->nval, sizeof(int), cmp_int);
     const int ntrain = t->ntrain, nval = t->nval;
     if (ntrain == 0) return ferc_fail(err, FERC_ERR_ARG, "no training rows left after the validation split");
+    if (nval == 0 && o->val_fraction > 0)
+        return ferc_fail(err, FERC_ERR_ARG, "a validation fraction of %g gives no validation face from these %d "
+                         "(each class gives round(%g x its faces), so a class needs %.0f faces for one): use more "
+                         "faces, a larger validation fraction, or 0 to train without validation",
+                         o->val_fraction, d->n, o->val_fraction, ceil(0.5 / o->val_fraction - 1e-6));
+    if (o->early_stop > 0 && nval == 0) return ferc_fail(err, FERC_ERR_ARG, "early stopping needs a validation split");
     if (o->select == FERC_SELECT_MACRO_F1 && nval == 0) return ferc_fail(err, FERC_ERR_ARG, "selecting on macro F1 needs a validation split");
     if (o->tune_class_bias && nval == 0) return ferc_fail(err, FERC_ERR_ARG, "tuning class offsets needs a validation split");
     t->nbatches = (ntrain + t->B - 1) / t->B;
@@ -262,6 +298,20 @@ static ferc_status make_split(train_state *t, ferc_error *err) {
         return ferc_balanced_sampler_init(&t->bal, t->tlabels, ntrain, err);
     }
     return FERC_OK;
+}
+
+static const char *select_name(const ferc_train_opts *o) {
+    return o->select == FERC_SELECT_MACRO_F1 ? "macro F1" : "accuracy";
+}
+
+/* Early stopping after epochs_done epochs (as Keras EarlyStopping: the
+ * epochs since the best one reach the patience); sets t->stopped_early.
+ * It depends only on what the checkpoint holds, so a resumed run stops where
+ * the uninterrupted one does, and resuming a stopped run trains no more. */
+static int stop_early(train_state *t, int epochs_done) {
+    const int p = t->o->early_stop;
+    t->stopped_early = p > 0 && t->nval && epochs_done > 0 && epochs_done - t->best_epoch >= p;
+    return t->stopped_early;
 }
 
 /* Where the epochs start: the checkpoint's generator, optimiser, kept
@@ -287,9 +337,17 @@ static void restore_or_seed(train_state *t) {
     if (ex->load_best_state) memcpy(t->best_s, ex->load_best_state, sizeof(float) * net->nstate);
     int nh = t->m->nhist < o->epochs ? t->m->nhist : o->epochs;
     if (nh) memcpy(t->hist, t->m->hist, sizeof *t->hist * (size_t)nh);
-    ferc_logf(o->log, o->log_user, FERC_LOG_INFO, "resuming from %s after epoch %d (best val acc %.4f at epoch %d)",
-            o->checkpoint, t->start_epoch, t->best_score, t->best_epoch);
+    if (t->nval)
+        ferc_logf(o->log, o->log_user, FERC_LOG_INFO, "resuming from %s after epoch %d (best validation %s %.4f at epoch %d)",
+                  o->checkpoint, t->start_epoch, select_name(o), t->best_score, t->best_epoch);
+    else
+        ferc_logf(o->log, o->log_user, FERC_LOG_INFO, "resuming from %s after epoch %d (no validation split)",
+                  o->checkpoint, t->start_epoch);
     if (t->start_epoch >= o->epochs) ferc_logf(o->log, o->log_user, FERC_LOG_INFO, "the checkpoint already has %d epochs", t->start_epoch);
+    else if (stop_early(t, t->start_epoch))
+        ferc_logf(o->log, o->log_user, FERC_LOG_INFO, "its run stopped early: no better validation %s in the %d "
+                  "epoch%s after epoch %d", select_name(o), t->start_epoch - t->best_epoch,
+                  t->start_epoch - t->best_epoch > 1 ? "s" : "", t->best_epoch);
 }
 
 static ferc_status train_begin(train_state *t, ferc_error *err) {
@@ -334,16 +392,34 @@ static void train_step(train_state *t, int bi) {
     t->seen += n;
 }
 
+/* The rest of the run after this epoch's batches: this epoch's validation
+ * and the later epochs, at the mean of the epochs this call has timed (at
+ * this epoch's speed, without validation, before the first one ends). */
+static double eta_after_batches(const train_state *t, int epoch, double ips) {
+    const int later = t->o->epochs - epoch - 1;
+    if (t->run_epochs)
+        return (t->val_secs + later * t->run_secs) / t->run_epochs;
+    return later * t->ntrain / ips;
+}
+
 static void report_batch(const train_state *t, int epoch, int bi, double now) {
     double ips = t->seen / (now - t->t0);
+    if (!(ips > 0)) ips = 1;
+    const double eta = (t->ntrain - t->seen) / ips;
     ferc_progress p = {.epoch = epoch + 1, .epochs = t->o->epochs, .batch = bi + 1, .batches = t->nbatches,
                        .loss = t->loss_sum / t->seen, .acc = (double)t->correct / t->seen,
-                       .images_per_s = ips, .eta_s = (t->ntrain - t->seen) / (ips > 0 ? ips : 1),
+                       .images_per_s = ips, .eta_s = eta, .eta_run_s = eta + eta_after_batches(t, epoch, ips),
                        .done = NULL, .improved = 0, .history = NULL, .nhistory = 0};
     t->o->progress(&p, t->o->progress_user);
 }
 
-static void train_epoch(train_state *t, int epoch) {
+static int stop_requested(const ferc_train_opts *o) {
+    return o->stop && o->stop(o->stop_user);
+}
+
+/* 0 when the caller asked to stop before a step: the epoch is abandoned
+ * (the last checkpoint is the resume point). */
+static int train_epoch(train_state *t, int epoch) {
     const ferc_train_opts *o = t->o;
     double last = 0;
     t->t0 = ferc_now();
@@ -353,6 +429,7 @@ static void train_epoch(train_state *t, int epoch) {
     const float epoch_lr = ferc_lr_plateau(o, t->hist, epoch);
     const long total_steps = (long)t->nbatches * o->epochs, warm = (long)t->nbatches * o->lr_warmup;
     for (int bi = 0; bi < t->nbatches; bi++) {
+        if (stop_requested(o)) return 0;
         t->opt.lr = ferc_lr_at(o, epoch_lr, (long)epoch * t->nbatches + bi, total_steps, warm);
         train_step(t, bi);
         double now = ferc_now();
@@ -361,6 +438,7 @@ static void train_epoch(train_state *t, int epoch) {
             report_batch(t, epoch, bi, now);
         }
     }
+    return 1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -368,8 +446,10 @@ static void train_epoch(train_state *t, int epoch) {
 /* ------------------------------------------------------------------------ */
 
 static ferc_epoch_stats *record_epoch(train_state *t, int epoch) {
-    double vloss = NAN, vacc = NAN, vf1 = NAN;
+    double vloss = NAN, vacc = NAN, vf1 = NAN;   /* NAN: no validation split */
+    double tv = ferc_now();
     if (t->nval) validate(t, &vloss, &vacc, &vf1);
+    t->val_secs += ferc_now() - tv;
     ferc_epoch_stats *h = &t->hist[epoch];
     h->epoch = epoch + 1;
     h->train_loss = (float)(t->loss_sum / t->seen); h->train_acc = (float)((double)t->correct / t->seen);
@@ -379,12 +459,16 @@ static ferc_epoch_stats *record_epoch(train_state *t, int epoch) {
     return h;
 }
 
-/* Keeps the weights when the selection figure beats the kept ones'. */
+/* Keeps the weights when the selection figure beats the kept ones', and
+ * every epoch's without a validation split (the last is kept). */
 static int keep_if_best(train_state *t, int epoch, const ferc_epoch_stats *h) {
     const ferc_net *net = t->net;
-    float score = !t->nval ? -h->train_loss : t->o->select == FERC_SELECT_MACRO_F1 ? h->val_macro_f1 : h->val_acc;
-    if (!(score > t->best_score)) return 0;
-    t->best_score = score; t->best_epoch = epoch + 1;
+    if (t->nval) {
+        float score = t->o->select == FERC_SELECT_MACRO_F1 ? h->val_macro_f1 : h->val_acc;
+        if (!(score > t->best_score)) return 0;
+        t->best_score = score;
+    }
+    t->best_epoch = epoch + 1;
     memcpy(t->best_p, net->params, sizeof(float) * net->nparams);
     memcpy(t->best_s, net->state, sizeof(float) * net->nstate);
     return 1;
@@ -401,13 +485,16 @@ static ferc_status train_epoch_end(train_state *t, int epoch, ferc_error *err) {
     const ferc_train_opts *o = t->o;
     const ferc_epoch_stats *h = record_epoch(t, epoch);
     int improved = keep_if_best(t, epoch, h);
+    t->run_secs += h->seconds;
+    t->run_epochs++;
     ferc_status st;
     if ((st = model_set_history(t->m, t->hist, epoch + 1, err)) != FERC_OK) return st;
     if (o->checkpoint && (st = save_checkpoint(t, epoch, err)) != FERC_OK) return st;
     if (o->progress) {
         ferc_progress p = {.epoch = epoch + 1, .epochs = o->epochs, .batch = t->nbatches, .batches = t->nbatches,
                            .loss = h->train_loss, .acc = h->train_acc, .images_per_s = t->seen / h->seconds,
-                           .eta_s = 0, .done = h, .improved = improved, .history = t->hist, .nhistory = epoch + 1};
+                           .eta_s = 0, .eta_run_s = (o->epochs - epoch - 1) * t->run_secs / t->run_epochs,
+                           .done = h, .improved = improved, .history = t->hist, .nhistory = epoch + 1};
         o->progress(&p, o->progress_user);
     }
     return FERC_OK;
@@ -436,14 +523,39 @@ static ferc_status tune_class_bias(train_state *t, ferc_error *err) {
     return FERC_OK;
 }
 
-/* The returned model holds the kept (best) weights. */
-static ferc_status train_finish(train_state *t, ferc_error *err) {
+static void restore_best(train_state *t) {
     ferc_net *net = t->net;
     memcpy(net->params, t->best_p, sizeof(float) * net->nparams);
     memcpy(net->state, t->best_s, sizeof(float) * net->nstate);
-    ferc_logf(t->o->log, t->o->log_user, FERC_LOG_INFO, "best validation %s %.4f at epoch %d",
-            t->o->select == FERC_SELECT_MACRO_F1 ? "macro F1" : "accuracy", t->best_score, t->best_epoch);
-    return t->o->tune_class_bias ? tune_class_bias(t, err) : FERC_OK;
+}
+
+/* The returned model holds the kept (best) weights. */
+static ferc_status train_finish(train_state *t, ferc_error *err) {
+    const ferc_train_opts *o = t->o;
+    restore_best(t);
+    if (!t->nval)
+        ferc_logf(o->log, o->log_user, FERC_LOG_INFO, "no validation split: kept the last epoch (%d)", t->best_epoch);
+    else
+        ferc_logf(o->log, o->log_user, FERC_LOG_INFO, "best validation %s %.4f at epoch %d%s", select_name(o),
+                  t->best_score, t->best_epoch, t->stopped_early ? " (stopped early; its weights restored)" : "");
+    return o->tune_class_bias ? tune_class_bias(t, err) : FERC_OK;
+}
+
+/* Stopped on request: the kept weights of the epochs done go back to the
+ * caller (without class offsets: the resumed run tunes them); the epoch
+ * running is abandoned, so the checkpoint of the last whole one resumes
+ * the run bit for bit. */
+static ferc_status train_interrupted(train_state *t, ferc_error *err) {
+    const ferc_train_opts *o = t->o;
+    const int done = t->m->nhist;
+    restore_best(t);
+    if (!done) return ferc_fail(err, FERC_ERR_INTERRUPTED, "interrupted in epoch 1, before any epoch ended: nothing to keep");
+    char where[64] = "after the last epoch";
+    if (done < o->epochs && !t->stopped_early) snprintf(where, sizeof where, "in epoch %d of %d", done + 1, o->epochs);
+    if (!o->checkpoint)
+        return ferc_fail(err, FERC_ERR_INTERRUPTED, "interrupted %s; kept the weights of epoch %d", where, t->best_epoch);
+    return ferc_fail(err, FERC_ERR_INTERRUPTED, "interrupted %s; kept the weights of epoch %d; %s resumes after epoch %d",
+                     where, t->best_epoch, o->checkpoint, done);
 }
 
 static void train_free(train_state *t) {
@@ -463,12 +575,17 @@ ferc_status ferc_train(const ferc_dataset *d, const ferc_train_opts *o, ferc_mod
     *out = NULL;
     train_state t = {.d = d, .o = o};
     ferc_status st = train_begin(&t, err);
-    for (int epoch = t.start_epoch; st == FERC_OK && epoch < o->epochs; epoch++) {
-        train_epoch(&t, epoch);
+    int stopped = 0;
+    for (int epoch = t.start_epoch; st == FERC_OK && epoch < o->epochs && !t.stopped_early; epoch++) {
+        if (!train_epoch(&t, epoch)) { stopped = 1; break; }
         st = train_epoch_end(&t, epoch, err);
+        if (st == FERC_OK && stop_early(&t, epoch + 1))
+            ferc_logf(o->log, o->log_user, FERC_LOG_INFO, "early stopping after epoch %d: no better validation %s "
+                      "for %d epoch%s", epoch + 1, select_name(o), o->early_stop, o->early_stop > 1 ? "s" : "");
     }
-    if (st == FERC_OK) st = train_finish(&t, err);
-    if (st == FERC_OK) { *out = t.m; t.m = NULL; }
+    if (st == FERC_OK && (stopped || stop_requested(o))) st = train_interrupted(&t, err);
+    else if (st == FERC_OK) st = train_finish(&t, err);
+    if (st == FERC_OK || (st == FERC_ERR_INTERRUPTED && t.m->nhist > 0)) { *out = t.m; t.m = NULL; }
     train_free(&t);
     return st;
 }
