@@ -18,6 +18,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_augment(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_ensemble(int argc, char **argv);
 
 /* Print "ferc: <msg>" to stderr and return 1 (or 2 for usage errors). */
 int cli_error(const ferc_error *err);
@@ -31,6 +32,9 @@ int cli_is(const char *arg, const char *opt);
 /* Parse numbers strictly; on failure print a usage error and return 0. */
 int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, int *out);
 int cli_float(const char *cmd, const char *opt, const char *s, double lo, double hi, float *out);
+/* --threads of every command: 0 = every core, else 1..1024; a negative or
+ * other value is a one-line usage error (returns 0), as cli_int. */
+int cli_threads(const char *cmd, const char *opt, const char *s, int *out);
 
 /* A one-line progress bar on stderr (only when stderr is a terminal, or
  * FERC_PROGRESS=1): "label [#####.....] 45% done/total extra". */
@@ -74,6 +78,14 @@ const char *cli_suggest(const char *word, const char *const *known);
  *   static const char *const options[] = {"--data", "--epochs", ..., NULL};
  *   ... else if (a[0] == '-' && a[1]) return cli_unknown_option("train", a, options); */
 int cli_unknown_option(const char *cmd, const char *arg, const char *const *known);
+
+/* s for a POSIX shell: as is when it holds only safe characters, else in
+ * single quotes ('\'' for a quote inside). */
+void cli_put_quoted(FILE *f, const char *s);
+/* "ferc ARGV[0] ARGV[1] ..." quoted as cli_put_quoted does: the command
+ * that made a model, stored in it as its recipe. malloc'd; NULL when out
+ * of memory. */
+char *cli_command_line(int argc, char **argv);
 
 /* Output files that appear whole or not at all: written under a hidden
  * temporary name beside the target (.NAME.XXXXXX.EXT) and renamed into place

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void help_pipeline(void);
+
 static void help(void) {
     printf(
         "usage: ferc augment --data FILE|DIR [--n 32] [--seed S] [--out grid.png] [augment options]\n"
@@ -51,14 +53,27 @@ static void help(void) {
         "  --interp MODE      bilinear (Keras order=1) | nearest (bilinear)\n"
         "  --preset NAME      none | seed2 (zoom 0.3, nearest) | fer (zoom 0.2, shift 0.1,\n"
         "                     rotation 10, flip)\n"
+        "  --erase P          random erasing (Zhong et al. 2017, as torchvision RandomErasing):\n"
+        "                     with probability P a rectangle of the SxS output is filled (0: off)\n"
+        "  --erase-scale LO,HI   its area as a fraction of the image (0.02,0.33)\n"
+        "  --erase-ratio LO,HI   its aspect height/width, log-uniform (0.3,3.3)\n"
+        "  --erase-value V    random (uniform values in [0,1), as the paper) | 0 (random)\n"
         "  --set KEY=VALUE    any config key (repeatable; --augment KEY=VALUE is the same)\n"
         "  --config FILE      read 'key = value' lines (keys: enabled preset zoom zoom_same\n"
         "                     shift shift_x shift_y rotation flip crop brightness contrast\n"
-        "                     fill cval interp; '#' comments); later options override it\n\n"
+        "                     fill cval interp erase erase_scale erase_ratio erase_value;\n"
+        "                     '#' comments); later options override it\n\n");
+    help_pipeline();
+}
+
+/* The second half of --help: how an image is transformed, --bench, examples. */
+static void help_pipeline(void) {
+    printf(
         "The pipeline per image: zoom, shift, rotation and flip are composed into one\n"
         "affine map about the image centre and sampled once (bilinear), the result is\n"
         "cropped or resized to SxS on the way, then brightness and contrast, clamped to\n"
-        "[0,1]. It runs on the fly in training (no augmented copies are stored).\n\n"
+        "[0,1], then random erasing. It runs on the fly in training (no augmented copies\n"
+        "are stored); 'ferc train --augment erase=0.25' uses the same keys.\n\n"
         "benchmark:\n"
         "  --bench            time the augmentation on one thread, 48x48 -> SxS, and print\n"
         "                     images/s (default options: zoom 0.3, shift 0.1, rotation 10,\n"
@@ -68,6 +83,7 @@ static void help(void) {
         "  ferc augment --data ../shared/data/fer2013/fer2013.csv.gz --n 32 --seed 2 --out grid.png\n"
         "  ferc augment --data ../shared/data/fer2013/fer2013.csv.gz --class disgust \\\n"
         "      --zoom 0.3 --shift 0.1 --rotation 15 --flip --crop --out disgust.png\n"
+        "  ferc augment --data ../shared/data/fer2013/fer2013.csv.gz --preset fer --erase 0.5 --out erase.png\n"
         "  ferc augment --bench --zoom 0.3 --flip --shift 0.1 --rotation 10\n");
 }
 
@@ -189,7 +205,8 @@ static int key_option(int argc, char **argv, int *i, ferc_augment_opts *o) {
         KEY("--shift-x", "shift_x"), KEY("--shift-y", "shift_y"), KEY("--rotation", "rotation"),
         FLAG("--flip", "flip"), FLAG("--crop", "crop"), KEY("--brightness", "brightness"),
         KEY("--contrast", "contrast"), KEY("--fill", "fill"), KEY("--cval", "cval"),
-        KEY("--interp", "interp"), KEY("--preset", "preset")};
+        KEY("--interp", "interp"), KEY("--preset", "preset"), KEY("--erase", "erase"),
+        KEY("--erase-scale", "erase_scale"), KEY("--erase-ratio", "erase_ratio"), KEY("--erase-value", "erase_value")};
 #undef KEY
 #undef FLAG
     const char *a = argv[*i];
@@ -209,6 +226,13 @@ static int key_option(int argc, char **argv, int *i, ferc_augment_opts *o) {
     }
     return 0;
 }
+
+static const char *const options[] = {
+    "--data", "--usage", "--class", "--n", "--versions", "--cols", "--scale", "--size", "--seed", "--out",
+    "--skip-bad-rows", "--zoom", "--zoom-same", "--shift", "--shift-x", "--shift-y", "--rotation", "--flip", "--crop",
+    "--brightness", "--contrast", "--fill", "--cval", "--interp", "--preset", "--erase", "--erase-scale",
+    "--erase-ratio", "--erase-value", "--set", "--augment", "--config",
+    "--augment-config", "--bench", "--bench-n", "--help", NULL};
 
 /* -1 to go on, else the exit code (after --help or an error). */
 static int parse_args(int argc, char **argv, aug_args *g) {
@@ -242,7 +266,7 @@ static int parse_args(int argc, char **argv, aug_args *g) {
             VAL();
             if (ferc_augment_load_config(v, &g->o, &err) != FERC_OK) return cli_error(&err);
             g->any_aug = 1;
-        } else return cli_usage_error("augment", "unknown option '%s'", a);
+        } else return cli_unknown_option("augment", a, options);
 #undef VAL
 #undef INT
     }

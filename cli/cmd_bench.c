@@ -47,6 +47,9 @@ typedef struct {
     float peak;
 } bench_args;
 
+static const char *const options[] = {"--arch", "--mode", "--batch", "--threads", "--images", "--warmup", "--seed",
+                                      "--peak", "--json", "--bf16", "--profile", "--help", NULL};
+
 /* -1 to go on, else the exit code (after --help or a usage error). */
 static int parse_args(int argc, char **argv, bench_args *b) {
     const char *cmd = argv[0];
@@ -64,12 +67,12 @@ static int parse_args(int argc, char **argv, bench_args *b) {
             b->mode = v;
         }
         else if (cli_is(a, "--batch")) { VAL(); if (!cli_int(cmd, "--batch", v, 1, 65536, &b->batch)) return 2; }
-        else if (cli_is(a, "--threads")) { VAL(); if (!cli_int(cmd, "--threads", v, 0, 1024, &b->threads)) return 2; }
+        else if (cli_is(a, "--threads")) { VAL(); if (!cli_threads(cmd, "--threads", v, &b->threads)) return 2; }
         else if (cli_is(a, "--images")) { VAL(); if (!cli_int(cmd, "--images", v, 1, 1 << 24, &b->images)) return 2; }
         else if (cli_is(a, "--warmup")) { VAL(); if (!cli_int(cmd, "--warmup", v, 0, 1 << 20, &b->warmup)) return 2; }
         else if (cli_is(a, "--seed")) { VAL(); if (!cli_int(cmd, "--seed", v, 0, 2147483647, &b->seed)) return 2; }
         else if (cli_is(a, "--peak")) { VAL(); if (!cli_float(cmd, "--peak", v, 1e-3, 1e6, &b->peak)) return 2; }
-        else return cli_usage_error(cmd, "unknown option '%s'", a);
+        else return cli_unknown_option(cmd, a, options);
 #undef VAL
     }
     return -1;

@@ -10,8 +10,6 @@
 #define DEFAULT_DATA "../shared/data/fer2013/fer2013.csv.gz"
 #define MAX_MEMBERS 64
 
-int cmd_ensemble(int argc, char **argv);
-
 static void help(void) {
     printf(
         "usage: ferc ensemble --out FILE [options] MODEL MODEL...\n\n"
@@ -36,7 +34,7 @@ static void help(void) {
         "  --seed N             with --fit-weights: the members' training seed (1)\n"
         "  --limit N            with --fit-weights: the first N Training rows, as 'ferc train --limit'\n"
         "  --skip-bad-rows      with --fit-weights: skip malformed rows instead of stopping\n"
-        "  --threads N          (all cores)\n"
+        "  --threads N          with --fit-weights: threads, 0 = every core (0)\n"
         "  --quiet              print only the saved file\n\n"
         "examples:\n"
         "  ferc ensemble --out models/ensemble.ferc models/seed.ferc models/seed2.ferc\n"
@@ -83,12 +81,15 @@ static int parse_option(int argc, char **argv, int *i, ens_args *a) {
     else if (cli_is(o, "--seed")) { VAL(); a->fit_only_set = 1; if (!cli_int("ensemble", o, v, 0, 2147483647, &a->seed)) return 12; }
     else if (cli_is(o, "--limit")) { VAL(); a->fit_only_set = 1; if (!cli_int("ensemble", o, v, 2, 1 << 30, &a->limit)) return 12; }
     else if (!strcmp(o, "--skip-bad-rows")) { a->skip_bad = 1; a->fit_only_set = 1; }
-    else if (cli_is(o, "--threads")) { VAL(); if (!cli_int("ensemble", o, v, 1, 1024, &a->threads)) return 12; }
+    else if (cli_is(o, "--threads")) { VAL(); if (!cli_threads("ensemble", o, v, &a->threads)) return 12; }
     else if (!strcmp(o, "--quiet")) a->quiet = 1;
     else return 0;
 #undef VAL
     return 1;
 }
+
+static const char *const options[] = {"--out", "--weights", "--fit-weights", "--data", "--val-fraction", "--seed",
+                                      "--limit", "--skip-bad-rows", "--threads", "--quiet", "--help", NULL};
 
 /* -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, ens_args *a) {
@@ -98,7 +99,7 @@ static int parse_args(int argc, char **argv, ens_args *a) {
         int r = parse_option(argc, argv, &i, a);
         if (r >= 10) return r - 10;
         if (r == 1) continue;
-        if (o[0] == '-' && o[1]) return cli_usage_error("ensemble", "unknown option '%s'", o);
+        if (o[0] == '-' && o[1]) return cli_unknown_option("ensemble", o, options);
         if (a->n == MAX_MEMBERS) return cli_usage_error("ensemble", "at most %d models", MAX_MEMBERS);
         a->members[a->n++] = o;
     }
@@ -144,20 +145,6 @@ static int fit(const ens_args *a, ferc_model *ens) {
     return 0;
 }
 
-/* The command line, stored in the file as its recipe. */
-static char *join_args(int argc, char **argv) {
-    size_t cap = 16;
-    for (int i = 0; i < argc; i++) cap += strlen(argv[i]) + 3;
-    char *s = malloc(cap), *p = s;
-    if (!s) return NULL;
-    p += sprintf(p, "ferc");
-    for (int i = 0; i < argc; i++) {
-        int quote = !argv[i][0] || strpbrk(argv[i], " \t\"'$\\") != NULL;
-        p += sprintf(p, quote ? " '%s'" : " %s", argv[i]);
-    }
-    return s;
-}
-
 int cmd_ensemble(int argc, char **argv) {
     ens_args a = {.val_fraction = 0.1f, .seed = 1};
     int rc = parse_args(argc, argv, &a);
@@ -165,7 +152,7 @@ int cmd_ensemble(int argc, char **argv) {
     ferc_model *ens = NULL;
     if ((rc = build(&a, &ens)) || (a.fit && (rc = fit(&a, ens)))) { ferc_model_free(ens); return rc; }
     ferc_error err = {0};
-    char *recipe = join_args(argc, argv);
+    char *recipe = cli_command_line(argc, argv);   /* stored in the file as its recipe */
     ferc_status st = ferc_model_set_recipe(ens, recipe, &err);
     free(recipe);
     if (st == FERC_OK) st = ferc_model_save(ens, a.out, &err);

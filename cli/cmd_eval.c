@@ -44,7 +44,7 @@ static void help(void) {
         "                   (ten crops for models trained on random crops)\n"
         "  --digits N       decimals in the report (2, as scikit-learn)\n"
         "  --skip-bad-rows  skip malformed rows instead of stopping\n"
-        "  --threads N      (all cores)\n\n"
+        "  --threads N      threads, 0 = every core (0)\n\n"
         "examples:\n"
         "  ferc eval --model models/seed.ferc --data ../shared/data/fer2013/fer2013.csv.gz\n"
         "  ferc eval --model models/seed2.ferc --data photos/ --detect   # photos/<label>/*.jpg\n");
@@ -55,6 +55,9 @@ typedef struct {
     int usage_code, json, threads, digits, skip_bad, tta;
     ferc_face_load_opts faces;
 } eval_args;
+
+static const char *const options[] = {"--model", "--data", "--usage", "--cascade", "--detect", "--no-detect", "--json",
+                                      "--tta", "--skip-bad-rows", "--digits", "--threads", "--help", NULL};
 
 /* -1 to go on, else the exit code (after --help or a usage error). */
 static int parse_args(int argc, char **argv, eval_args *a) {
@@ -72,8 +75,8 @@ static int parse_args(int argc, char **argv, eval_args *a) {
         else if (!strcmp(o, "--tta")) a->tta = 1;
         else if (!strcmp(o, "--skip-bad-rows")) a->skip_bad = 1;
         else if (cli_is(o, "--digits")) { VAL(); if (!cli_int("eval", o, v, 1, 10, &a->digits)) return 2; }
-        else if (cli_is(o, "--threads")) { VAL(); if (!cli_int("eval", o, v, 1, 1024, &a->threads)) return 2; }
-        else return cli_usage_error("eval", "unknown option '%s'", o);
+        else if (cli_is(o, "--threads")) { VAL(); if (!cli_threads("eval", o, v, &a->threads)) return 2; }
+        else return cli_unknown_option("eval", o, options);
 #undef VAL
     }
     if (!a->model) return cli_usage_error("eval", "--model FILE is required");

@@ -11,8 +11,10 @@ static void help(void) {
     printf("usage: ferc info MODEL\n\n"
            "Prints what a model file holds: its size on disk, architecture, layers, input\n"
            "size and preprocessing, parameter count, forward FLOPs per face, the kept epoch\n"
-           "(the epoch whose weights the file holds) with its validation figures, the\n"
-           "command that trained it (when the file stores one) and the training history.\n"
+           "(the epoch whose weights the file holds) with its validation figures (the last\n"
+           "epoch, and \"no validation split\" in the history, for a model trained with\n"
+           "--val-fraction 0), the command that trained it (when the file stores one:\n"
+           "'ferc train' and 'ferc ensemble' store theirs) and the training history.\n"
            "For an ensemble ('ferc ensemble'): each member's file name, architecture,\n"
            "input, parameters, kept epoch and weight, and how the weights were chosen.\n\n"
            "example:\n"
@@ -39,7 +41,8 @@ static void print_kept(const ferc_model *m) {
     const ferc_epoch_stats *h;
     int n = ferc_model_history(m, &h), by_f1, k = kept_epoch(m, &by_f1);
     if (!n) { printf("kept epoch: none (no training history)\n"); return; }
-    if (!k) { printf("kept epoch: unknown (trained without a validation split)\n"); return; }
+    /* without validation figures ferc train keeps every epoch's weights in turn: the last */
+    if (!k) { printf("kept epoch: %d of %d, the last (no validation split)\n", h[n - 1].epoch, n); return; }
     const ferc_epoch_stats *e = &h[k - 1];
     char f1[32] = "not recorded";   /* files written before macro F1 was */
     if (!isnan(e->val_macro_f1)) snprintf(f1, sizeof f1, "%.4f", e->val_macro_f1);
@@ -47,14 +50,28 @@ static void print_kept(const ferc_model *m) {
            e->epoch, n, by_f1 ? "macro F1" : "accuracy", e->val_acc, f1, e->val_loss);
 }
 
+/* "%.4f" of v, or what stands for it when it is not a number: the history
+ * stores NAN for figures it does not have, and nan never reaches the user. */
+static const char *fig(float v, const char *instead, char *buf, size_t cap) {
+    if (isfinite(v)) snprintf(buf, cap, "%.4f", (double)v);
+    else snprintf(buf, cap, "%s", instead);
+    return buf;
+}
+
 static void print_history(const ferc_model *m) {
     const ferc_epoch_stats *h;
     int n = ferc_model_history(m, &h);
     printf("history:    %d epochs\n", n);
     if (n) printf("  epoch   loss    acc     val_loss val_acc  val_f1   lr        seconds\n");
-    for (int i = 0; i < n; i++)
-        printf("  %5d  %.4f  %.4f  %.4f   %.4f  %.4f   %.2e  %7.1f\n", h[i].epoch, h[i].train_loss, h[i].train_acc,
-               h[i].val_loss, h[i].val_acc, h[i].val_macro_f1, h[i].lr, h[i].seconds);
+    for (int i = 0; i < n; i++) {
+        const ferc_epoch_stats *e = &h[i];
+        char loss[16], vl[16], vf[16], val[64];
+        if (isnan(e->val_acc)) snprintf(val, sizeof val, "%-26s", "no validation split");   /* --val-fraction 0 */
+        else snprintf(val, sizeof val, "%-6s   %.4f  %-6s   ", fig(e->val_loss, "-", vl, sizeof vl),
+                      (double)e->val_acc, fig(e->val_macro_f1, "-", vf, sizeof vf));   /* f1: older files have none */
+        printf("  %5d  %-6s  %.4f  %s%.2e  %7.1f\n", e->epoch, fig(e->train_loss, "diverged", loss, sizeof loss),
+               (double)e->train_acc, val, (double)e->lr, (double)e->seconds);
+    }
 }
 
 /* "48x48", or "44x44 (centre crop of 48x48)". */
@@ -97,21 +114,35 @@ static void print_members(const ferc_model *m) {
     }
 }
 
-int cmd_info(int argc, char **argv) {
-    if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        help();
-        return argc == 2 ? 0 : 2;
+/* The model file named on the command line: -1 to go on (*path set), else
+ * the exit code (after --help or a usage error). */
+static int parse_args(int argc, char **argv, const char **path) {
+    static const char *const options[] = {"--help", NULL};
+    if (argc < 2) { help(); return 2; }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
+        if (a[0] == '-' && a[1]) return cli_unknown_option("info", a, options);
+        if (*path) return cli_usage_error("info", "one MODEL file at a time ('%s' and '%s' given)", *path, a);
+        *path = a;
     }
+    return -1;
+}
+
+int cmd_info(int argc, char **argv) {
+    const char *path = NULL;
+    int rc = parse_args(argc, argv, &path);
+    if (rc >= 0) return rc;
     ferc_error err = {0};
     ferc_model *m;
     double t0 = ferc_now();
-    if (ferc_model_load(argv[1], &m, &err) != FERC_OK) return cli_error(&err);
+    if (ferc_model_load(path, &m, &err) != FERC_OK) return cli_error(&err);
     double dt = ferc_now() - t0;
     struct stat sb;
-    long long size = stat(argv[1], &sb) == 0 ? (long long)sb.st_size : -1;
+    long long size = stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
     char in[64];
     const int ens = ferc_model_num_members(m) > 0;
-    printf("model:      %s (loaded in %.1f ms)\n", argv[1], dt * 1e3);
+    printf("model:      %s (loaded in %.1f ms)\n", path, dt * 1e3);
     printf("file size:  %lld bytes (%.2f MB)\n", size, (double)size / 1e6);
     if (ens) printf("arch:       ensemble of %d models, the weighted mean of their probabilities\n", ferc_model_num_members(m));
     else printf("arch:       %s\nlayers:     %s\n", ferc_model_arch(m), ferc_model_spec(m));

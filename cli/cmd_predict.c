@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static void help_output(void);
+
 static void help(void) {
     printf(
         "usage: ferc predict [--model FILE] [options] IMAGE|DIR...\n\n"
@@ -67,7 +69,13 @@ static void help(void) {
         "                       /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml,\n"
         "                       from the Debian package opencv-data)\n"
         "  --threads N          detector threads, 0 = every core (0)\n"
-        "  -q, --quiet          no text on stdout (needs --csv FILE, --json or --annotate)\n\n"
+        "  -q, --quiet          no text on stdout (needs --csv FILE, --json or --annotate)\n\n");
+    help_output();
+}
+
+/* The second half of --help: how outputs are written, exit status, examples. */
+static void help_output(void) {
+    printf(
         "Every output (--csv, --json=FILE, --annotate) is checked before the first image:\n"
         "a folder that cannot be written stops the run at once. CSV and JSON files are\n"
         "written under a temporary name and renamed when the run ends; they are removed\n"

@@ -44,7 +44,7 @@ static void help(void) {
         "  --bins N         reliability-diagram bins (10)\n"
         "  --quantiles N    brightness / contrast groups (5)\n"
         "  --skip-bad-rows  skip malformed CSV rows instead of stopping\n"
-        "  --threads N      threads for the evaluation (all cores)\n"
+        "  --threads N      threads for the evaluation, 0 = every core (0)\n"
         "  --quiet          no progress messages on stderr (the rows line stays)\n\n"
         "Prints the path of index.html. Exit code 0 ok, 1 error (model without history,\n"
         "no rows for the usage, unwritable folder, ...), 2 usage error. The folder is\n"
@@ -68,6 +68,10 @@ typedef struct {
     ferc_report_opts ro;
 } report_args;
 
+static const char *const options[] = {"--model", "--data", "--usage", "--out", "--cascade", "--detect", "--no-detect",
+                                      "--faces", "--pairs", "--bins", "--quantiles", "--threads", "--skip-bad-rows",
+                                      "--quiet", "--help", NULL};
+
 /* -1 to go on, else the exit code (after --help or a usage error). */
 static int parse_args(int argc, char **argv, report_args *r) {
     ferc_report_opts *ro = &r->ro;
@@ -87,10 +91,10 @@ static int parse_args(int argc, char **argv, report_args *r) {
         else if (cli_is(a, "--pairs")) INT(1, 21, &ro->pairs);
         else if (cli_is(a, "--bins")) INT(1, FERC_MAX_CALIB_BINS, &ro->calib_bins);
         else if (cli_is(a, "--quantiles")) INT(1, 20, &ro->quantiles);
-        else if (cli_is(a, "--threads")) INT(1, 1024, &r->threads);
+        else if (cli_is(a, "--threads")) { VAL(); if (!cli_threads("report", a, v, &r->threads)) return 2; }
         else if (!strcmp(a, "--skip-bad-rows")) r->skip_bad = 1;
         else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) r->quiet = 1;
-        else return cli_usage_error("report", "unknown option '%s'", a);
+        else return cli_unknown_option("report", a, options);
 #undef VAL
 #undef INT
     }

@@ -7,7 +7,8 @@
  * folder is tried before the data is even loaded, and Ctrl-C (SIGINT) or
  * SIGTERM stops at the next step, saves the best model so far and prints
  * the command that resumes the run (the library polls a flag this file's
- * signal handler sets; it installs no handler itself). */
+ * signal handler sets; it installs no handler itself). The command line is
+ * stored in the model as its recipe, so that a file says how it was made. */
 #include "cli.h"
 
 #include <errno.h>
@@ -23,6 +24,7 @@
 #define DEFAULT_DATA "../shared/data/fer2013/fer2013.csv.gz"
 
 static void help_output(void);
+static void help_recipe(void);
 
 static void help(void) {
     printf(
@@ -54,12 +56,14 @@ static void help(void) {
         "  --labels sparse|onehot  cross-entropy on integer or one-hot labels (sparse)\n"
         "  --seed N             weights, split, shuffles and dropout (1); same seed and\n"
         "                       thread count give the same model bit for bit\n"
-        "  --threads N          (all cores)\n"
+        "  --threads N          threads, 0 = every core (0)\n"
         "  --bf16               convolutions after the first in bfloat16 (AVX512_BF16/AMX\n"
         "                       via oneDNN) with float32 master weights; float32 otherwise\n\n"
         "augmentation and class imbalance:\n"
         "  --augment KEY=VALUE  repeatable, e.g. --augment zoom=0.3 --augment fill=nearest\n"
-        "                       --augment flip (see 'ferc augment --help' for every key)\n"
+        "                       --augment flip (see 'ferc augment --help' for every key);\n"
+        "                       random erasing: --augment erase=0.25 [erase_scale=0.02,0.33\n"
+        "                       erase_ratio=0.3,3.3 erase_value=random|0]\n"
         "  --augment-config FILE  key = value lines\n"
         "  --class-weight balanced  loss weights n/(k*n_c) as scikit-learn\n"
         "  --balance oversample     draw each class equally often\n"
@@ -70,13 +74,32 @@ static void help(void) {
         "  --tune-class-bias    after training, add per-class offsets to the logits that\n"
         "                       maximise validation macro F1 (folded into the last bias)\n\n",
         DEFAULT_DATA);
+    help_recipe();
     help_output();
+}
+
+/* Mixing batches and averaging weights: all off unless asked for. */
+static void help_recipe(void) {
+    printf(
+        "mixing and weight averaging (off unless given):\n"
+        "  --mixup ALPHA        mixup (Zhang et al.): per batch lambda ~ Beta(ALPHA, ALPHA), each\n"
+        "                       face blended with a partner from the batch, targets (smoothed\n"
+        "                       first) mixed alike; 0.2-0.4 is usual (0 = off)\n"
+        "  --cutmix ALPHA       CutMix (Yun et al.): a box of the partner pasted in, lambda = the\n"
+        "                       face's own share; 1.0 is usual; with --mixup too, each mixed\n"
+        "                       batch picks one at random (0 = off)\n"
+        "  --mix-prob P         share of batches mixed (1); the training accuracy of a mixed\n"
+        "                       face counts its dominant label\n"
+        "  --ema DECAY          validate, select and save an exponential moving average of the\n"
+        "                       weights (decay min(DECAY, (1+t)/(10+t)) at step t), e.g. 0.999;\n"
+        "                       the checkpoint keeps it, so --resume needs the same --ema (off)\n\n");
 }
 
 static void help_output(void) {
     printf(
         "output:\n"
-        "  --out FILE           model file (model.ferc)\n"
+        "  --out FILE           model file (model.ferc); it stores this command line as its\n"
+        "                       recipe, which 'ferc info' prints\n"
         "  --checkpoint FILE    written atomically after every epoch (OUT.ckpt)\n"
         "  --resume             continue the run in the checkpoint (same --arch); without a\n"
         "                       checkpoint, start (refused when --out exists)\n"
@@ -100,6 +123,8 @@ static void help_output(void) {
         "             --augment rotation=10 --augment shift=0.1 --balance oversample --tune-class-bias \\\n"
         "             --threads 2 --out models/seed2.ferc   (models/seed2.ferc: 44 min)\n"
         "  ferc train --arch seed --epochs 100 --early-stop 5 --out seed-es.ferc\n"
+        "  ferc train --arch seed --epochs 30 --mixup 0.2 --cutmix 1.0 --mix-prob 0.5 --ema 0.999 \\\n"
+        "             --label-smoothing 0.1 --augment flip --augment erase=0.25 --out seed-recipe.ferc\n"
         "  ferc train --arch seed --epochs 30 --out seed.ferc --resume   (after Ctrl-C)\n"
         "  ferc train --limit 500 --epochs 2 --val-fraction 0 --out smoke.ferc --force\n",
         DEFAULT_DATA);
@@ -118,17 +143,25 @@ static const char *duration(double s, char *buf, size_t cap) {
     return buf;
 }
 
+/* A loss as "%.4f", or "diverged" when it is not a number (a learning rate
+ * too high): never "nan" in front of the user. */
+static const char *loss_text(float v, char *buf, size_t cap) {
+    if (isfinite(v)) snprintf(buf, cap, "%.4f", (double)v);
+    else snprintf(buf, cap, "diverged");
+    return buf;
+}
+
 /* The Keras-like line of a finished epoch; without a validation split (its
  * figures NAN) the val_ figures are left out, never printed as nan. */
 static void epoch_line(const ferc_progress *p) {
     const ferc_epoch_stats *h = p->done;
     const int has_val = !isnan(h->val_acc);
-    char eta[32];
-    fprintf(stderr, "Epoch %d/%d - %.1fs - %.0f img/s - loss: %.4f - accuracy: %.4f", h->epoch, p->epochs,
-            h->seconds, p->images_per_s, h->train_loss, h->train_acc);
+    char eta[32], l1[16], l2[16];
+    fprintf(stderr, "Epoch %d/%d - %.1fs - %.0f img/s - loss: %s - accuracy: %.4f", h->epoch, p->epochs,
+            h->seconds, p->images_per_s, loss_text(h->train_loss, l1, sizeof l1), h->train_acc);
     if (has_val)
-        fprintf(stderr, " - val_loss: %.4f - val_accuracy: %.4f - val_macro_f1: %.4f", h->val_loss, h->val_acc,
-                isnan(h->val_macro_f1) ? 0.0 : h->val_macro_f1);
+        fprintf(stderr, " - val_loss: %s - val_accuracy: %.4f - val_macro_f1: %.4f",
+                loss_text(h->val_loss, l2, sizeof l2), h->val_acc, isnan(h->val_macro_f1) ? 0.0 : h->val_macro_f1);
     fprintf(stderr, " - lr: %.2e", h->lr);
     if (p->epoch < p->epochs) fprintf(stderr, " - ETA %s", duration(p->eta_run_s, eta, sizeof eta));
     fprintf(stderr, "%s\n", has_val && p->improved ? "  (best)" : "");
@@ -138,11 +171,11 @@ static void on_progress(const ferc_progress *p, void *user) {
     train_ui *ui = user;
     if (ui->quiet && !(p->done && ui->plot_dir)) return;
     if (ui->quiet) goto plot;
-    char label[32], extra[160], e1[32], e2[32];
+    char label[32], extra[160], e1[32], e2[32], l[16];
     if (!p->done) {
         snprintf(label, sizeof label, "Epoch %d/%d", p->epoch, p->epochs);
-        snprintf(extra, sizeof extra, "loss %.4f acc %.4f  %.0f img/s  ETA %s, run %s", p->loss, p->acc,
-                 p->images_per_s, duration(p->eta_s, e1, sizeof e1), duration(p->eta_run_s, e2, sizeof e2));
+        snprintf(extra, sizeof extra, "loss %s acc %.4f  %.0f img/s  ETA %s, run %s", loss_text(p->loss, l, sizeof l),
+                 p->acc, p->images_per_s, duration(p->eta_s, e1, sizeof e1), duration(p->eta_run_s, e2, sizeof e2));
         cli_progress(label, p->batch, p->batches, extra);
         return;
     }
@@ -193,6 +226,22 @@ typedef struct {
     char ckbuf[4096];   /* the default checkpoint name */
 } train_args;
 
+/* --mixup, --cutmix, --mix-prob, --ema, as net_option answers. */
+static int recipe_option(int argc, char **argv, int *i, ferc_train_opts *o) {
+    const struct { const char *name; double lo, hi; float *dst; } opts[] = {
+        {.name = "--mixup", .lo = 0, .hi = 100, .dst = &o->mixup},
+        {.name = "--cutmix", .lo = 0, .hi = 100, .dst = &o->cutmix},
+        {.name = "--mix-prob", .lo = 0, .hi = 1, .dst = &o->mix_prob},
+        {.name = "--ema", .lo = 1e-6, .hi = 0.999999, .dst = &o->ema}};
+    const char *a = argv[*i], *v;
+    for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
+        if (!cli_is(a, opts[k].name)) continue;
+        if (!(v = cli_value(argc, argv, i, a))) return -1;
+        return cli_float("train", a, v, opts[k].lo, opts[k].hi, opts[k].dst) ? 1 : -1;
+    }
+    return 0;
+}
+
 /* Options of the network, the optimiser and its schedule: 1 when argv[*i]
  * was one (its value taken), 0 when it is not, -1 after a usage error. */
 static int net_option(int argc, char **argv, int *i, ferc_train_opts *o) {
@@ -238,7 +287,7 @@ static int net_option(int argc, char **argv, int *i, ferc_train_opts *o) {
     }
     if (cli_is(a, "--seed")) { int s; VAL(); if (!cli_int("train", a, v, 0, 2147483647, &s)) return -1; o->seed = (uint64_t)s; return 1; }
     if (cli_is(a, "--val-fraction")) FLT(0, 0.9, &o->val_fraction);
-    if (cli_is(a, "--threads")) INT(1, 1024, &o->threads);
+    if (cli_is(a, "--threads")) { VAL(); return cli_threads("train", a, v, &o->threads) ? 1 : -1; }
     if (!strcmp(a, "--bf16")) { o->bf16 = 1; return 1; }
     if (!strcmp(a, "--tune-class-bias")) { o->tune_class_bias = 1; return 1; }
     if (cli_is(a, "--select")) {
@@ -255,12 +304,21 @@ static int net_option(int argc, char **argv, int *i, ferc_train_opts *o) {
 #undef ONE_OF
 }
 
+static const char *const options[] = {
+    "--data", "--usage", "--skip-bad-rows", "--limit", "--val-fraction", "--arch", "--epochs", "--batch", "--lr",
+    "--lr-schedule", "--lr-min", "--lr-warmup", "--lr-factor", "--lr-patience", "--label-smoothing", "--optimizer",
+    "--mixup", "--cutmix", "--mix-prob", "--ema",
+    "--momentum", "--no-nesterov", "--weight-decay", "--labels", "--seed", "--threads", "--bf16", "--augment",
+    "--augment-config", "--class-weight", "--balance", "--select", "--early-stop", "--tune-class-bias", "--out",
+    "--checkpoint", "--resume", "--force", "--plot", "--quiet", "--help", NULL};
+
 /* -1 to go on, else the exit code (after --help or an error). */
 static int parse_args(int argc, char **argv, train_args *t) {
     ferc_error err = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
-        int net = net_option(argc, argv, &i, &t->o);
+        int net = recipe_option(argc, argv, &i, &t->o);   /* the mixes and the EMA */
+        if (!net) net = net_option(argc, argv, &i, &t->o);
 #define VAL() do { if (!(v = cli_value(argc, argv, &i, a))) return 2; } while (0)
         if (net) { if (net < 0) return 2; }
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
@@ -294,7 +352,7 @@ static int parse_args(int argc, char **argv, train_args *t) {
         }
         else if (cli_is(a, "--plot")) { VAL(); t->ui.plot_dir = v; }
         else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) t->ui.quiet = 1;
-        else return cli_usage_error("train", "unknown option '%s'", a);
+        else return cli_unknown_option("train", a, options);
 #undef VAL
     }
     return -1;
@@ -335,6 +393,8 @@ static int check_args(train_args *t) {
         return cli_usage_error("train", "--resume continues the checkpoint's run and --force starts over: pass one of them");
     if (t->o.early_stop && t->o.val_fraction == 0)
         return cli_usage_error("train", "--early-stop watches the validation split: it needs --val-fraction > 0");
+    if (t->o.mix_prob != 1.0f && !(t->o.mixup > 0 || t->o.cutmix > 0))
+        return cli_usage_error("train", "--mix-prob is the share of batches mixed: it needs --mixup or --cutmix");
     if (!t->data) {
         if (access(DEFAULT_DATA, R_OK) != 0) {
             fprintf(stderr, "ferc train: no --data given and %s is not there.\n"
@@ -517,28 +577,26 @@ static void print_saved(const train_args *t, const ferc_model *m, int interrupte
             by_f1 ? "macro_f1" : "accuracy", best, be, secs);
 }
 
-/* s for a POSIX shell: as is when it holds only safe characters, else in
- * single quotes. */
-static void put_quoted(FILE *f, const char *s) {
-    static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:=,+@%";
-    if (*s && strspn(s, safe) == strlen(s)) { fputs(s, f); return; }
-    fputc('\'', f);
-    for (; *s; s++) {
-        if (*s == '\'') fputs("'\\''", f);
-        else fputc(*s, f);
-    }
-    fputc('\'', f);
-}
-
 /* The command line as given (the program as it was invoked), without
  * --force, with --resume. */
 static void print_resume_command(const train_args *t) {
     fprintf(stderr, "to resume: ");
-    put_quoted(stderr, program_invocation_name);
+    cli_put_quoted(stderr, program_invocation_name);
     for (int i = 0; i < t->argc; i++)   /* argv[0] is "train" */
-        if (strcmp(t->argv[i], "--force") != 0) { fputc(' ', stderr); put_quoted(stderr, t->argv[i]); }
+        if (strcmp(t->argv[i], "--force") != 0) { fputc(' ', stderr); cli_put_quoted(stderr, t->argv[i]); }
     if (!t->o.resume) fputs(" --resume", stderr);
     fputc('\n', stderr);
+}
+
+/* The command line as the model's recipe ("ferc train --arch ..."), which
+ * `ferc info` prints. Without it (out of memory) the trained weights are
+ * still saved: a warning, not a failure. */
+static void set_recipe(const train_args *t, ferc_model *m) {
+    ferc_error err = {0};
+    char *recipe = cli_command_line(t->argc, t->argv);   /* argv[0] is "train" */
+    if (!recipe || ferc_model_set_recipe(m, recipe, &err) != FERC_OK)
+        fprintf(stderr, "ferc train: warning: the command line is not stored in %s (out of memory)\n", t->out);
+    free(recipe);
 }
 
 /* Ctrl-C or SIGTERM: the best model of the epochs done to --out (when an
@@ -551,6 +609,7 @@ static int save_interrupted(const train_args *t, ferc_model *m, const ferc_error
         return code;
     }
     ferc_error e2 = {0};
+    set_recipe(t, m);
     if (ferc_model_save(m, t->out, &e2) == FERC_OK) print_saved(t, m, 1, secs);
     else cli_error(&e2);
     ferc_model_free(m);
@@ -570,6 +629,7 @@ static int train_and_save(const train_args *t, ferc_dataset *d) {
     cli_progress_end();
     if (st == FERC_ERR_INTERRUPTED) return save_interrupted(t, m, &err, ferc_now() - tt);
     if (st != FERC_OK) return cli_error(&err);
+    set_recipe(t, m);
     if (ferc_model_save(m, t->out, &err) != FERC_OK) { ferc_model_free(m); return cli_error(&err); }
     if (t->ui.plot_dir) {
         const ferc_epoch_stats *h;

@@ -11,7 +11,6 @@
 #pragma weak cmd_bench
 #pragma weak cmd_augment
 #pragma weak cmd_report
-int cmd_ensemble(int argc, char **argv);   /* cmd_ensemble.c */
 
 static const struct { const char *name; int (*fn)(int, char **); const char *help; } cmds[] = {
     {.name = "train", .fn = cmd_train, .help = "train a network on FER2013 (CSV or image folders)"},

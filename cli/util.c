@@ -1,8 +1,9 @@
 /* util.c — what several subcommands share: option parsing (the face
  * finder's options included) with "did you mean" for typos, error and log
  * printing, the progress bar, the default model, the clocks, output files
- * that appear whole or not at all, and the result formats (CSV, JSON) of
- * predict and video. */
+ * that appear whole or not at all, the command line quoted for a shell (a
+ * model's recipe, train's resume command), and the result formats (CSV,
+ * JSON) of predict and video. */
 #include "cli.h"
 
 #include <errno.h>
@@ -72,6 +73,20 @@ int cli_float(const char *cmd, const char *opt, const char *s, double lo, double
     return 1;
 }
 
+/* One meaning everywhere: 0 = every core, as bench always had it; a
+ * negative count is a mistake worth naming rather than a range to decode. */
+int cli_threads(const char *cmd, const char *opt, const char *s, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 0 || v > 1024) {
+        cli_usage_error(cmd, "%s: '%s' is not a thread count: 0 (every core) or 1..1024", opt, s);
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}
+
 int cli_isatty_err(void) {
     const char *e = getenv("FERC_PROGRESS");
     if (e) return atoi(e) != 0;
@@ -128,7 +143,7 @@ int cli_face_option(int argc, char **argv, int *i, ferc_find_opts *o, const char
     if (cli_is(a, "--min-neighbors")) { VAL(); OK(cli_int(cmd, a, v, 0, 1000, &d->min_neighbors)); }
     if (cli_is(a, "--min-size")) { VAL(); OK(cli_int(cmd, a, v, 0, 100000, &d->min_size)); }
     if (cli_is(a, "--max-size")) { VAL(); OK(cli_int(cmd, a, v, 0, 100000, &d->max_size)); }
-    if (cli_is(a, "--threads")) { VAL(); OK(cli_int(cmd, a, v, 0, 1024, &d->threads)); }
+    if (cli_is(a, "--threads")) { VAL(); OK(cli_threads(cmd, a, v, &d->threads)); }
     if (cli_is(a, "--max-faces")) { VAL(); OK(cli_int(cmd, a, v, 1, 1000000, &o->max_faces)); }
     if (!strcmp(a, "--largest")) { o->largest = 1; return 1; }
     return 0;
@@ -215,6 +230,30 @@ int cli_unknown_option(const char *cmd, const char *arg, const char *const *know
     const char *s = cli_suggest(arg, known);
     if (s) return cli_usage_error(cmd, "unknown option '%s'; did you mean '%s'?", arg, s);
     return cli_usage_error(cmd, "unknown option '%s'", arg);
+}
+
+/* The characters a POSIX shell leaves alone in a word. */
+static const char shell_safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:=,+@%";
+
+void cli_put_quoted(FILE *f, const char *s) {
+    if (*s && strspn(s, shell_safe) == strlen(s)) { fputs(s, f); return; }
+    fputc('\'', f);
+    for (; *s; s++) {
+        if (*s == '\'') fputs("'\\''", f);
+        else fputc(*s, f);
+    }
+    fputc('\'', f);
+}
+
+char *cli_command_line(int argc, char **argv) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return NULL;
+    fputs("ferc", f);
+    for (int i = 0; i < argc; i++) { fputc(' ', f); cli_put_quoted(f, argv[i]); }
+    if (fclose(f) != 0) { free(buf); return NULL; }
+    return buf;
 }
 
 /* ---- output files ---- */

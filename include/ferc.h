@@ -327,6 +327,26 @@ typedef struct {
     int early_stop;            /* patience: stop when the selection figure has not improved
                                 * for this many epochs (the best weights are kept, as Keras
                                 * EarlyStopping(restore_best_weights=True)); 0 = off */
+    /* Mixup (Zhang et al. 2018) and CutMix (Yun et al. 2019), per training
+     * batch: lambda ~ Beta(alpha, alpha), each image paired with the image
+     * a random permutation of the batch gives it; mixup blends the two
+     * images, CutMix pastes a box of the partner (lambda becomes the share
+     * of the image's own pixels); the targets (label-smoothed first) are
+     * lambda own + (1 - lambda) partner's. With both on, each mixed batch
+     * picks one of them with probability 0.5. The training accuracy counts
+     * a mixed image against its dominant label. */
+    float mixup;               /* mixup alpha (0 = off) */
+    float cutmix;              /* CutMix alpha (0 = off) */
+    float mix_prob;            /* share of batches mixed when mixup or CutMix is on (1) */
+    /* Exponential moving average of the weights, updated after every
+     * optimiser step t with decay min(ema, (1 + t) / (10 + t)) (as
+     * tf.train.ExponentialMovingAverage with num_updates, so that short runs
+     * are not dominated by the initial weights); validation, the kept
+     * weights and so the returned model use the averaged weights with the
+     * live batch-norm statistics. The checkpoint carries the average (a
+     * resumed run is bit for bit the uninterrupted one; resuming needs the
+     * same choice of ema on or off). 0 = off, else in (0, 1), e.g. 0.999. */
+    float ema;
     ferc_progress_fn progress; void *progress_user;
     ferc_log_fn log; void *log_user;
     /* Polled between training steps (NULL = never): non-zero abandons the
@@ -431,9 +451,10 @@ ferc_status ferc_evaluate_tta(ferc_model *m, const ferc_dataset *d, int threads,
  * horizontal flip are composed into ONE affine map from output to source
  * pixels (inverse mapping), sampled once (bilinear, like scipy order=1, or
  * nearest) with a fill mode for points outside; the result is cropped or
- * resized to the output size on the way; then brightness and contrast, and a
- * clamp to [0,1]. No allocation: safe in the training step. The random draws
- * come only from the ferc_rng passed in (same seed, same images). */
+ * resized to the output size on the way; then brightness and contrast, a
+ * clamp to [0,1], and random erasing. No allocation: safe in the training
+ * step. The random draws come only from the ferc_rng passed in (same seed,
+ * same images); a transform that is off draws nothing. */
 
 /* Fill for points outside the source (Keras fill_mode, scipy.ndimage modes):
  *   nearest   aaaa|abcd|dddd   (Keras default)
@@ -459,6 +480,15 @@ typedef struct ferc_augment_opts {
     ferc_fill_mode fill;                /* nearest */
     float cval;                         /* value for FERC_FILL_CONSTANT, in [0,1] (0) */
     ferc_interp interp;                 /* bilinear */
+    /* Random erasing (Zhong et al. 2017, as torchvision RandomErasing), after
+     * everything above, on the output image: with probability `erase` a
+     * rectangle of area fraction uniform in [erase_scale_lo, _hi] and aspect
+     * h/w log-uniform in [erase_ratio_lo, _hi] (10 tries to fit, else
+     * nothing) is filled with uniform random values in [0,1) or zeros. */
+    float erase;                        /* probability (0 = off: no random draw) */
+    float erase_scale_lo, erase_scale_hi; /* 0.02, 0.33 */
+    float erase_ratio_lo, erase_ratio_hi; /* 0.3, 3.3 */
+    int erase_random;                   /* 1: random values (1); 0: zeros */
 } ferc_augment_opts;
 
 /* Everything off (enabled = 0, factors 1, fill nearest, bilinear). */
@@ -468,7 +498,9 @@ void ferc_augment_opts_default(ferc_augment_opts *o);
  * fer = zoom 0.2, shift 0.1, rotation 10, flip), zoom (z or lo,hi), zoom_same,
  * shift (f or fx,fy), shift_x, shift_y, rotation, flip, crop, brightness (b or
  * lo,hi), contrast (c or lo,hi), fill (nearest|constant|reflect|wrap), cval,
- * interp (bilinear|nearest). Setting a transform turns `enabled` on.
+ * interp (bilinear|nearest), erase (probability), erase_scale (lo,hi),
+ * erase_ratio (lo,hi), erase_value (random|0). Setting a transform turns
+ * `enabled` on.
  * FERC_ERR_ARG with a message on an unknown key or a bad value. */
 ferc_status ferc_augment_opts_parse(ferc_augment_opts *o, const char *setting, ferc_error *err);
 /* Read a config file of "key = value" lines (the keys above; '#' starts a

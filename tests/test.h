@@ -1,9 +1,12 @@
 /* test.h — the tiny test harness: TEST() registers a test at load time,
- * CHECK*() record failures without stopping, SKIP() marks a test skipped. */
+ * CHECK*() record failures without stopping, SKIP() marks a test skipped;
+ * and the temporary paths and whole-file reads and writes every test file
+ * uses (the CLI tests' process helpers are in cli_util.h). */
 #ifndef FERC_TEST_H
 #define FERC_TEST_H
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 
 typedef void (*test_fn)(void);
@@ -17,6 +20,18 @@ const char *test_fixture(const char *name);
 const char *test_fer_csv(void);
 /* A fresh temporary directory for this test (static buffer). */
 const char *test_tmpdir(void);
+
+/* Files, one helper for every test file (in test_main.c). dir/name in one
+ * of 8 rotating static buffers, so that a call may take several and dir
+ * may be an earlier result. */
+const char *test_path(const char *dir, const char *name);
+/* The whole file plus a NUL (len, when not NULL, gets the size without it);
+ * NULL when it cannot be read. void * so that text and byte callers need no
+ * cast; the caller frees it. */
+void *test_read(const char *path, size_t *len);
+/* Write n bytes (an empty file for n == 0); 1 when all were written. */
+int test_write(const char *path, const void *data, size_t n);
+int test_exists(const char *path);
 
 #define TEST(name)                                                            \
     static void name(void);                                                   \

@@ -20,14 +20,6 @@
 
 /* ---- helpers ---- */
 
-static char *dpath(const char *dir, const char *name) {
-    static char buf[8][4096];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
 /* Pixel k of synthetic row r. */
 static int pv(int r, int k) { return (r * 31 + k * 7) % 256; }
 
@@ -60,30 +52,11 @@ static void add_row(sbuf *b, const char *label, int r, int count, int bad_at, co
     sb_add(b, eol);
 }
 
-static void write_file(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return;
-    fwrite(data, 1, n, f);
-    fclose(f);
-}
-
 static void write_gz(const char *path, const void *data, size_t n) {
     gzFile g = gzopen(path, "wb");
     if (!g) return;
     gzwrite(g, data, (unsigned)n);
     gzclose(g);
-}
-
-static unsigned char *read_all(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    rewind(f);
-    unsigned char *b = malloc((size_t)sz + 1);
-    *n = fread(b, 1, (size_t)sz, f);
-    fclose(f);
-    return b;
 }
 
 static const char *usages5[5] = {"Training", "PublicTest", "PrivateTest", "Training", "PublicTest"};
@@ -121,8 +94,8 @@ TEST(data_csv_good_plain_gzip_crlf) {
     int all[5] = {0, 1, 2, 3, 4};
     for (int e = 0; e < 2; e++) {
         sbuf b = good_csv(eols[e]);
-        const char *pp = dpath(dir, "a.csv"), *pg = dpath(dir, "a.csv.gz");
-        write_file(pp, b.s, b.n);
+        const char *pp = test_path(dir, "a.csv"), *pg = test_path(dir, "a.csv.gz");
+        test_write(pp, b.s, b.n);
         write_gz(pg, b.s, b.n);
         const char *paths[2] = {pp, pg};
         for (int k = 0; k < 2; k++) {
@@ -143,10 +116,10 @@ TEST(data_csv_good_plain_gzip_crlf) {
     sb_add(&b, "emotion,pixels,Usage\n\n");
     add_row(&b, "0", 0, 2304, -1, NULL, "Training", "\n\n");
     add_row(&b, "1", 1, 2304, -1, NULL, "PublicTest", "");
-    write_file(dpath(dir, "b.csv"), b.s, b.n);
+    test_write(test_path(dir, "b.csv"), b.s, b.n);
     ferc_dataset d;
     ferc_error err;
-    CHECK_EQ_INT(ferc_dataset_load(dpath(dir, "b.csv"), NULL, &d, &err), FERC_OK);
+    CHECK_EQ_INT(ferc_dataset_load(test_path(dir, "b.csv"), NULL, &d, &err), FERC_OK);
     int two[2] = {0, 1};
     CHECK_EQ_INT(check_rows(&d, two, 2), 0);
     ferc_dataset_free(&d);
@@ -156,7 +129,7 @@ TEST(data_csv_good_plain_gzip_crlf) {
 TEST(data_csv_usage_selection) {
     const char *dir = test_tmpdir();
     sbuf b = good_csv("\n");
-    write_gz(dpath(dir, "u.csv.gz"), b.s, b.n);
+    write_gz(test_path(dir, "u.csv.gz"), b.s, b.n);
     free(b.s);
     struct { int usage; int rows[5]; int n; } cases[] = {
         {FERC_USAGE_TRAINING, {0, 3}, 2},
@@ -168,7 +141,7 @@ TEST(data_csv_usage_selection) {
         ferc_load_opts o = {cases[c].usage, 0, 0};
         ferc_dataset d;
         ferc_error err;
-        CHECK_EQ_INT(ferc_dataset_load(dpath(dir, "u.csv.gz"), &o, &d, &err), FERC_OK);
+        CHECK_EQ_INT(ferc_dataset_load(test_path(dir, "u.csv.gz"), &o, &d, &err), FERC_OK);
         CHECK_MSG(check_rows(&d, cases[c].rows, cases[c].n) == 0, "usage %s", ferc_usage_name(cases[c].usage));
         int counts[7];
         ferc_dataset_class_counts(&d, counts);
@@ -186,12 +159,12 @@ TEST(data_csv_no_usage_column) {
     sb_add(&b, "emotion,pixels\n");
     add_row(&b, "3", 0, 2304, -1, NULL, NULL, "\n");
     add_row(&b, "6", 1, 2304, -1, NULL, NULL, "\n");
-    write_file(dpath(dir, "n.csv"), b.s, b.n);
+    test_write(test_path(dir, "n.csv"), b.s, b.n);
     free(b.s);
     ferc_dataset d;
     ferc_error err;
     ferc_load_opts o = {FERC_USAGE_TRAINING, 0, 0};
-    CHECK_EQ_INT(ferc_dataset_load(dpath(dir, "n.csv"), &o, &d, &err), FERC_OK);
+    CHECK_EQ_INT(ferc_dataset_load(test_path(dir, "n.csv"), &o, &d, &err), FERC_OK);
     CHECK_EQ_INT(d.n, 2);
     if (d.n == 2) {
         CHECK_EQ_INT(d.label[0], 3); CHECK_EQ_INT(d.label[1], 6);
@@ -200,7 +173,7 @@ TEST(data_csv_no_usage_column) {
     }
     ferc_dataset_free(&d);
     o.usage = FERC_USAGE_PUBLICTEST;
-    CHECK_EQ_INT(ferc_dataset_load(dpath(dir, "n.csv"), &o, &d, &err), FERC_ERR_PARSE);
+    CHECK_EQ_INT(ferc_dataset_load(test_path(dir, "n.csv"), &o, &d, &err), FERC_ERR_PARSE);
     CHECK(strstr(err.msg, "PublicTest") != NULL);
     CHECK(strstr(err.msg, "n.csv") != NULL);
 }
@@ -230,9 +203,9 @@ TEST(data_csv_bad_rows) {
         add_row(&b, "1", 1, 2304, -1, NULL, "PublicTest", "\n");
         add_row(&b, cases[c].label, 2, cases[c].count, cases[c].bad_at, cases[c].bad, cases[c].usage, "\n");
         add_row(&b, "3", 3, 2304, -1, NULL, "Training", "\n");
-        const char *p = dpath(dir, c % 2 ? "bad.csv.gz" : "bad.csv");
+        const char *p = test_path(dir, c % 2 ? "bad.csv.gz" : "bad.csv");
         if (c % 2) write_gz(p, b.s, b.n);
-        else write_file(p, b.s, b.n);
+        else test_write(p, b.s, b.n);
         free(b.s);
         ferc_dataset d;
         ferc_error err;
@@ -264,47 +237,47 @@ TEST(data_csv_file_errors) {
     ferc_dataset d;
     ferc_error err;
 
-    CHECK_EQ_INT(ferc_dataset_load(dpath(dir, "missing.csv"), NULL, &d, &err), FERC_ERR_IO);
+    CHECK_EQ_INT(ferc_dataset_load(test_path(dir, "missing.csv"), NULL, &d, &err), FERC_ERR_IO);
     CHECK(strstr(err.msg, "missing.csv") && strstr(err.msg, "No such file"));
 
-    write_file(dpath(dir, "empty.csv"), "", 0);
-    CHECK_EQ_INT(ferc_dataset_load(dpath(dir, "empty.csv"), NULL, &d, &err), FERC_ERR_PARSE);
+    test_write(test_path(dir, "empty.csv"), "", 0);
+    CHECK_EQ_INT(ferc_dataset_load(test_path(dir, "empty.csv"), NULL, &d, &err), FERC_ERR_PARSE);
     CHECK(strstr(err.msg, "empty.csv") && strstr(err.msg, "empty"));
 
-    write_gz(dpath(dir, "empty.csv.gz"), "", 0);
-    CHECK_EQ_INT(ferc_dataset_load(dpath(dir, "empty.csv.gz"), NULL, &d, &err), FERC_ERR_PARSE);
+    write_gz(test_path(dir, "empty.csv.gz"), "", 0);
+    CHECK_EQ_INT(ferc_dataset_load(test_path(dir, "empty.csv.gz"), NULL, &d, &err), FERC_ERR_PARSE);
     CHECK(strstr(err.msg, "empty") != NULL);
 
-    write_file(dpath(dir, "hdr.csv"), "emotion,pixels,Usage\r\n", 22);
-    CHECK_EQ_INT(ferc_dataset_load(dpath(dir, "hdr.csv"), NULL, &d, &err), FERC_ERR_PARSE);
+    test_write(test_path(dir, "hdr.csv"), "emotion,pixels,Usage\r\n", 22);
+    CHECK_EQ_INT(ferc_dataset_load(test_path(dir, "hdr.csv"), NULL, &d, &err), FERC_ERR_PARSE);
     CHECK(strstr(err.msg, "hdr.csv") && strstr(err.msg, "no rows"));
 
     /* No header: the first line is a data row. */
     sbuf b = {0};
     add_row(&b, "0", 0, 2304, -1, NULL, "Training", "\n");
-    write_file(dpath(dir, "nohdr.csv"), b.s, b.n);
+    test_write(test_path(dir, "nohdr.csv"), b.s, b.n);
     free(b.s);
-    CHECK_EQ_INT(ferc_dataset_load(dpath(dir, "nohdr.csv"), NULL, &d, &err), FERC_ERR_PARSE);
+    CHECK_EQ_INT(ferc_dataset_load(test_path(dir, "nohdr.csv"), NULL, &d, &err), FERC_ERR_PARSE);
     CHECK(strstr(err.msg, "nohdr.csv:1:") && strstr(err.msg, "header"));
 
     /* No rows of the chosen usage. */
     b = (sbuf){0};
     sb_add(&b, "emotion,pixels,Usage\n");
     add_row(&b, "0", 0, 2304, -1, NULL, "Training", "\n");
-    write_file(dpath(dir, "train.csv"), b.s, b.n);
+    test_write(test_path(dir, "train.csv"), b.s, b.n);
     free(b.s);
     ferc_load_opts o = {FERC_USAGE_PRIVATETEST, 0, 0};
-    CHECK_EQ_INT(ferc_dataset_load(dpath(dir, "train.csv"), &o, &d, &err), FERC_ERR_PARSE);
+    CHECK_EQ_INT(ferc_dataset_load(test_path(dir, "train.csv"), &o, &d, &err), FERC_ERR_PARSE);
     CHECK(strstr(err.msg, "train.csv") && strstr(err.msg, "PrivateTest"));
 
     /* Every row malformed, skipped: still an error (nothing to load). */
     b = (sbuf){0};
     sb_add(&b, "emotion,pixels,Usage\n");
     add_row(&b, "9", 0, 2304, -1, NULL, "Training", "\n");
-    write_file(dpath(dir, "allbad.csv"), b.s, b.n);
+    test_write(test_path(dir, "allbad.csv"), b.s, b.n);
     free(b.s);
     o = (ferc_load_opts){FERC_USAGE_ALL, 1, 0};
-    CHECK_EQ_INT(ferc_dataset_load(dpath(dir, "allbad.csv"), &o, &d, &err), FERC_ERR_PARSE);
+    CHECK_EQ_INT(ferc_dataset_load(test_path(dir, "allbad.csv"), &o, &d, &err), FERC_ERR_PARSE);
     CHECK(strstr(err.msg, "allbad.csv") != NULL);
 
     /* A line over the 1 MiB limit: an error, or skipped. */
@@ -317,11 +290,11 @@ TEST(data_csv_file_errors) {
     free(big);
     sb_add(&b, ",Training\n");
     add_row(&b, "4", 4, 2304, -1, NULL, "Training", "\n");
-    write_file(dpath(dir, "long.csv"), b.s, b.n);
+    test_write(test_path(dir, "long.csv"), b.s, b.n);
     free(b.s);
-    CHECK_EQ_INT(ferc_dataset_load(dpath(dir, "long.csv"), NULL, &d, &err), FERC_ERR_PARSE);
+    CHECK_EQ_INT(ferc_dataset_load(test_path(dir, "long.csv"), NULL, &d, &err), FERC_ERR_PARSE);
     CHECK(strstr(err.msg, "long.csv:2:") != NULL);
-    CHECK_EQ_INT(ferc_dataset_load(dpath(dir, "long.csv"), &o, &d, &err), FERC_OK);
+    CHECK_EQ_INT(ferc_dataset_load(test_path(dir, "long.csv"), &o, &d, &err), FERC_OK);
     CHECK_EQ_INT(d.n, 1);
     CHECK_EQ_INT(d.skipped, 1);
     if (d.n == 1) { CHECK_EQ_INT(d.label[0], 4); CHECK_EQ_INT(d.pix[7], pv(4, 7)); }
@@ -333,11 +306,11 @@ TEST(data_csv_truncated_gzip) {
     sbuf b = {0};
     sb_add(&b, "emotion,pixels,Usage\n");
     for (int r = 0; r < 40; r++) add_row(&b, "2", r, 2304, -1, NULL, "Training", "\n");
-    const char *full = dpath(dir, "full.csv.gz");
+    const char *full = test_path(dir, "full.csv.gz");
     write_gz(full, b.s, b.n);
     free(b.s);
     size_t n;
-    unsigned char *z = read_all(full, &n);
+    unsigned char *z = test_read(full, &n);
     if (!z) { CHECK(0); return; }
     ferc_dataset d;
     ferc_error err;
@@ -349,8 +322,8 @@ TEST(data_csv_truncated_gzip) {
      * data all inflates but the stream is incomplete. */
     size_t cuts[2] = {n / 2, n - 8};
     for (int c = 0; c < 2; c++) {
-        const char *p = dpath(dir, "cut.csv.gz");
-        write_file(p, z, cuts[c]);
+        const char *p = test_path(dir, "cut.csv.gz");
+        test_write(p, z, cuts[c]);
         ferc_status st = ferc_dataset_load(p, NULL, &d, &err);
         CHECK_MSG(st == FERC_ERR_IO, "cut %d: status %d (%s)", c, st, err.msg);
         CHECK_MSG(strstr(err.msg, "cut.csv.gz") && strstr(err.msg, "truncated"), "cut %d: %s", c, err.msg);
@@ -362,16 +335,16 @@ TEST(data_csv_truncated_gzip) {
     }
     /* Corrupt (a flipped byte inside the deflate data): an error too. */
     z[n / 2] ^= 0x55;
-    write_file(dpath(dir, "bad.csv.gz"), z, n);
-    ferc_status st = ferc_dataset_load(dpath(dir, "bad.csv.gz"), NULL, &d, &err);
+    test_write(test_path(dir, "bad.csv.gz"), z, n);
+    ferc_status st = ferc_dataset_load(test_path(dir, "bad.csv.gz"), NULL, &d, &err);
     CHECK(st == FERC_ERR_IO || st == FERC_ERR_PARSE);
     CHECK_MSG(strstr(err.msg, "bad.csv.gz:") == strstr(err.msg, "bad.csv.gz") && strstr(err.msg, "bad.csv.gz"),
               "path missing or repeated: %s", err.msg);
     /* A gzip header followed by garbage. */
     unsigned char junk[64] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
     for (int i = 10; i < 64; i++) junk[i] = (unsigned char)(i * 73);
-    write_file(dpath(dir, "junk.csv.gz"), junk, sizeof junk);
-    CHECK_EQ_INT(ferc_dataset_load(dpath(dir, "junk.csv.gz"), NULL, &d, &err), FERC_ERR_IO);
+    test_write(test_path(dir, "junk.csv.gz"), junk, sizeof junk);
+    CHECK_EQ_INT(ferc_dataset_load(test_path(dir, "junk.csv.gz"), NULL, &d, &err), FERC_ERR_IO);
     CHECK_MSG(strstr(err.msg, "junk.csv.gz:1: ") != NULL, "%s", err.msg);
     if (st == FERC_OK) ferc_dataset_free(&d);
     free(z);
@@ -379,7 +352,7 @@ TEST(data_csv_truncated_gzip) {
 
 /* ---- image folders ---- */
 
-static void mkdirs(const char *dir, const char *sub) { mkdir(dpath(dir, sub), 0700); }
+static void mkdirs(const char *dir, const char *sub) { mkdir(test_path(dir, sub), 0700); }
 
 static void save_gray_png(const char *path, int w, int h, const uint8_t *px) {
     ferc_image im = {w, h, 1, (uint8_t *)px};
@@ -437,17 +410,17 @@ static void make_folder(const char *root) {
     uint8_t ramp[48 * 48], flat[60 * 30];
     for (int i = 0; i < 48 * 48; i++) ramp[i] = (uint8_t)((i * 37 + 11) % 256);
     memset(flat, 90, sizeof flat);
-    save_gray_png(dpath(root, "neutral/b.png"), 48, 48, ramp);
-    save_gray_png(dpath(root, "neutral/a.png"), 60, 30, flat);          /* non-square */
+    save_gray_png(test_path(root, "neutral/b.png"), 48, 48, ramp);
+    save_gray_png(test_path(root, "neutral/a.png"), 60, 30, flat);          /* non-square */
     uint8_t rgb[16 * 16 * 3];
     for (int i = 0; i < 16 * 16; i++) { rgb[3 * i] = 100; rgb[3 * i + 1] = 150; rgb[3 * i + 2] = 200; }
-    save_jpeg(dpath(root, "3/smile.JPG"), 16, 16, 3, rgb);             /* luma 141 */
+    save_jpeg(test_path(root, "3/smile.JPG"), 16, 16, 3, rgb);             /* luma 141 */
     uint8_t g10[10 * 10];
     memset(g10, 33, sizeof g10);
-    save_gray_png(dpath(root, "Angry/x.png"), 10, 10, g10);
-    write_file(dpath(root, "Angry/readme.txt"), "not an image", 12);  /* ignored: extension */
-    write_file(dpath(root, "labels.txt"), "stray", 5);                 /* ignored: top-level file */
-    save_gray_png(dpath(root, ".hidden/y.png"), 10, 10, g10);          /* ignored: hidden */
+    save_gray_png(test_path(root, "Angry/x.png"), 10, 10, g10);
+    test_write(test_path(root, "Angry/readme.txt"), "not an image", 12);  /* ignored: extension */
+    test_write(test_path(root, "labels.txt"), "stray", 5);                 /* ignored: top-level file */
+    save_gray_png(test_path(root, ".hidden/y.png"), 10, 10, g10);          /* ignored: hidden */
 }
 
 TEST(data_folder_load) {
@@ -521,13 +494,13 @@ TEST(data_folder_errors) {
     ferc_error err;
 
     /* A non-image with an image extension, and a truncated JPEG. */
-    write_file(dpath(root, "3/fake.png"), "plain text", 10);
+    test_write(test_path(root, "3/fake.png"), "plain text", 10);
     uint8_t px[64 * 64];
     for (int i = 0; i < 64 * 64; i++) px[i] = (uint8_t)((i * 7919u) >> 3);
-    save_jpeg(dpath(root, "neutral/c.jpg"), 64, 64, 1, px);
+    save_jpeg(test_path(root, "neutral/c.jpg"), 64, 64, 1, px);
     size_t n;
-    unsigned char *b = read_all(dpath(root, "neutral/c.jpg"), &n);
-    if (b) { write_file(dpath(root, "neutral/c.jpg"), b, n / 2); free(b); }
+    unsigned char *b = test_read(test_path(root, "neutral/c.jpg"), &n);
+    if (b) { test_write(test_path(root, "neutral/c.jpg"), b, n / 2); free(b); }
 
     ferc_status st = ferc_dataset_load(root, NULL, &d, &err);
     CHECK_EQ_INT(st, FERC_ERR_DECODE);

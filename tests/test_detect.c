@@ -34,14 +34,6 @@ ferc_status ferc_detect_faces_impl(const ferc_cascade *c, const uint8_t *gray, i
 #define CASCADE_DIR "/usr/share/opencv4/haarcascades/"
 #define PYTHON "/usr/bin/python3"
 
-static char *tpath(const char *dir, const char *name) {
-    static char buf[4][1024];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
 static int write_text(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
     if (!f) return 0;
@@ -415,7 +407,7 @@ TEST(detect_live_opencv_on_fer_composites) {
         }
         char name[64];
         snprintf(name, sizeof name, "composite%d.png", t);
-        const char *png = tpath(dir, name);
+        const char *png = test_path(dir, name);
         ferc_image im = {W, H, 1, canvas};
         CHECK_EQ_INT(ferc_image_save_png(png, &im, &err), FERC_OK);
         char cmd[2048];
@@ -479,7 +471,7 @@ static const char *ALLPASS_OLD =
 
 TEST(detect_scan_grid_hand_computed) {
     const char *dir = test_tmpdir();
-    const char *files[2] = {tpath(dir, "allpass_new.xml"), tpath(dir, "allpass_old.xml")};
+    const char *files[2] = {test_path(dir, "allpass_new.xml"), test_path(dir, "allpass_old.xml")};
     CHECK(write_text(files[0], ALLPASS_NEW) && write_text(files[1], ALLPASS_OLD));
     /* 24x24 checkerboard of 2x2 cells: at scale 1 every window's inner 2x2
      * straddles four cells; halved (scale 2, exact 2x2 means) it becomes a
@@ -607,31 +599,31 @@ TEST(detect_cascade_load_errors) {
     ferc_cascade *c = (ferc_cascade *)1;
     ferc_error err;
     /* missing: names the file and the Debian package */
-    CHECK_EQ_INT(ferc_cascade_load(tpath(dir, "nope.xml"), &c, &err), FERC_ERR_IO);
+    CHECK_EQ_INT(ferc_cascade_load(test_path(dir, "nope.xml"), &c, &err), FERC_ERR_IO);
     CHECK(c == NULL);
     CHECK(strstr(err.msg, "nope.xml") != NULL);
     CHECK(strstr(err.msg, "opencv-data") != NULL);
     /* not XML */
-    const char *p = tpath(dir, "junk.xml");
+    const char *p = test_path(dir, "junk.xml");
     CHECK(write_text(p, "this is not xml\n"));
     CHECK_EQ_INT(ferc_cascade_load(p, &c, &err), FERC_ERR_PARSE);
     CHECK(strstr(err.msg, "junk.xml") != NULL);
     /* truncated XML: the file name and a line number */
     char *half = malloc(4000);
     snprintf(half, 4000, "%.*s", (int)(strlen(ALLPASS_NEW) / 2), ALLPASS_NEW);
-    p = tpath(dir, "half.xml");
+    p = test_path(dir, "half.xml");
     CHECK(write_text(p, half));
     CHECK_EQ_INT(ferc_cascade_load(p, &c, &err), FERC_ERR_PARSE);
     CHECK(strstr(err.msg, "half.xml:") != NULL);
     free(half);
     /* a DTD (entity expansion) is refused */
-    p = tpath(dir, "dtd.xml");
+    p = test_path(dir, "dtd.xml");
     CHECK(write_text(p, "<?xml version=\"1.0\"?>\n<!DOCTYPE x [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;\">]>\n"
                         "<opencv_storage><c><stageType>&b;</stageType></c></opencv_storage>\n"));
     CHECK_EQ_INT(ferc_cascade_load(p, &c, &err), FERC_ERR_PARSE);
     CHECK(strstr(err.msg, "DTD") != NULL);
     /* XML but not a cascade */
-    p = tpath(dir, "other.xml");
+    p = test_path(dir, "other.xml");
     CHECK(write_text(p, "<?xml version=\"1.0\"?>\n<opencv_storage>\n<x><y>1</y></x>\n</opencv_storage>\n"));
     CHECK_EQ_INT(ferc_cascade_load(p, &c, &err), FERC_ERR_PARSE);
     CHECK(strstr(err.msg, "other.xml") != NULL);
@@ -639,7 +631,7 @@ TEST(detect_cascade_load_errors) {
     char *lbp = strdup(ALLPASS_NEW);
     char *ft = strstr(lbp, "HAAR");
     memcpy(ft, "LBP ", 4);
-    p = tpath(dir, "lbp.xml");
+    p = test_path(dir, "lbp.xml");
     CHECK(write_text(p, lbp));
     CHECK_EQ_INT(ferc_cascade_load(p, &c, &err), FERC_ERR_PARSE);
     CHECK(strstr(err.msg, "LBP") != NULL && strstr(err.msg, "lbp.xml") != NULL);
@@ -652,7 +644,7 @@ TEST(detect_cascade_load_errors) {
     char *bad = strdup(ALLPASS_NEW);
     char *r = strstr(bad, "0 0 2 4 2.");
     memcpy(r, "3 0 2 4 2.", 10);
-    p = tpath(dir, "outside.xml");
+    p = test_path(dir, "outside.xml");
     CHECK(write_text(p, bad));
     CHECK_EQ_INT(ferc_cascade_load(p, &c, &err), FERC_ERR_PARSE);
     CHECK(strstr(err.msg, "outside") != NULL);
@@ -661,7 +653,7 @@ TEST(detect_cascade_load_errors) {
     bad = strdup(ALLPASS_NEW);
     r = strstr(bad, "0 -1 0 -1.0e+09");
     memcpy(r, "0 -5 0 -1.0e+09", 15);
-    p = tpath(dir, "leaf.xml");
+    p = test_path(dir, "leaf.xml");
     CHECK(write_text(p, bad));
     CHECK_EQ_INT(ferc_cascade_load(p, &c, &err), FERC_ERR_PARSE);
     CHECK(strstr(err.msg, "leaf.xml:") != NULL);
@@ -670,7 +662,7 @@ TEST(detect_cascade_load_errors) {
     bad = strdup(ALLPASS_NEW);
     r = strstr(bad, "0.5</stageThreshold>");
     memcpy(r, "x.5", 3);
-    p = tpath(dir, "nan.xml");
+    p = test_path(dir, "nan.xml");
     CHECK(write_text(p, bad));
     CHECK_EQ_INT(ferc_cascade_load(p, &c, &err), FERC_ERR_PARSE);
     CHECK(strstr(err.msg, "not a number") != NULL);

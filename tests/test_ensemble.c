@@ -9,52 +9,22 @@
  * two models trained here, and `ferc info`'s file size, kept epoch and
  * recipe. */
 #include "test.h"
+#include "cli_util.h"
 #include "ferc.h"
 #include "data/data.h"
 #include "model/model.h"
 
-#include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
 /* ------------------------------------------------------------------------ */
-
-static const char *tp(const char *dir, const char *name) {
-    static char buf[8][2100];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%.1000s/%.1000s", dir, name);
-    return buf[k];
-}
-
-static unsigned char *read_all(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    rewind(f);
-    unsigned char *d = malloc((size_t)sz + 1);
-    *n = fread(d, 1, (size_t)sz, f);
-    d[*n] = 0;
-    fclose(f);
-    return d;
-}
-
-static void write_all(const char *path, const unsigned char *d, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return;
-    fwrite(d, 1, n, f);
-    fclose(f);
-}
 
 /* The CRC of the whole file again, after a deliberate change inside it. */
 static void fix_crc(unsigned char *d, size_t n) {
@@ -132,7 +102,7 @@ TEST(ensemble_probs_are_weighted_mean_of_members) {
     CHECK_MSG(maxdiff <= 1e-6, "ensemble vs weighted mean of members: max diff %g", maxdiff);
     CHECK_MSG(spread > 1e-3, "the members should disagree (max %g) for the test to mean anything", spread);
     /* saved and loaded: the same probabilities, to the bit */
-    const char *path = tp(test_tmpdir(), "e.ferc");
+    const char *path = test_path(test_tmpdir(), "e.ferc");
     CHECK_EQ_INT(ferc_model_set_recipe(e, "ferc ensemble --out e.ferc a.ferc b.ferc c.ferc", &err), FERC_OK);
     CHECK_EQ_INT(ferc_model_save(e, path, &err), FERC_OK);
     ferc_model *e2 = NULL;
@@ -229,23 +199,23 @@ TEST(ensemble_file_refused_when_damaged) {
     ferc_model_free(m[2]);
     const char *names[2] = {"first.ferc", "second.ferc"};
     CHECK_EQ_INT(ferc_ensemble_create(m, names, NULL, 2, &e, &err), FERC_OK);
-    const char *dir = test_tmpdir(), *path = tp(dir, "e.ferc"), *p2 = tp(dir, "bad.ferc");
+    const char *dir = test_tmpdir(), *path = test_path(dir, "e.ferc"), *p2 = test_path(dir, "bad.ferc");
     CHECK_EQ_INT(ferc_model_save(e, path, &err), FERC_OK);
     ferc_model_free(e);
     size_t n;
-    unsigned char *d = read_all(path, &n);
+    unsigned char *d = test_read(path, &n);
     if (!d) { CHECK(d != NULL); return; }
     uint32_t version;
     memcpy(&version, d + 8, 4);
     CHECK_EQ_INT(version, 2);   /* a ferc without ensembles refuses it by its version */
     size_t cuts[] = {0, 10, 19, 40, n / 3, n / 2, n - 5, n - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
-        write_all(p2, d, cuts[i]);
+        test_write(p2, d, cuts[i]);
         CHECK_EQ_INT(ferc_model_load(p2, &bad, &err), FERC_ERR_FORMAT);
         CHECK(bad == NULL && strstr(err.msg, p2) != NULL);
     }
     d[n / 2] ^= 0x04;
-    write_all(p2, d, n);
+    test_write(p2, d, n);
     CHECK_EQ_INT(ferc_model_load(p2, &bad, &err), FERC_ERR_FORMAT);
     CHECK(strstr(err.msg, "checksum") != NULL);
     d[n / 2] ^= 0x04;
@@ -255,7 +225,7 @@ TEST(ensemble_file_refused_when_damaged) {
     if (m2 > 0) {
         d[m2 + 100] ^= 0x01;
         fix_crc(d, n);
-        write_all(p2, d, n);
+        test_write(p2, d, n);
         CHECK_EQ_INT(ferc_model_load(p2, &bad, &err), FERC_ERR_FORMAT);
         CHECK_MSG(strstr(err.msg, "member 2 (second.ferc)") && strstr(err.msg, "checksum"), "%s", err.msg);
         d[m2 + 100] ^= 0x01;
@@ -270,13 +240,13 @@ TEST(ensemble_file_refused_when_damaged) {
         CHECK_NEAR(w0, 0.5, 1e-7);
         memcpy(d + wo, &w9, 4);
         fix_crc(d, n);
-        write_all(p2, d, n);
+        test_write(p2, d, n);
         CHECK_EQ_INT(ferc_model_load(p2, &bad, &err), FERC_ERR_FORMAT);
         CHECK_MSG(strstr(err.msg, "sum to") != NULL, "%s", err.msg);
         memcpy(d + wo, &w0, 4);
         fix_crc(d, n);
     }
-    write_all(p2, d, n);
+    test_write(p2, d, n);
     CHECK_EQ_INT(ferc_model_load(p2, &bad, &err), FERC_OK);   /* restored: loads again */
     ferc_model_free(bad);
     ckpt_extra ex;
@@ -292,13 +262,13 @@ TEST(model_recipe_chunk_is_optional) {
     ferc_error err;
     CHECK_EQ_INT(ferc_model_create("spec:48:conv4 relu pool flatten dense7", 1, &m, &err), FERC_OK);
     if (!m) return;
-    const char *dir = test_tmpdir(), *a = tp(dir, "a.ferc"), *b = tp(dir, "b.ferc");
+    const char *dir = test_tmpdir(), *a = test_path(dir, "a.ferc"), *b = test_path(dir, "b.ferc");
     CHECK_EQ_INT(ferc_model_save(m, a, &err), FERC_OK);
     CHECK(ferc_model_recipe(m) == NULL);
     CHECK_EQ_INT(ferc_model_set_recipe(m, "ferc train --arch seed --epochs 30", &err), FERC_OK);
     CHECK_EQ_INT(ferc_model_save(m, b, &err), FERC_OK);
     size_t na, nb;
-    unsigned char *da = read_all(a, &na), *db = read_all(b, &nb);
+    unsigned char *da = test_read(a, &na), *db = test_read(b, &nb);
     if (da && db) {
         CHECK(da[8] == 1 && db[8] == 1);
         CHECK(find_nth(da, na, "RCPE", 0) < 0);
@@ -321,10 +291,7 @@ TEST(model_recipe_chunk_is_optional) {
 static void synth(ferc_dataset *d, int n) {
     ferc_rng r;
     ferc_rng_seed(&r, 9);
-    *d = (ferc_dataset){.n = n, .h = 48, .w = 48};
-    d->pix = malloc((size_t)n * 48 * 48);
-    d->label = malloc(sizeof(int) * (size_t)n);
-    d->usage = calloc((size_t)n, 1);
+    cli_dataset_alloc(d, n);
     for (int i = 0; i < n; i++) {
         int c = (i * 5 + i / 7) % 7;
         d->label[i] = c;
@@ -420,42 +387,6 @@ TEST(ensemble_fit_weights_beats_or_keeps_equal) {
 /* The CLI, as real processes                                               */
 /* ------------------------------------------------------------------------ */
 
-/* $FERC_BIN (made absolute: the commands run in the test's folder), else
- * the ferc built beside this runner; NULL if neither. */
-static const char *ferc_bin(void) {
-    static char buf[PATH_MAX];
-    const char *env = getenv("FERC_BIN");
-    if (env) return access(env, X_OK) == 0 && realpath(env, buf) ? buf : NULL;
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return NULL;
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (!slash) return NULL;
-    *slash = 0;
-    snprintf(buf, sizeof buf, "%.4000s/ferc", exe);
-    return access(buf, X_OK) == 0 ? buf : NULL;
-}
-
-/* Run a command, stdout to dir/out.txt and stderr to dir/err.txt. */
-static int run(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int run(const char *dir, const char *fmt, ...) {
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    snprintf(cmd + k, sizeof cmd - (size_t)k, " >'%s/out.txt' 2>'%s/err.txt'", dir, dir);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
-static char *out_of(const char *dir, const char *which) {
-    size_t n;
-    char *s = (char *)read_all(tp(dir, which), &n);
-    return s ? s : calloc(1, 1);
-}
-
 /* The header and the first nt Training and np PublicTest rows of the
  * shared FER2013 CSV, as a plain CSV. */
 static int small_csv(const char *src, const char *dst, int nt, int np) {
@@ -485,8 +416,8 @@ static double json_number(const char *s, const char *key) {
 static double mean_accuracy(const char *dir, const ferc_dataset *d, float wa, float wb, int conf[7][7]) {
     ferc_model *a = NULL, *b = NULL;
     ferc_error err;
-    CHECK_EQ_INT(ferc_model_load(tp(dir, "a.ferc"), &a, &err), FERC_OK);
-    CHECK_EQ_INT(ferc_model_load(tp(dir, "b.ferc"), &b, &err), FERC_OK);
+    CHECK_EQ_INT(ferc_model_load(test_path(dir, "a.ferc"), &a, &err), FERC_OK);
+    CHECK_EQ_INT(ferc_model_load(test_path(dir, "b.ferc"), &b, &err), FERC_OK);
     float *pa = malloc(sizeof(float) * (size_t)d->n * 7), *pb = malloc(sizeof(float) * (size_t)d->n * 7);
     int right = 0;
     memset(conf, 0, sizeof(int) * 49);
@@ -509,22 +440,20 @@ static double mean_accuracy(const char *dir, const ferc_dataset *d, float wa, fl
 static void refused_when_damaged(const char *dir, const char *ferc) {
     char *o;
     size_t n;
-    unsigned char *b = read_all(tp(dir, "e.ferc"), &n);
+    unsigned char *b = test_read(test_path(dir, "e.ferc"), &n);
     if (!b) return;
-    write_all(tp(dir, "cut.ferc"), b, n - 1000);
+    test_write(test_path(dir, "cut.ferc"), b, n - 1000);
     b[n / 2] ^= 0x20;
-    write_all(tp(dir, "flip.ferc"), b, n);
+    test_write(test_path(dir, "flip.ferc"), b, n);
     free(b);
     const char *bad[2] = {"cut.ferc", "flip.ferc"};
     for (int k = 0; k < 2; k++) {
-        CHECK_EQ_INT(run(dir, "cd '%s' && '%s' eval --model %s --data small.csv", dir, ferc, bad[k]), 1);
-        o = out_of(dir, "err.txt");
-        int lines = 0;
-        for (const char *c = o; *c; c++) lines += *c == '\n';
-        CHECK_MSG(strstr(o, "checksum mismatch: the file is truncated or corrupted") && lines == 1, "%s", o);
+        CHECK_EQ_INT(cli_run(dir, "cd '%s' && '%s' eval --model %s --data small.csv", dir, ferc, bad[k]), 1);
+        o = cli_err(dir);
+        CHECK_MSG(strstr(o, "checksum mismatch: the file is truncated or corrupted") && cli_count_lines(o) == 1, "%s", o);
         free(o);
-        CHECK_EQ_INT(run(dir, "cd '%s' && '%s' info %s", dir, ferc, bad[k]), 1);
-        o = out_of(dir, "err.txt");
+        CHECK_EQ_INT(cli_run(dir, "cd '%s' && '%s' info %s", dir, ferc, bad[k]), 1);
+        o = cli_err(dir);
         CHECK_MSG(strstr(o, bad[k]) && strstr(o, "checksum"), "%s", o);
         free(o);
     }
@@ -533,29 +462,29 @@ static void refused_when_damaged(const char *dir, const char *ferc) {
 /* Two models trained here (48x48 and 40x40 inputs), bundled with fitted
  * weights; eval, predict and info on the bundle; damaged bundles refused. */
 TEST(ensemble_cli_eval_predict_info) {
-    const char *ferc = ferc_bin(), *csv = test_fer_csv();
-    if (!ferc) SKIP("the ferc binary is not built (make, or set FERC_BIN)");
+    NEED_FERC();
+    const char *csv = test_fer_csv();
     if (!csv) SKIP("FER2013 not found at ../shared/data (set FERC_DATA)");
-    const char *dir = test_tmpdir(), *data = tp(dir, "small.csv");
+    const char *dir = test_tmpdir(), *data = test_path(dir, "small.csv");
     CHECK(small_csv(csv, data, 2000, 300));
     const char *arch[2] = {"spec:48:conv8 bn relu pool flatten dense7", "spec:40:conv8 bn relu pool drop0.25 flatten dense7"};
     for (int k = 0; k < 2; k++)
-        CHECK_EQ_INT(run(dir, "'%s' train --data '%s' --arch '%s' --epochs 1 --limit 2000 --threads 1 --quiet --out '%s'",
-                         ferc, data, arch[k], tp(dir, k ? "b.ferc" : "a.ferc")), 0);
+        CHECK_EQ_INT(cli_run(dir, "'%s' train --data '%s' --arch '%s' --epochs 1 --limit 2000 --threads 1 --quiet --out '%s'",
+                         ferc, data, arch[k], test_path(dir, k ? "b.ferc" : "a.ferc")), 0);
     if (test_failed_now()) return;
-    CHECK_EQ_INT(run(dir, "cd '%s' && '%s' ensemble --out e.ferc --fit-weights --data small.csv --limit 2000 --threads 1 a.ferc b.ferc",
+    CHECK_EQ_INT(cli_run(dir, "cd '%s' && '%s' ensemble --out e.ferc --fit-weights --data small.csv --limit 2000 --threads 1 a.ferc b.ferc",
                      dir, ferc), 0);
-    char *o = out_of(dir, "out.txt");
+    char *o = cli_out(dir);
     CHECK_MSG(strstr(o, "weights fitted on 200 validation faces") && strstr(o, "saved e.ferc: ensemble of 2 models, input 48x48"), "%s", o);
     free(o);
     ferc_model *e = NULL;
     ferc_error err;
-    CHECK_EQ_INT(ferc_model_load(tp(dir, "e.ferc"), &e, &err), FERC_OK);
+    CHECK_EQ_INT(ferc_model_load(test_path(dir, "e.ferc"), &e, &err), FERC_OK);
     if (!e) return;
     float wa = e->weights[0], wb = e->weights[1];
     /* eval: the weighted mean of the members' probabilities, evaluated one by one */
-    CHECK_EQ_INT(run(dir, "'%s' eval --model '%s' --data '%s' --usage PublicTest --json --threads 1", ferc, tp(dir, "e.ferc"), data), 0);
-    o = out_of(dir, "out.txt");
+    CHECK_EQ_INT(cli_run(dir, "'%s' eval --model '%s' --data '%s' --usage PublicTest --json --threads 1", ferc, test_path(dir, "e.ferc"), data), 0);
+    o = cli_out(dir);
     ferc_dataset d;
     ferc_load_opts lo = {.usage = FERC_USAGE_PUBLICTEST};
     CHECK_EQ_INT(ferc_dataset_load(data, &lo, &d, &err), FERC_OK);
@@ -568,9 +497,9 @@ TEST(ensemble_cli_eval_predict_info) {
     free(o);
     /* predict: one 48x48 face as a picture, the ensemble's probabilities */
     ferc_image img = {.w = 48, .h = 48, .c = 1, .data = d.pix};
-    CHECK_EQ_INT(ferc_image_save_png(tp(dir, "face.png"), &img, &err), FERC_OK);
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' --no-detect --json '%s'", ferc, tp(dir, "e.ferc"), tp(dir, "face.png")), 0);
-    o = out_of(dir, "out.txt");
+    CHECK_EQ_INT(ferc_image_save_png(test_path(dir, "face.png"), &img, &err), FERC_OK);
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' --no-detect --json '%s'", ferc, test_path(dir, "e.ferc"), test_path(dir, "face.png")), 0);
+    o = cli_out(dir);
     float x[2304], p[7];
     ferc_prepare_images(&d, 0, 1, 48, x);
     CHECK_EQ_INT(ferc_model_predict(e, x, 1, p, 1, &err), FERC_OK);
@@ -579,8 +508,8 @@ TEST(ensemble_cli_eval_predict_info) {
     ferc_dataset_free(&d);
     ferc_model_free(e);
     /* info lists the members */
-    CHECK_EQ_INT(run(dir, "cd '%s' && '%s' info e.ferc", dir, ferc), 0);
-    o = out_of(dir, "out.txt");
+    CHECK_EQ_INT(cli_run(dir, "cd '%s' && '%s' info e.ferc", dir, ferc), 0);
+    o = cli_out(dir);
     char wline[64];
     snprintf(wline, sizeof wline, "%.4f", (double)wa);
     CHECK_MSG(strstr(o, "ensemble of 2 models") && strstr(o, "members:") && strstr(o, "a.ferc") && strstr(o, "b.ferc") &&
@@ -591,13 +520,12 @@ TEST(ensemble_cli_eval_predict_info) {
 }
 
 TEST(ensemble_cli_usage_errors) {
-    const char *ferc = ferc_bin();
-    if (!ferc) SKIP("the ferc binary is not built (make, or set FERC_BIN)");
+    NEED_FERC();
     const char *dir = test_tmpdir();
     ferc_model *m;
     ferc_error err;
     CHECK_EQ_INT(ferc_model_create("spec:48:conv4 relu pool flatten dense7", 1, &m, &err), FERC_OK);
-    CHECK_EQ_INT(ferc_model_save(m, tp(dir, "a.ferc"), &err), FERC_OK);
+    CHECK_EQ_INT(ferc_model_save(m, test_path(dir, "a.ferc"), &err), FERC_OK);
     ferc_model_free(m);
     struct { const char *args; int rc; const char *msg; } cases[] = {
         {"--out e.ferc a.ferc", 2, "at least two model files"},
@@ -612,20 +540,20 @@ TEST(ensemble_cli_usage_errors) {
         {"--out nodir/e.ferc a.ferc a.ferc", 1, "nodir/e.ferc"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        CHECK_EQ_INT(run(dir, "cd '%s' && '%s' ensemble %s", dir, ferc, cases[i].args), cases[i].rc);
-        char *e = out_of(dir, "err.txt");
+        CHECK_EQ_INT(cli_run(dir, "cd '%s' && '%s' ensemble %s", dir, ferc, cases[i].args), cases[i].rc);
+        char *e = cli_err(dir);
         CHECK_MSG(strstr(e, cases[i].msg) != NULL, "'%s': %s", cases[i].args, e);
         free(e);
-        CHECK(access(tp(dir, "e.ferc"), F_OK) != 0);   /* nothing half-written */
+        CHECK(access(test_path(dir, "e.ferc"), F_OK) != 0);   /* nothing half-written */
     }
-    CHECK_EQ_INT(run(dir, "cd '%s' && '%s' ensemble --out e.ferc --weights 1,3 a.ferc a.ferc", dir, ferc), 0);
-    CHECK(access(tp(dir, "e.ferc"), F_OK) == 0);
-    CHECK_EQ_INT(run(dir, "'%s' ensemble --help", ferc), 0);
-    char *h = out_of(dir, "out.txt");
+    CHECK_EQ_INT(cli_run(dir, "cd '%s' && '%s' ensemble --out e.ferc --weights 1,3 a.ferc a.ferc", dir, ferc), 0);
+    CHECK(access(test_path(dir, "e.ferc"), F_OK) == 0);
+    CHECK_EQ_INT(cli_run(dir, "'%s' ensemble --help", ferc), 0);
+    char *h = cli_out(dir);
     CHECK(strstr(h, "--fit-weights") && strstr(h, "--weights") && strstr(h, "--out") && strstr(h, "example"));
     free(h);
-    CHECK_EQ_INT(run(dir, "'%s' --help", ferc), 0);
-    h = out_of(dir, "out.txt");
+    CHECK_EQ_INT(cli_run(dir, "'%s' --help", ferc), 0);
+    h = cli_out(dir);
     CHECK(strstr(h, "ensemble") != NULL);
     free(h);
 }
@@ -633,9 +561,8 @@ TEST(ensemble_cli_usage_errors) {
 /* `ferc info` prints the file size, the epoch whose weights were kept with
  * its validation figures, and the recipe when the file stores one. */
 TEST(info_prints_size_kept_epoch_recipe) {
-    const char *ferc = ferc_bin();
-    if (!ferc) SKIP("the ferc binary is not built (make, or set FERC_BIN)");
-    const char *dir = test_tmpdir(), *path = tp(dir, "m.ferc");
+    NEED_FERC();
+    const char *dir = test_tmpdir(), *path = test_path(dir, "m.ferc");
     ferc_model *m;
     ferc_error err;
     CHECK_EQ_INT(ferc_model_create("spec:48:conv4 relu pool flatten dense7", 1, &m, &err), FERC_OK);
@@ -650,21 +577,21 @@ TEST(info_prints_size_kept_epoch_recipe) {
     CHECK(stat(path, &sb) == 0);
     char size[64];
     snprintf(size, sizeof size, "file size:  %lld bytes", (long long)sb.st_size);
-    CHECK_EQ_INT(run(dir, "'%s' info '%s'", ferc, path), 0);
-    char *o = out_of(dir, "out.txt");
+    CHECK_EQ_INT(cli_run(dir, "'%s' info '%s'", ferc, path), 0);
+    char *o = cli_out(dir);
     CHECK_MSG(strstr(o, size) && strstr(o, "kept epoch: 2 of 3, best validation accuracy: val_accuracy 0.4567") &&
               strstr(o, "recipe:     not stored"), "%s", o);
     free(o);
     CHECK_EQ_INT(ferc_model_set_recipe(m, "ferc train --arch seed --select macro-f1 --out m.ferc", &err), FERC_OK);
     CHECK_EQ_INT(ferc_model_save(m, path, &err), FERC_OK);
-    CHECK_EQ_INT(run(dir, "'%s' info '%s'", ferc, path), 0);
-    o = out_of(dir, "out.txt");
+    CHECK_EQ_INT(cli_run(dir, "'%s' info '%s'", ferc, path), 0);
+    o = cli_out(dir);
     CHECK_MSG(strstr(o, "kept epoch: 3 of 3, best validation macro F1") && strstr(o, "val_macro_f1 0.3321") &&
               strstr(o, "recipe:     ferc train --arch seed --select macro-f1 --out m.ferc"), "%s", o);
     free(o);
     ferc_model_free(m);
-    CHECK_EQ_INT(run(dir, "'%s' info --help", ferc), 0);
-    o = out_of(dir, "out.txt");
+    CHECK_EQ_INT(cli_run(dir, "'%s' info --help", ferc), 0);
+    o = cli_out(dir);
     CHECK(strstr(o, "size on disk") && strstr(o, "kept epoch") && strstr(o, "ensemble"));
     free(o);
 }
@@ -672,8 +599,7 @@ TEST(info_prints_size_kept_epoch_recipe) {
 /* report and video take an ensemble too (made here of two random nets, the
  * first with a history for the report's curves). */
 TEST(ensemble_cli_report_and_video) {
-    const char *ferc = ferc_bin();
-    if (!ferc) SKIP("the ferc binary is not built (make, or set FERC_BIN)");
+    NEED_FERC();
     const char *dir = test_tmpdir();
     ferc_model *m[3], *e = NULL;
     ferc_error err;
@@ -683,9 +609,9 @@ TEST(ensemble_cli_report_and_video) {
                              {.epoch = 2, .train_loss = 1.7f, .train_acc = 0.3f, .val_loss = 1.7f, .val_acc = 0.3f, .lr = 1e-3f, .seconds = 1, .val_macro_f1 = 0.2f}};
     CHECK_EQ_INT(model_set_history(m[0], h, 2, &err), FERC_OK);
     CHECK_EQ_INT(ferc_ensemble_create(m, NULL, NULL, 3, &e, &err), FERC_OK);
-    if (e) CHECK_EQ_INT(ferc_model_save(e, tp(dir, "e.ferc"), &err), FERC_OK);
+    if (e) CHECK_EQ_INT(ferc_model_save(e, test_path(dir, "e.ferc"), &err), FERC_OK);
     ferc_model_free(e);
-    FILE *f = fopen(tp(dir, "s.csv"), "w");
+    FILE *f = fopen(test_path(dir, "s.csv"), "w");
     if (!f) { CHECK(f != NULL); return; }
     fprintf(f, "emotion,pixels,Usage\n");
     ferc_rng r;
@@ -696,15 +622,15 @@ TEST(ensemble_cli_report_and_video) {
         fprintf(f, ",PublicTest\n");
     }
     fclose(f);
-    CHECK_EQ_INT(run(dir, "cd '%s' && '%s' report --model e.ferc --data s.csv --out rep --threads 1", dir, ferc), 0);
+    CHECK_EQ_INT(cli_run(dir, "cd '%s' && '%s' report --model e.ferc --data s.csv --out rep --threads 1", dir, ferc), 0);
     const char *files[4] = {"rep/index.html", "rep/saliency.png", "rep/activations.png", "rep/filters.png"};
-    for (int k = 0; k < 4; k++) CHECK_MSG(access(tp(dir, files[k]), F_OK) == 0, "%s missing", files[k]);
+    for (int k = 0; k < 4; k++) CHECK_MSG(access(test_path(dir, files[k]), F_OK) == 0, "%s missing", files[k]);
     const char *photo = "/usr/lib/python3/dist-packages/skimage/data/astronaut.png";
     if (access(photo, R_OK) != 0 || system("command -v ffmpeg >/dev/null 2>&1") != 0) SKIP("video: no ffmpeg or skimage photo");
-    CHECK_EQ_INT(run(dir, "cd '%s' && ffmpeg -loglevel error -y -loop 1 -i '%s' -t 0.4 -r 5 -pix_fmt yuv420p v.mp4", dir, photo), 0);
-    CHECK_EQ_INT(run(dir, "cd '%s' && '%s' video v.mp4 --model e.ferc --csv v.csv", dir, ferc), 0);
+    CHECK_EQ_INT(cli_run(dir, "cd '%s' && ffmpeg -loglevel error -y -loop 1 -i '%s' -t 0.4 -r 5 -pix_fmt yuv420p v.mp4", dir, photo), 0);
+    CHECK_EQ_INT(cli_run(dir, "cd '%s' && '%s' video v.mp4 --model e.ferc --csv v.csv", dir, ferc), 0);
     size_t n;
-    char *csv = (char *)read_all(tp(dir, "v.csv"), &n);
+    char *csv = test_read(test_path(dir, "v.csv"), &n);
     CHECK_MSG(csv && strstr(csv, "\n0,0.000,1,"), "%s", csv ? csv : "(no csv)");
     free(csv);
 }

@@ -7,84 +7,25 @@
  * any face is an error rather than a figure; the report folder honours the
  * umask. */
 #include "test.h"
+#include "cli_util.h"
 #include "ferc.h"
 #include "detect/detect.h"
 #include "model/model.h"
 
-#include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define SKIMAGE_DIR "/usr/lib/python3/dist-packages/skimage/data/"
-
-/* $FERC_BIN, else the ferc built beside this runner; NULL if neither. */
-static const char *ferc_bin(void) {
-    static char buf[PATH_MAX];
-    const char *env = getenv("FERC_BIN");
-    if (env) return access(env, X_OK) == 0 ? env : NULL;
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return NULL;
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (!slash) return NULL;
-    *slash = 0;
-    snprintf(buf, sizeof buf, "%.4000s/ferc", exe);
-    return access(buf, X_OK) == 0 ? buf : NULL;
-}
-
-#define NEED_FERC()                                                                    \
-    const char *ferc = ferc_bin();                                                     \
-    if (!ferc) SKIP("the ferc binary is not built (make, or set FERC_BIN)")
-
-static const char *tpath(const char *dir, const char *name) {
-    static char buf[8][2100];
-    static int k;
-    char tmp[2100]; /* dir may be an earlier result */
-    snprintf(tmp, sizeof tmp, "%.1000s/%.1000s", dir, name);
-    k = (k + 1) % 8;
-    memcpy(buf[k], tmp, sizeof tmp);
-    return buf[k];
-}
-
-/* Run a shell command with stdout into dir/out.txt and stderr into
- * dir/err.txt; returns the exit status. */
-static int run(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int run(const char *dir, const char *fmt, ...) {
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    snprintf(cmd + k, sizeof cmd - (size_t)k, " >'%s/out.txt' 2>'%s/err.txt'", dir, dir);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *b = malloc((size_t)n + 1);
-    size_t got = fread(b, 1, (size_t)n, f);
-    b[got] = 0;
-    fclose(f);
-    return b;
-}
 
 /* The first line of dir/name (static buffer; "" when empty or missing). */
 static const char *first_line(const char *dir, const char *name) {
     static char line[1024];
     line[0] = 0;
-    char *t = slurp(tpath(dir, name));
+    char *t = test_read(test_path(dir, name), NULL);
     if (t) {
         size_t n = strcspn(t, "\n");
         snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line ? n : sizeof line - 1), t);
@@ -93,41 +34,15 @@ static const char *first_line(const char *dir, const char *name) {
     return line;
 }
 
-/* A FER2013-style CSV: rows i < n[0] Training, then n[1] PublicTest, then
- * n[2] PrivateTest; no_usage drops the column. */
-static void write_csv(const char *path, const int n[3], int no_usage) {
-    static const char *names[3] = {"Training", "PublicTest", "PrivateTest"};
-    FILE *f = fopen(path, "w");
-    if (!f) return;
-    fprintf(f, no_usage ? "emotion,pixels\n" : "emotion,pixels,Usage\n");
-    int i = 0;
-    for (int u = 0; u < 3; u++)
-        for (int r = 0; r < n[u]; r++, i++) {
-            fprintf(f, "%d,", i % FERC_NUM_CLASSES);
-            for (int k = 0; k < 48 * 48; k++) fprintf(f, "%s%d", k ? " " : "", (i * 37 + k * (i % 5 + 1)) % 256);
-            if (!no_usage) fprintf(f, ",%s", names[u]);
-            fprintf(f, "\n");
-        }
-    fclose(f);
-}
-
 /* A random-weight seed model with a short training history (a report needs
  * the curves), saved as dir/model.ferc. */
 static const char *make_model(const char *dir) {
-    static char p[2100];
-    snprintf(p, sizeof p, "%s", tpath(dir, "model.ferc"));
-    ferc_model *m;
-    ferc_error err;
-    if (ferc_model_create("seed", 7, &m, &err) != FERC_OK) return NULL;
     ferc_epoch_stats h[3];
     for (int e = 0; e < 3; e++)
         h[e] = (ferc_epoch_stats){.epoch = e + 1, .train_loss = 1.8f - 0.2f * e, .train_acc = 0.3f + 0.05f * e,
                                   .val_loss = 1.85f - 0.15f * e, .val_acc = 0.28f + 0.04f * e, .lr = 1e-3f,
                                   .seconds = 10, .val_macro_f1 = 0.2f + 0.03f * e};
-    ferc_status st = model_set_history(m, h, 3, &err);
-    if (st == FERC_OK) st = ferc_model_save(m, p, &err);
-    ferc_model_free(m);
-    return st == FERC_OK ? p : NULL;
+    return cli_make_model(dir, 7, h, 3);
 }
 
 /* Without --usage, eval scores the test rows and names them first: the old
@@ -149,14 +64,14 @@ TEST(eval_cli_default_rows_are_the_test_rows) {
         {"training.csv", {8, 0, 0}, 0, "", "", 1},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        const char *csv = tpath(dir, cases[c].csv);
-        write_csv(csv, cases[c].n, cases[c].no_usage);
-        int rc = run(dir, "'%s' eval --threads 1 --model '%s' --data '%s' %s", ferc, model, csv, cases[c].args);
+        const char *csv = test_path(dir, cases[c].csv);
+        cli_write_csv(csv, cases[c].n, cases[c].no_usage);
+        int rc = cli_run(dir, "'%s' eval --threads 1 --model '%s' --data '%s' %s", ferc, model, csv, cases[c].args);
         CHECK_MSG(rc == cases[c].rc, "%s %s: exit %d", cases[c].csv, cases[c].args, rc);
         const char *got = first_line(dir, "out.txt");
         CHECK_MSG(strcmp(got, cases[c].first) == 0, "%s %s: first line '%s', want '%s'", cases[c].csv,
                   cases[c].args, got, cases[c].first);
-        char *out = slurp(tpath(dir, "out.txt")), *err = slurp(tpath(dir, "err.txt"));
+        char *out = cli_out(dir), *err = cli_err(dir);
         if (cases[c].rc == 0) CHECK_MSG(out && strstr(out, "accuracy: ") && strstr(out, "   loss: "), "no loss in: %.300s", out ? out : "");
         else CHECK_MSG(err && strstr(err, "no test rows") && strstr(err, "8 Training rows"), "stderr: %.300s", err ? err : "");
         free(out);
@@ -173,8 +88,8 @@ TEST(eval_cli_loss_and_json) {
     const char *model = make_model(dir);
     CHECK(model != NULL);
     if (!model) return;
-    const char *csv = tpath(dir, "three.csv");
-    write_csv(csv, (const int[3]){10, 9, 5}, 0);
+    const char *csv = test_path(dir, "three.csv");
+    cli_write_csv(csv, (const int[3]){10, 9, 5}, 0);
     ferc_model *m;
     ferc_error err;
     ferc_dataset d;
@@ -190,27 +105,27 @@ TEST(eval_cli_loss_and_json) {
     ferc_dataset_free(&d);
     ferc_model_free(m);
 
-    CHECK_EQ_INT(run(dir, "'%s' eval --threads 1 --model '%s' --data '%s'", ferc, model, csv), 0);
-    char *out = slurp(tpath(dir, "out.txt"));
+    CHECK_EQ_INT(cli_run(dir, "'%s' eval --threads 1 --model '%s' --data '%s'", ferc, model, csv), 0);
+    char *out = cli_out(dir);
     const char *l = out ? strstr(out, "   loss: ") : NULL;
     CHECK_MSG(l != NULL, "no loss in: %s", out ? out : "");
     if (l) CHECK_NEAR(strtod(l + 9, NULL), want, 6e-5);
     free(out);
 
-    CHECK_EQ_INT(run(dir, "'%s' eval --threads 1 --json --model '%s' --data '%s'", ferc, model, csv), 0);
+    CHECK_EQ_INT(cli_run(dir, "'%s' eval --threads 1 --json --model '%s' --data '%s'", ferc, model, csv), 0);
     CHECK_MSG(strcmp(first_line(dir, "err.txt"), "PublicTest: 9 faces") == 0, "stderr: %s",
               first_line(dir, "err.txt"));
-    out = slurp(tpath(dir, "out.txt"));
+    out = cli_out(dir);
     CHECK(out && out[0] == '{' && strstr(out, "{\"rows\": \"PublicTest\", \"loss\": ") == out);
     l = out ? strstr(out, "\"loss\": ") : NULL;
     if (l) CHECK_NEAR(strtod(l + 8, NULL), want, 2e-6);
     CHECK(out && strstr(out, "\"n\": 9,") && strchr(out, '\n') == strrchr(out, '\n'));
     free(out);
     if (system("command -v python3 >/dev/null 2>&1") == 0) {
-        char json[2100]; /* out of the way of run()'s out.txt */
-        snprintf(json, sizeof json, "%s", tpath(dir, "eval.json"));
-        CHECK_EQ_INT(rename(tpath(dir, "out.txt"), json), 0);
-        int rc = run(dir, "python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); "
+        char json[2100]; /* out of the way of cli_run()'s out.txt */
+        snprintf(json, sizeof json, "%s", test_path(dir, "eval.json"));
+        CHECK_EQ_INT(rename(test_path(dir, "out.txt"), json), 0);
+        int rc = cli_run(dir, "python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); "
                           "assert o[\"rows\"]==\"PublicTest\" and o[\"n\"]==9 and abs(o[\"loss\"]-%.9f)<1e-5, o' '%s'",
                      want, json);
         CHECK_MSG(rc == 0, "--json output is not the JSON expected: %s", first_line(dir, "err.txt"));
@@ -225,10 +140,10 @@ TEST(eval_cli_fer2013_default_is_publictest) {
     if (getenv("FERC_ASAN")) SKIP("the full FER2013 evaluation runs in the plain build only");
     if (access("models/seed.ferc", R_OK) != 0) SKIP("models/seed.ferc is absent");
     const char *dir = test_tmpdir();
-    CHECK_EQ_INT(run(dir, "'%s' eval --model models/seed.ferc --data '%s'", ferc, csv), 0);
+    CHECK_EQ_INT(cli_run(dir, "'%s' eval --model models/seed.ferc --data '%s'", ferc, csv), 0);
     CHECK_MSG(strcmp(first_line(dir, "out.txt"), "PublicTest: 3589 faces") == 0, "first line: %s",
               first_line(dir, "out.txt"));
-    char *out = slurp(tpath(dir, "out.txt"));
+    char *out = cli_out(dir);
     CHECK_MSG(out && strstr(out, "accuracy: 0.5389   loss: "), "%s", out ? out : "");
     free(out);
 }
@@ -241,25 +156,25 @@ TEST(report_cli_default_rows_like_eval) {
     const char *model = make_model(dir);
     CHECK(model != NULL);
     if (!model) return;
-    const char *csv = tpath(dir, "private.csv");
-    write_csv(csv, (const int[3]){10, 0, 21}, 0);
-    CHECK_EQ_INT(run(dir, "'%s' eval --threads 1 --model '%s' --data '%s'", ferc, model, csv), 0);
+    const char *csv = test_path(dir, "private.csv");
+    cli_write_csv(csv, (const int[3]){10, 0, 21}, 0);
+    CHECK_EQ_INT(cli_run(dir, "'%s' eval --threads 1 --model '%s' --data '%s'", ferc, model, csv), 0);
     char eval_line[1024];
     snprintf(eval_line, sizeof eval_line, "%s", first_line(dir, "out.txt"));
     CHECK_MSG(strcmp(eval_line, "PrivateTest: 21 faces (the file has no PublicTest rows)") == 0, "eval: %s", eval_line);
-    const char *out = tpath(dir, "rep");
-    CHECK_EQ_INT(run(dir, "'%s' report --threads 1 --model '%s' --data '%s' --out '%s'", ferc, model, csv, out), 0);
+    const char *out = test_path(dir, "rep");
+    CHECK_EQ_INT(cli_run(dir, "'%s' report --threads 1 --model '%s' --data '%s' --out '%s'", ferc, model, csv, out), 0);
     CHECK_MSG(strcmp(first_line(dir, "err.txt"), eval_line) == 0, "report's first line '%s' is not eval's '%s'",
               first_line(dir, "err.txt"), eval_line);
-    char *html = slurp(tpath(out, "index.html"));
+    char *html = test_read(test_path(out, "index.html"), NULL);
     CHECK(html && strstr(html, "private.csv (PrivateTest)"));
     free(html);
     /* a file with only Training rows: the same error as eval, nothing written */
-    const char *train = tpath(dir, "training.csv");
-    write_csv(train, (const int[3]){8, 0, 0}, 0);
-    const char *out2 = tpath(dir, "rep2");
-    CHECK_EQ_INT(run(dir, "'%s' report --model '%s' --data '%s' --out '%s'", ferc, model, train, out2), 1);
-    char *err = slurp(tpath(dir, "err.txt"));
+    const char *train = test_path(dir, "training.csv");
+    cli_write_csv(train, (const int[3]){8, 0, 0}, 0);
+    const char *out2 = test_path(dir, "rep2");
+    CHECK_EQ_INT(cli_run(dir, "'%s' report --model '%s' --data '%s' --out '%s'", ferc, model, train, out2), 1);
+    char *err = cli_err(dir);
     CHECK_MSG(err && strstr(err, "no test rows"), "%s", err ? err : "");
     free(err);
     struct stat st;
@@ -274,20 +189,20 @@ TEST(report_cli_folder_honours_umask) {
     const char *model = make_model(dir);
     CHECK(model != NULL);
     if (!model) return;
-    const char *csv = tpath(dir, "mini.csv");
-    write_csv(csv, (const int[3]){4, 8, 0}, 0);
+    const char *csv = test_path(dir, "mini.csv");
+    cli_write_csv(csv, (const int[3]){4, 8, 0}, 0);
     static const struct { const char *umask; unsigned mode; } cases[] = {{"022", 0755}, {"027", 0750}};
     for (int c = 0; c < 2; c++) {
         char name[32];
         snprintf(name, sizeof name, "rep%s", cases[c].umask);
-        const char *out = tpath(dir, name);
-        CHECK_EQ_INT(run(dir, "umask %s; '%s' report --quiet --threads 1 --model '%s' --data '%s' --out '%s'",
+        const char *out = test_path(dir, name);
+        CHECK_EQ_INT(cli_run(dir, "umask %s; '%s' report --quiet --threads 1 --model '%s' --data '%s' --out '%s'",
                          cases[c].umask, ferc, model, csv, out), 0);
         struct stat st;
         CHECK_EQ_INT(stat(out, &st), 0);
         CHECK_MSG((st.st_mode & 07777) == cases[c].mode, "umask %s: folder mode %o, want %o", cases[c].umask,
                   (unsigned)(st.st_mode & 07777), cases[c].mode);
-        CHECK_EQ_INT(stat(tpath(out, "index.html"), &st), 0);
+        CHECK_EQ_INT(stat(test_path(out, "index.html"), &st), 0);
         CHECK_EQ_INT(st.st_mode & 0777, cases[c].mode & 0666);
     }
 }
@@ -301,7 +216,7 @@ static int copy_file(const char *from, const char *to) {
 
 /* Parse the "loss" of an eval --json output; NAN when absent. */
 static double json_loss(const char *dir) {
-    char *out = slurp(tpath(dir, "out.txt"));
+    char *out = cli_out(dir);
     const char *l = out ? strstr(out, "\"loss\": ") : NULL;
     double v = l ? strtod(l + 8, NULL) : NAN;
     free(out);
@@ -353,39 +268,39 @@ TEST(eval_cli_folder_of_photos_uses_the_faces) {
     const char *model = make_model(dir);
     CHECK(model != NULL);
     char photos[1100], happy[1100], sad[1100];
-    snprintf(photos, sizeof photos, "%s", tpath(dir, "photos"));
-    snprintf(happy, sizeof happy, "%s", tpath(photos, "happy"));
-    snprintf(sad, sizeof sad, "%s", tpath(photos, "sad"));
+    snprintf(photos, sizeof photos, "%s", test_path(dir, "photos"));
+    snprintf(happy, sizeof happy, "%s", test_path(photos, "happy"));
+    snprintf(sad, sizeof sad, "%s", test_path(photos, "sad"));
     mkdir(photos, 0755); mkdir(happy, 0755); mkdir(sad, 0755);
-    CHECK(copy_file(SKIMAGE_DIR "astronaut.png", tpath(happy, "astronaut.png")));
-    CHECK(copy_file(SKIMAGE_DIR "coffee.png", tpath(sad, "coffee.png")));
+    CHECK(copy_file(SKIMAGE_DIR "astronaut.png", test_path(happy, "astronaut.png")));
+    CHECK(copy_file(SKIMAGE_DIR "coffee.png", test_path(sad, "coffee.png")));
     if (!model || test_failed_now()) { ferc_cascade_free(cas); return; }
 
-    CHECK_EQ_INT(run(dir, "'%s' eval --threads 1 --model '%s' --data '%s'", ferc, model, photos), 0);
+    CHECK_EQ_INT(cli_run(dir, "'%s' eval --threads 1 --model '%s' --data '%s'", ferc, model, photos), 0);
     const char *want = "all: 1 face (found by detection in 1 image; 1 image without a face left out)";
     CHECK_MSG(strcmp(first_line(dir, "out.txt"), want) == 0, "first line: %s", first_line(dir, "out.txt"));
-    CHECK_EQ_INT(run(dir, "'%s' eval --threads 1 --json --model '%s' --data '%s'", ferc, model, photos), 0);
-    char *out = slurp(tpath(dir, "out.txt"));
+    CHECK_EQ_INT(cli_run(dir, "'%s' eval --threads 1 --json --model '%s' --data '%s'", ferc, model, photos), 0);
+    char *out = cli_out(dir);
     CHECK_MSG(out && strstr(out, "\"images_without_face\": 1, \"n\": 1,"), "%s", out ? out : "");
     free(out);
     double loss = json_loss(dir);
 
     /* The oracle: predict's probability of "happy" for the same face. */
-    CHECK_EQ_INT(run(dir, "'%s' predict --json --model '%s' '%s'", ferc, model, tpath(happy, "astronaut.png")), 0);
-    out = slurp(tpath(dir, "out.txt"));
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --json --model '%s' '%s'", ferc, model, test_path(happy, "astronaut.png")), 0);
+    out = cli_out(dir);
     const char *p = out ? strstr(out, "\"happy\": ") : NULL;
     CHECK_MSG(p != NULL, "predict: %s", out ? out : "");
     if (p) CHECK_NEAR(loss, -log(strtod(p + 9, NULL)), 0.02);
     free(out);
 
-    check_row_is_the_crop(cas, photos, tpath(happy, "astronaut.png"));
+    check_row_is_the_crop(cas, photos, test_path(happy, "astronaut.png"));
     ferc_cascade_free(cas);
 
     /* --no-detect: the images whole, as before */
-    CHECK_EQ_INT(run(dir, "'%s' eval --threads 1 --no-detect --model '%s' --data '%s'", ferc, model, photos), 0);
+    CHECK_EQ_INT(cli_run(dir, "'%s' eval --threads 1 --no-detect --model '%s' --data '%s'", ferc, model, photos), 0);
     CHECK_MSG(strcmp(first_line(dir, "out.txt"), "all: 2 faces") == 0, "%s", first_line(dir, "out.txt"));
     /* detection without a cascade: a clear error */
-    CHECK_EQ_INT(run(dir, "'%s' eval --model '%s' --data '%s' --cascade /nonexistent.xml", ferc, model, photos), 1);
+    CHECK_EQ_INT(cli_run(dir, "'%s' eval --model '%s' --data '%s' --cascade /nonexistent.xml", ferc, model, photos), 1);
     CHECK_MSG(strstr(first_line(dir, "err.txt"), "nonexistent.xml") != NULL, "%s", first_line(dir, "err.txt"));
 }
 
@@ -401,22 +316,22 @@ TEST(eval_cli_folder_without_faces_is_an_error) {
     const char *model = make_model(dir);
     CHECK(model != NULL);
     char photos[1100], sad[1100];
-    snprintf(photos, sizeof photos, "%s", tpath(dir, "photos"));
-    snprintf(sad, sizeof sad, "%s", tpath(photos, "sad"));
+    snprintf(photos, sizeof photos, "%s", test_path(dir, "photos"));
+    snprintf(sad, sizeof sad, "%s", test_path(photos, "sad"));
     mkdir(photos, 0755); mkdir(sad, 0755);
-    CHECK(copy_file(SKIMAGE_DIR "coffee.png", tpath(sad, "coffee.png")));
+    CHECK(copy_file(SKIMAGE_DIR "coffee.png", test_path(sad, "coffee.png")));
     if (!model || test_failed_now()) return;
     for (int json = 0; json < 2; json++) {
-        CHECK_EQ_INT(run(dir, "'%s' eval %s --model '%s' --data '%s'", ferc, json ? "--json" : "", model, photos), 1);
-        char *out = slurp(tpath(dir, "out.txt")), *e = slurp(tpath(dir, "err.txt"));
+        CHECK_EQ_INT(cli_run(dir, "'%s' eval %s --model '%s' --data '%s'", ferc, json ? "--json" : "", model, photos), 1);
+        char *out = cli_out(dir), *e = cli_err(dir);
         CHECK_MSG(out && out[0] == 0, "stdout: %s", out ? out : "");
         CHECK_MSG(e && strstr(e, "no usable faces") && strstr(e, "no face in 1 of its 1 images"), "stderr: %s", e ? e : "");
         free(out);
         free(e);
     }
     /* report: the same */
-    const char *rep = tpath(dir, "rep");
-    CHECK_EQ_INT(run(dir, "'%s' report --model '%s' --data '%s' --out '%s'", ferc, model, photos, rep), 1);
+    const char *rep = test_path(dir, "rep");
+    CHECK_EQ_INT(cli_run(dir, "'%s' report --model '%s' --data '%s' --out '%s'", ferc, model, photos, rep), 1);
     CHECK_MSG(strstr(first_line(dir, "err.txt"), "no usable faces") != NULL, "%s", first_line(dir, "err.txt"));
     /* face crops (images no larger than twice the model input) are never
      * searched: no cascade needed */
@@ -424,11 +339,11 @@ TEST(eval_cli_folder_without_faces_is_an_error) {
     for (int i = 0; i < 48 * 48; i++) px[i] = (uint8_t)(i * 7);
     ferc_image im = {48, 48, 1, px};
     char crops[1100], happy[1100];
-    snprintf(crops, sizeof crops, "%s", tpath(dir, "crops"));
-    snprintf(happy, sizeof happy, "%s", tpath(crops, "happy"));
+    snprintf(crops, sizeof crops, "%s", test_path(dir, "crops"));
+    snprintf(happy, sizeof happy, "%s", test_path(crops, "happy"));
     mkdir(crops, 0755); mkdir(happy, 0755);
-    CHECK_EQ_INT(ferc_image_save_png(tpath(happy, "face.png"), &im, &err), FERC_OK);
-    CHECK_EQ_INT(run(dir, "'%s' eval --model '%s' --data '%s' --cascade /nonexistent.xml", ferc, model, crops), 0);
+    CHECK_EQ_INT(ferc_image_save_png(test_path(happy, "face.png"), &im, &err), FERC_OK);
+    CHECK_EQ_INT(cli_run(dir, "'%s' eval --model '%s' --data '%s' --cascade /nonexistent.xml", ferc, model, crops), 0);
     CHECK_MSG(strcmp(first_line(dir, "out.txt"), "all: 1 face") == 0, "%s", first_line(dir, "out.txt"));
 }
 
@@ -438,8 +353,8 @@ TEST(eval_cli_help_documents_defaults) {
     const char *dir = test_tmpdir();
     const char *cmds[2] = {"eval", "report"};
     for (int c = 0; c < 2; c++) {
-        CHECK_EQ_INT(run(dir, "'%s' %s --help", ferc, cmds[c]), 0);
-        char *out = slurp(tpath(dir, "out.txt"));
+        CHECK_EQ_INT(cli_run(dir, "'%s' %s --help", ferc, cmds[c]), 0);
+        char *out = cli_out(dir);
         CHECK_MSG(out && strstr(out, "PrivateTest when") && strstr(out, "--detect") && strstr(out, "--no-detect") &&
                       strstr(out, "--cascade FILE") && strstr(out, "example"),
                   "%s --help: %s", cmds[c], out ? out : "");

@@ -19,33 +19,6 @@
 
 /* ---- helpers shared by the tests in this file ---- */
 
-static char *tpath(const char *dir, const char *name) {
-    static char buf[4][1024];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
-static unsigned char *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    rewind(f);
-    unsigned char *b = malloc((size_t)sz + 1);
-    *n = fread(b, 1, (size_t)sz, f);
-    fclose(f);
-    return b;
-}
-
-static void spit(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return;
-    fwrite(data, 1, n, f);
-    fclose(f);
-}
-
 /* Write an 8-bit JPEG with libjpeg directly (c = 1 or 3), optionally with an
  * APP1 segment holding app1 (e.g. "Exif\0\0" + TIFF data). */
 static void write_jpeg(const char *path, int w, int h, int c, const uint8_t *px, int quality,
@@ -122,17 +95,17 @@ TEST(image_png_roundtrip_and_gray) {
     int expect_gray[] = {76, 150, 29, 141, 18, 255};
     ferc_image im = {3, 2, 3, rgb};
     ferc_error err;
-    CHECK_EQ_INT(ferc_image_save_png(tpath(dir, "rgb.png"), &im, &err), FERC_OK);
+    CHECK_EQ_INT(ferc_image_save_png(test_path(dir, "rgb.png"), &im, &err), FERC_OK);
 
     ferc_image a;
-    CHECK_EQ_INT(ferc_image_load(tpath(dir, "rgb.png"), 0, &a, &err), FERC_OK);
+    CHECK_EQ_INT(ferc_image_load(test_path(dir, "rgb.png"), 0, &a, &err), FERC_OK);
     CHECK_EQ_INT(a.w, 3); CHECK_EQ_INT(a.h, 2); CHECK_EQ_INT(a.c, 3);
     if (a.data) CHECK(memcmp(a.data, rgb, sizeof rgb) == 0);
     ferc_image_free(&a);
     CHECK(a.data == NULL);
 
     ferc_image g;
-    CHECK_EQ_INT(ferc_image_load(tpath(dir, "rgb.png"), 1, &g, &err), FERC_OK);
+    CHECK_EQ_INT(ferc_image_load(test_path(dir, "rgb.png"), 1, &g, &err), FERC_OK);
     CHECK_EQ_INT(g.c, 1);
     for (int i = 0; i < 6 && g.data; i++) {
         CHECK_EQ_INT(g.data[i], expect_gray[i]);
@@ -143,16 +116,16 @@ TEST(image_png_roundtrip_and_gray) {
     /* Gray file -> RGB replicates the value. */
     uint8_t gpx[] = {0, 50, 200, 255};
     ferc_image gi = {2, 2, 1, gpx};
-    CHECK_EQ_INT(ferc_image_save_png(tpath(dir, "g.png"), &gi, &err), FERC_OK);
+    CHECK_EQ_INT(ferc_image_save_png(test_path(dir, "g.png"), &gi, &err), FERC_OK);
     ferc_image c3;
-    CHECK_EQ_INT(ferc_image_load(tpath(dir, "g.png"), 3, &c3, &err), FERC_OK);
+    CHECK_EQ_INT(ferc_image_load(test_path(dir, "g.png"), 3, &c3, &err), FERC_OK);
     CHECK_EQ_INT(c3.c, 3);
     for (int i = 0; i < 4 && c3.data; i++)
         for (int k = 0; k < 3; k++) CHECK_EQ_INT(c3.data[3 * i + k], gpx[i]);
     ferc_image_free(&c3);
 
     /* Bad want_c. */
-    CHECK_EQ_INT(ferc_image_load(tpath(dir, "g.png"), 2, &c3, &err), FERC_ERR_ARG);
+    CHECK_EQ_INT(ferc_image_load(test_path(dir, "g.png"), 2, &c3, &err), FERC_ERR_ARG);
 }
 
 /* The luma matches the double-precision formula for a sweep of colours
@@ -163,9 +136,9 @@ TEST(image_gray_conversion_sweep) {
     uint8_t *px = noise(w, h, 3, 7);
     ferc_image im = {w, h, 3, px};
     ferc_error err;
-    CHECK_EQ_INT(ferc_image_save_png(tpath(dir, "n.png"), &im, &err), FERC_OK);
+    CHECK_EQ_INT(ferc_image_save_png(test_path(dir, "n.png"), &im, &err), FERC_OK);
     ferc_image g;
-    CHECK_EQ_INT(ferc_image_load(tpath(dir, "n.png"), 1, &g, &err), FERC_OK);
+    CHECK_EQ_INT(ferc_image_load(test_path(dir, "n.png"), 1, &g, &err), FERC_OK);
     int off = 0, exact = 0;
     for (int i = 0; i < w * h && g.data; i++) {
         double y = 0.299 * px[3 * i] + 0.587 * px[3 * i + 1] + 0.114 * px[3 * i + 2];
@@ -188,8 +161,8 @@ TEST(image_png_variants) {
     uint16_t v16[] = {257 * 10, 257 * 20, 257 * 30, 257 * 200, 257 * 100, 65535};
     uint8_t be16[12];
     for (int i = 0; i < 6; i++) { be16[2 * i] = (uint8_t)(v16[i] >> 8); be16[2 * i + 1] = (uint8_t)v16[i]; }
-    write_png_raw(tpath(dir, "rgb16.png"), 2, 1, 16, PNG_COLOR_TYPE_RGB, be16, 12, NULL, 0, NULL, 0, 0);
-    CHECK_EQ_INT(ferc_image_load(tpath(dir, "rgb16.png"), 0, &im, &err), FERC_OK);
+    write_png_raw(test_path(dir, "rgb16.png"), 2, 1, 16, PNG_COLOR_TYPE_RGB, be16, 12, NULL, 0, NULL, 0, 0);
+    CHECK_EQ_INT(ferc_image_load(test_path(dir, "rgb16.png"), 0, &im, &err), FERC_OK);
     CHECK_EQ_INT(im.c, 3); CHECK_EQ_INT(im.w, 2);
     uint8_t e16[] = {10, 20, 30, 200, 100, 255};
     for (int i = 0; i < 6 && im.data; i++) CHECK_EQ_INT(im.data[i], e16[i]);
@@ -199,28 +172,28 @@ TEST(image_png_variants) {
     png_color pal[3] = {{255, 0, 0}, {0, 0, 255}, {10, 20, 30}};
     uint8_t trns[1] = {0};
     uint8_t prow[1] = {(0 << 6) | (1 << 4) | (2 << 2) | 1}; /* indices 0 1 2 1 */
-    write_png_raw(tpath(dir, "pal.png"), 4, 1, 2, PNG_COLOR_TYPE_PALETTE, prow, 1, pal, 3, trns, 1, 0);
-    CHECK_EQ_INT(ferc_image_load(tpath(dir, "pal.png"), 0, &im, &err), FERC_OK);
+    write_png_raw(test_path(dir, "pal.png"), 4, 1, 2, PNG_COLOR_TYPE_PALETTE, prow, 1, pal, 3, trns, 1, 0);
+    CHECK_EQ_INT(ferc_image_load(test_path(dir, "pal.png"), 0, &im, &err), FERC_OK);
     CHECK_EQ_INT(im.c, 3); CHECK_EQ_INT(im.w, 4); CHECK_EQ_INT(im.h, 1);
     uint8_t epal[] = {255, 0, 0, 0, 0, 255, 10, 20, 30, 0, 0, 255};
     if (im.data) CHECK(memcmp(im.data, epal, 12) == 0);
     ferc_image_free(&im);
-    CHECK_EQ_INT(ferc_image_load(tpath(dir, "pal.png"), 1, &im, &err), FERC_OK);
+    CHECK_EQ_INT(ferc_image_load(test_path(dir, "pal.png"), 1, &im, &err), FERC_OK);
     if (im.data) { CHECK_EQ_INT(im.data[0], 76); CHECK_EQ_INT(im.data[1], 29); CHECK_EQ_INT(im.data[2], 18); }
     ferc_image_free(&im);
 
     /* Gray + alpha: alpha dropped, not composited. */
     uint8_t ga[] = {10, 0, 200, 128, 255, 255};
-    write_png_raw(tpath(dir, "ga.png"), 3, 1, 8, PNG_COLOR_TYPE_GRAY_ALPHA, ga, 6, NULL, 0, NULL, 0, 0);
-    CHECK_EQ_INT(ferc_image_load(tpath(dir, "ga.png"), 0, &im, &err), FERC_OK);
+    write_png_raw(test_path(dir, "ga.png"), 3, 1, 8, PNG_COLOR_TYPE_GRAY_ALPHA, ga, 6, NULL, 0, NULL, 0, 0);
+    CHECK_EQ_INT(ferc_image_load(test_path(dir, "ga.png"), 0, &im, &err), FERC_OK);
     CHECK_EQ_INT(im.c, 1);
     if (im.data) { CHECK_EQ_INT(im.data[0], 10); CHECK_EQ_INT(im.data[1], 200); CHECK_EQ_INT(im.data[2], 255); }
     ferc_image_free(&im);
 
     /* RGBA. */
     uint8_t rgba[] = {1, 2, 3, 0, 250, 251, 252, 99};
-    write_png_raw(tpath(dir, "rgba.png"), 2, 1, 8, PNG_COLOR_TYPE_RGBA, rgba, 8, NULL, 0, NULL, 0, 0);
-    CHECK_EQ_INT(ferc_image_load(tpath(dir, "rgba.png"), 0, &im, &err), FERC_OK);
+    write_png_raw(test_path(dir, "rgba.png"), 2, 1, 8, PNG_COLOR_TYPE_RGBA, rgba, 8, NULL, 0, NULL, 0, 0);
+    CHECK_EQ_INT(ferc_image_load(test_path(dir, "rgba.png"), 0, &im, &err), FERC_OK);
     CHECK_EQ_INT(im.c, 3);
     uint8_t ergb[] = {1, 2, 3, 250, 251, 252};
     if (im.data) CHECK(memcmp(im.data, ergb, 6) == 0);
@@ -228,8 +201,8 @@ TEST(image_png_variants) {
 
     /* 1-bit gray: 0 -> 0, 1 -> 255. */
     uint8_t bits[1] = {0xA0}; /* 1 0 1 0 */
-    write_png_raw(tpath(dir, "g1.png"), 4, 1, 1, PNG_COLOR_TYPE_GRAY, bits, 1, NULL, 0, NULL, 0, 0);
-    CHECK_EQ_INT(ferc_image_load(tpath(dir, "g1.png"), 0, &im, &err), FERC_OK);
+    write_png_raw(test_path(dir, "g1.png"), 4, 1, 1, PNG_COLOR_TYPE_GRAY, bits, 1, NULL, 0, NULL, 0, 0);
+    CHECK_EQ_INT(ferc_image_load(test_path(dir, "g1.png"), 0, &im, &err), FERC_OK);
     uint8_t eg1[] = {255, 0, 255, 0};
     if (im.data) CHECK(memcmp(im.data, eg1, 4) == 0);
     ferc_image_free(&im);
@@ -237,8 +210,8 @@ TEST(image_png_variants) {
     /* Interlaced (Adam7) gray 16-bit: 9x7 ramp. */
     uint8_t il[7 * 9 * 2];
     for (int i = 0; i < 63; i++) { il[2 * i] = (uint8_t)(i * 4); il[2 * i + 1] = (uint8_t)(i * 4); }
-    write_png_raw(tpath(dir, "il.png"), 9, 7, 16, PNG_COLOR_TYPE_GRAY, il, 18, NULL, 0, NULL, 0, 1);
-    CHECK_EQ_INT(ferc_image_load(tpath(dir, "il.png"), 0, &im, &err), FERC_OK);
+    write_png_raw(test_path(dir, "il.png"), 9, 7, 16, PNG_COLOR_TYPE_GRAY, il, 18, NULL, 0, NULL, 0, 1);
+    CHECK_EQ_INT(ferc_image_load(test_path(dir, "il.png"), 0, &im, &err), FERC_OK);
     CHECK_EQ_INT(im.w, 9); CHECK_EQ_INT(im.h, 7); CHECK_EQ_INT(im.c, 1);
     for (int i = 0; i < 63 && im.data; i++) CHECK_EQ_INT(im.data[i], i * 4);
     ferc_image_free(&im);
@@ -249,19 +222,19 @@ TEST(image_png_truncated) {
     uint8_t *px = noise(64, 64, 3, 3);
     ferc_image im = {64, 64, 3, px};
     ferc_error err;
-    const char *p = tpath(dir, "cut.png");
+    const char *p = test_path(dir, "cut.png");
     CHECK_EQ_INT(ferc_image_save_png(p, &im, &err), FERC_OK);
     size_t n;
-    unsigned char *b = slurp(p, &n);
+    unsigned char *b = test_read(p, &n);
     CHECK(b && n > 10000);
     if (!b) { free(px); return; }
-    spit(p, b, n / 2);
+    test_write(p, b, n / 2);
     ferc_image out;
     CHECK_EQ_INT(ferc_image_load(p, 0, &out, &err), FERC_ERR_DECODE);
     CHECK(strstr(err.msg, "cut.png") != NULL);
     CHECK(out.data == NULL);
     /* Cut just before IEND too: the image data is complete but the file is not. */
-    spit(p, b, n - 12);
+    test_write(p, b, n - 12);
     ferc_status st = ferc_image_load(p, 0, &out, &err);
     CHECK_EQ_INT(st, FERC_ERR_DECODE);
     if (st == FERC_OK) ferc_image_free(&out);
@@ -273,20 +246,20 @@ TEST(image_not_an_image) {
     const char *dir = test_tmpdir();
     ferc_error err;
     ferc_image im;
-    const char *p = tpath(dir, "notes.png");
-    spit(p, "hello, this is text\n", 20);
+    const char *p = test_path(dir, "notes.png");
+    test_write(p, "hello, this is text\n", 20);
     CHECK_EQ_INT(ferc_image_load(p, 0, &im, &err), FERC_ERR_DECODE);
     CHECK(strstr(err.msg, "notes.png: not a PNG or JPEG image") != NULL);
-    const char *e = tpath(dir, "empty.jpg");
-    spit(e, "", 0);
+    const char *e = test_path(dir, "empty.jpg");
+    test_write(e, "", 0);
     CHECK_EQ_INT(ferc_image_load(e, 0, &im, &err), FERC_ERR_DECODE);
     CHECK(strstr(err.msg, "empty.jpg") != NULL);
-    CHECK_EQ_INT(ferc_image_load(tpath(dir, "missing.png"), 0, &im, &err), FERC_ERR_IO);
+    CHECK_EQ_INT(ferc_image_load(test_path(dir, "missing.png"), 0, &im, &err), FERC_ERR_IO);
     CHECK(strstr(err.msg, "missing.png") != NULL);
     /* A PNG named .jpg is decoded by content. */
     uint8_t g[] = {9, 99};
     ferc_image gi = {2, 1, 1, g};
-    const char *pj = tpath(dir, "really_png.jpg");
+    const char *pj = test_path(dir, "really_png.jpg");
     CHECK_EQ_INT(ferc_image_save_png(pj, &gi, &err), FERC_OK);
     CHECK_EQ_INT(ferc_image_load(pj, 0, &im, &err), FERC_OK);
     if (im.data) CHECK_EQ_INT(im.data[1], 99);
@@ -303,10 +276,10 @@ TEST(image_png_decompression_bomb) {
     uint8_t g[16] = {0};
     ferc_image gi = {4, 4, 1, g};
     ferc_error err;
-    const char *p = tpath(dir, "bomb.png");
+    const char *p = test_path(dir, "bomb.png");
     CHECK_EQ_INT(ferc_image_save_png(p, &gi, &err), FERC_OK);
     size_t n;
-    unsigned char *b = slurp(p, &n);
+    unsigned char *b = test_read(p, &n);
     CHECK(b && n > 33 && memcmp(b + 12, "IHDR", 4) == 0);
     if (!b) return;
     /* IHDR data is at 16..28 (width, height, ...), its CRC at 29..32 over
@@ -314,14 +287,14 @@ TEST(image_png_decompression_bomb) {
     put_be32(b + 16, 100000);
     put_be32(b + 20, 100000);
     put_be32(b + 29, (uint32_t)crc32(0L, b + 12, 17));
-    spit(p, b, n);
+    test_write(p, b, n);
     ferc_image im;
     CHECK_EQ_INT(ferc_image_load(p, 0, &im, &err), FERC_ERR_LIMIT);
     CHECK(strstr(err.msg, "bomb.png") != NULL);
     CHECK(strstr(err.msg, "100000x100000") != NULL);
     /* Same with a bad CRC: still an error (decode), never a success. */
     b[29] ^= 0xFF;
-    spit(p, b, n);
+    test_write(p, b, n);
     CHECK(ferc_image_load(p, 0, &im, &err) != FERC_OK);
     free(b);
 }
@@ -337,7 +310,7 @@ TEST(image_jpeg_decode) {
     for (int y = 0; y < 16; y++)
         for (int x = 0; x < 16; x++)
             memcpy(px + (y * 16 + x) * 3, cols[(y / 8) * 2 + x / 8], 3);
-    const char *p = tpath(dir, "c.jpg");
+    const char *p = test_path(dir, "c.jpg");
     write_jpeg(p, 16, 16, 3, px, 100, NULL, 0);
     ferc_image im, g;
     ferc_error err;
@@ -358,8 +331,8 @@ TEST(image_jpeg_decode) {
     /* Gray JPEG. */
     uint8_t gp[8 * 8];
     memset(gp, 77, sizeof gp);
-    write_jpeg(tpath(dir, "g.jpg"), 8, 8, 1, gp, 95, NULL, 0);
-    CHECK_EQ_INT(ferc_image_load(tpath(dir, "g.jpg"), 0, &im, &err), FERC_OK);
+    write_jpeg(test_path(dir, "g.jpg"), 8, 8, 1, gp, 95, NULL, 0);
+    CHECK_EQ_INT(ferc_image_load(test_path(dir, "g.jpg"), 0, &im, &err), FERC_OK);
     CHECK_EQ_INT(im.c, 1);
     if (im.data) CHECK_NEAR(im.data[27], 77, 1);
     ferc_image_free(&im);
@@ -368,7 +341,7 @@ TEST(image_jpeg_decode) {
 /* CMYK JPEG as Adobe writes it (inverted: 255 = no ink), 8x8 flat. */
 TEST(image_jpeg_cmyk) {
     const char *dir = test_tmpdir();
-    const char *p = tpath(dir, "cmyk.jpg");
+    const char *p = test_path(dir, "cmyk.jpg");
     FILE *f = fopen(p, "wb");
     if (!f) { CHECK(0); return; }
     struct jpeg_compress_struct ci;
@@ -403,22 +376,22 @@ TEST(image_jpeg_cmyk) {
 TEST(image_jpeg_truncated) {
     const char *dir = test_tmpdir();
     uint8_t *px = noise(64, 64, 3, 11);
-    const char *p = tpath(dir, "cut.jpg");
+    const char *p = test_path(dir, "cut.jpg");
     write_jpeg(p, 64, 64, 3, px, 90, NULL, 0);
     size_t n;
-    unsigned char *b = slurp(p, &n);
+    unsigned char *b = test_read(p, &n);
     CHECK(b && n > 2000);
     if (!b) { free(px); return; }
     ferc_image im;
     ferc_error err;
     CHECK_EQ_INT(ferc_image_load(p, 0, &im, &err), FERC_OK);
     ferc_image_free(&im);
-    spit(p, b, n * 6 / 10);
+    test_write(p, b, n * 6 / 10);
     CHECK_EQ_INT(ferc_image_load(p, 0, &im, &err), FERC_ERR_DECODE);
     CHECK(strstr(err.msg, "cut.jpg") != NULL);
     CHECK(im.data == NULL);
     /* Only the header: also an error. */
-    spit(p, b, 200);
+    test_write(p, b, 200);
     CHECK_EQ_INT(ferc_image_load(p, 0, &im, &err), FERC_ERR_DECODE);
     free(b);
     free(px);
@@ -427,10 +400,10 @@ TEST(image_jpeg_truncated) {
 TEST(image_jpeg_decompression_bomb) {
     const char *dir = test_tmpdir();
     uint8_t gp[16 * 16] = {0};
-    const char *p = tpath(dir, "bomb.jpg");
+    const char *p = test_path(dir, "bomb.jpg");
     write_jpeg(p, 16, 16, 1, gp, 90, NULL, 0);
     size_t n;
-    unsigned char *b = slurp(p, &n);
+    unsigned char *b = test_read(p, &n);
     if (!b) { CHECK(0); return; }
     /* SOF0: FF C0, length(2), precision(1), height(2), width(2). */
     size_t i = 2;
@@ -443,7 +416,7 @@ TEST(image_jpeg_decompression_bomb) {
     if (found) {
         b[i + 5] = 60000 >> 8; b[i + 6] = 60000 & 0xFF;  /* height */
         b[i + 7] = 60000 >> 8; b[i + 8] = 60000 & 0xFF;  /* width */
-        spit(p, b, n);
+        test_write(p, b, n);
         ferc_image im;
         ferc_error err;
         CHECK_EQ_INT(ferc_image_load(p, 0, &im, &err), FERC_ERR_LIMIT);
@@ -501,7 +474,7 @@ TEST(image_jpeg_exif_orientation) {
         unsigned len = make_exif(exif, o, o % 2);
         char name[32];
         snprintf(name, sizeof name, "o%d.jpg", o);
-        const char *p = tpath(dir, name);
+        const char *p = test_path(dir, name);
         write_jpeg(p, 24, 16, 1, px, 100, exif, len);
         ferc_image im;
         ferc_error err;
@@ -523,17 +496,17 @@ TEST(image_jpeg_exif_orientation) {
     uint8_t bad[64];
     unsigned len = make_exif(bad, 6, 1);
     bad[6 + 4] = 200;
-    write_jpeg(tpath(dir, "bad1.jpg"), 24, 16, 1, px, 100, bad, len);
+    write_jpeg(test_path(dir, "bad1.jpg"), 24, 16, 1, px, 100, bad, len);
     make_exif(bad, 6, 0); /* cut inside the Orientation entry */
-    write_jpeg(tpath(dir, "bad2.jpg"), 24, 16, 1, px, 100, bad, 6 + 28);
+    write_jpeg(test_path(dir, "bad2.jpg"), 24, 16, 1, px, 100, bad, 6 + 28);
     len = make_exif(bad, 9, 1); /* out-of-range value */
-    write_jpeg(tpath(dir, "bad3.jpg"), 24, 16, 1, px, 100, bad, len);
-    write_jpeg(tpath(dir, "bad4.jpg"), 24, 16, 1, px, 100, (const uint8_t *)"Exif\0\0II", 8);
+    write_jpeg(test_path(dir, "bad3.jpg"), 24, 16, 1, px, 100, bad, len);
+    write_jpeg(test_path(dir, "bad4.jpg"), 24, 16, 1, px, 100, (const uint8_t *)"Exif\0\0II", 8);
     const char *names[] = {"bad1.jpg", "bad2.jpg", "bad3.jpg", "bad4.jpg"};
     for (int i = 0; i < 4; i++) {
         ferc_image im;
         ferc_error err;
-        CHECK_EQ_INT(ferc_image_load(tpath(dir, names[i]), 0, &im, &err), FERC_OK);
+        CHECK_EQ_INT(ferc_image_load(test_path(dir, names[i]), 0, &im, &err), FERC_OK);
         CHECK_EQ_INT(im.w, 24);
         CHECK_EQ_INT(im.h, 16);
         ferc_image_free(&im);

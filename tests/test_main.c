@@ -1,5 +1,7 @@
 /* test_main.c — runs the registered tests (all, or those whose name contains
- * one of the arguments) and ends with the line "N passed, N failed, N skipped". */
+ * one of the arguments) and ends with the line "N passed, N failed, N skipped";
+ * also the paths and file reads every test file shares (test.h), kept here
+ * so that no test file carries its own copy. */
 #include "test.h"
 
 #include <stdarg.h>
@@ -64,6 +66,41 @@ const char *test_tmpdir(void) {
     mkdir(buf, 0700);
     return buf;
 }
+
+const char *test_path(const char *dir, const char *name) {
+    static char buf[8][4200];
+    static int k;
+    char d[2001];
+    snprintf(d, sizeof d, "%.2000s", dir);   /* dir may be one of buf */
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/%.2000s", d, name);
+    return buf[k];
+}
+
+void *test_read(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    char *b = n >= 0 ? malloc((size_t)n + 1) : NULL;   /* a folder opens but has no size */
+    size_t got = 0;
+    if (b) {
+        rewind(f);
+        got = fread(b, 1, (size_t)n, f);
+        b[got] = 0;
+    }
+    fclose(f);
+    if (b && len) *len = got;
+    return b;
+}
+
+int test_write(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return 0;
+    size_t w = n ? fwrite(data, 1, n, f) : 0;
+    return (fclose(f) == 0) & (w == n);
+}
+
+int test_exists(const char *path) { return access(path, F_OK) == 0; }
 
 static int cmp_tests(const void *a, const void *b) {
     const char *fa = ((const test_entry *)a)->file, *fb = ((const test_entry *)b)->file;

@@ -5,31 +5,12 @@
 #include "data/data.h"
 #include "train/train.h"
 #include "test.h"
+#include "cli_util.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static int write_bytes(const char *path, const unsigned char *d, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return 0;
-    size_t w = fwrite(d, 1, n, f);
-    fclose(f);
-    return w == n;
-}
-
-static unsigned char *read_bytes(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    rewind(f);
-    unsigned char *d = malloc((size_t)sz);
-    *n = fread(d, 1, (size_t)sz, f);
-    fclose(f);
-    return d;
-}
 
 TEST(model_round_trip) {
     ferc_model *m, *m2;
@@ -76,42 +57,42 @@ TEST(model_refuses_bad_files) {
     CHECK_EQ_INT(ferc_model_save(m, path, &err), FERC_OK);
     ferc_model_free(m);
     size_t n;
-    unsigned char *d = read_bytes(path, &n);
+    unsigned char *d = test_read(path, &n);
     CHECK(d && n > 1000);
     if (!d) return;
     /* missing */
     CHECK_EQ_INT(ferc_model_load("/nonexistent/x.ferc", &bad, &err), FERC_ERR_IO);
     CHECK(strstr(err.msg, "/nonexistent/x.ferc") != NULL);
     /* empty */
-    write_bytes(p2, d, 0);
+    test_write(p2, d, 0);
     CHECK_EQ_INT(ferc_model_load(p2, &bad, &err), FERC_ERR_FORMAT);
     CHECK(strstr(err.msg, "empty") != NULL);
     /* truncated at several points */
     size_t cuts[] = {4, 15, 100, n / 2, n - 1};
     for (int i = 0; i < 5; i++) {
-        write_bytes(p2, d, cuts[i]);
+        test_write(p2, d, cuts[i]);
         CHECK_EQ_INT(ferc_model_load(p2, &bad, &err), FERC_ERR_FORMAT);
         CHECK(bad == NULL);
     }
     /* one flipped bit in the weights */
     d[n / 2] ^= 0x10;
-    write_bytes(p2, d, n);
+    test_write(p2, d, n);
     CHECK_EQ_INT(ferc_model_load(p2, &bad, &err), FERC_ERR_FORMAT);
     CHECK(strstr(err.msg, "checksum") != NULL);
     d[n / 2] ^= 0x10;
     /* wrong magic */
     d[0] = 'X';
-    write_bytes(p2, d, n);
+    test_write(p2, d, n);
     CHECK_EQ_INT(ferc_model_load(p2, &bad, &err), FERC_ERR_FORMAT);
     CHECK(strstr(err.msg, "magic") != NULL);
     d[0] = 'F';
     /* wrong version */
     d[8] = 99;
-    write_bytes(p2, d, n);
+    test_write(p2, d, n);
     CHECK_EQ_INT(ferc_model_load(p2, &bad, &err), FERC_ERR_FORMAT);
     CHECK(strstr(err.msg, "version 99") != NULL);
     d[8] = 1;
-    write_bytes(p2, d, n);
+    test_write(p2, d, n);
     CHECK_EQ_INT(ferc_model_load(p2, &bad, &err), FERC_OK);
     ferc_model_free(bad);
     free(d);
@@ -121,10 +102,7 @@ TEST(model_refuses_bad_files) {
 static void synth(ferc_dataset *d, int n, uint64_t seed) {
     ferc_rng r;
     ferc_rng_seed(&r, seed);
-    d->n = n; d->h = 48; d->w = 48; d->skipped = 0;
-    d->pix = malloc((size_t)n * 48 * 48);
-    d->label = malloc(sizeof(int) * (size_t)n);
-    d->usage = calloc((size_t)n, 1);
+    cli_dataset_alloc(d, n);
     for (int i = 0; i < n; i++) {
         int c = i % 7;
         d->label[i] = c;

@@ -1,91 +1,27 @@
 /* test_predict.c — tests of the `ferc predict` and `ferc video` commands,
- * run as the built binary (the `ferc` next to this test runner: build/ferc,
- * or build-asan/ferc under the sanitizers): outputs checked against the
- * library's own detector and classifier on the same pixels, bad files in a
- * folder reported and skipped, bad named files and a missing cascade as
- * errors, annotation, and a short video assembled with ffmpeg from stills. */
+ * run as the built binary ($FERC_BIN, else the `ferc` next to this test
+ * runner: build/ferc, or build-asan/ferc under the sanitizers): outputs
+ * checked against the library's own detector and classifier on the same
+ * pixels, bad files in a folder reported and skipped, bad named files and a
+ * missing cascade as errors, annotation, and a short video assembled with
+ * ffmpeg from stills. */
 #include "test.h"
+#include "cli_util.h"
 #include "ferc.h"
 #include "data/data.h"
 #include "detect/detect.h"
 #include "model/model.h"
 #include "report/report.h"
 
-#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #define SKIMAGE_DIR "/usr/lib/python3/dist-packages/skimage/data/"
-
-static char ferc_bin[PATH_MAX];
-
-/* The ferc binary built beside this runner, or NULL. */
-static const char *ferc_path(void) {
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return NULL;
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (!slash) return NULL;
-    *slash = 0;
-    snprintf(ferc_bin, sizeof ferc_bin, "%.4000s/ferc", exe);
-    return access(ferc_bin, X_OK) == 0 ? ferc_bin : NULL;
-}
-
-static char *tpath(const char *dir, const char *name) {
-    static char buf[6][4200];
-    static int k;
-    k = (k + 1) % 6;
-    snprintf(buf[k], sizeof buf[k], "%.2000s/%.2000s", dir, name);
-    return buf[k];
-}
-
-/* Run a shell command with stdout and stderr into dir/out.txt, dir/err.txt;
- * returns the exit status. */
-static int run(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int run(const char *dir, const char *fmt, ...) {
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    snprintf(cmd + k, sizeof cmd - (size_t)k, " >'%s/out.txt' 2>'%s/err.txt'", dir, dir);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *b = malloc((size_t)n + 1);
-    size_t got = fread(b, 1, (size_t)n, f);
-    b[got] = 0;
-    fclose(f);
-    if (len) *len = got;
-    return b;
-}
-
-static void spit(const char *path, const void *d, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return;
-    fwrite(d, 1, n, f);
-    fclose(f);
-}
-
-static int count_lines(const char *s) {
-    int n = 0;
-    for (; *s; s++) n += *s == '\n';
-    return n;
-}
 
 /* The 7 numbers after "\"scores\": {" in s: returns 1 if all found. */
 static int json_scores(const char *s, float *p) {
@@ -108,21 +44,13 @@ static double iou(ferc_box a, ferc_box b) {
     return in / ((double)a.w * a.h + (double)b.w * b.h - in);
 }
 
-/* A random-weight model saved in dir (the shipped ones may not exist yet). */
+/* A random-weight model saved in dir (the shipped ones may not exist yet),
+ * and in *keep the same weights as the file. */
 static const char *make_model(const char *dir, ferc_model **keep) {
-    ferc_model *m;
+    const char *p = cli_make_model(dir, 11, NULL, 0);
     ferc_error err;
-    static char p[4200]; /* not a tpath() buffer: those are reused */
-    snprintf(p, sizeof p, "%.2000s/model.ferc", dir);
-    if (ferc_model_create("seed", 11, &m, &err) != FERC_OK || ferc_model_save(m, p, &err) != FERC_OK) return NULL;
-    ferc_model_free(m);
-    if (ferc_model_load(p, keep, &err) != FERC_OK) return NULL; /* the same weights as the file */
-    return p;
+    return p && ferc_model_load(p, keep, &err) == FERC_OK ? p : NULL;
 }
-
-#define NEED_FERC()                                                                    \
-    const char *ferc = ferc_path();                                                    \
-    if (!ferc) SKIP("the ferc binary is not built next to the test runner (make)")
 
 TEST(predict_no_detect_prints_the_probabilities) {
     NEED_FERC();
@@ -136,7 +64,7 @@ TEST(predict_no_detect_prints_the_probabilities) {
     for (int i = 0; i < 48 * 48; i++) px[i] = (uint8_t)((i * 37 + (i / 48) * 11) & 255);
     ferc_image im = {48, 48, 1, px};
     ferc_error err;
-    const char *face = tpath(dir, "face.png");
+    const char *face = test_path(dir, "face.png");
     CHECK_EQ_INT(ferc_image_save_png(face, &im, &err), FERC_OK);
     float ref[7];
     ferc_box whole = {0, 0, 48, 48};
@@ -144,9 +72,9 @@ TEST(predict_no_detect_prints_the_probabilities) {
     int top = 0;
     for (int k = 1; k < 7; k++) if (ref[k] > ref[top]) top = k;
 
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' --no-detect '%s'", ferc, model, face), 0);
-    char *out = slurp(tpath(dir, "out.txt"), NULL);
-    CHECK(out && strstr(out, "face.png: ") && count_lines(out) == 1);
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' --no-detect '%s'", ferc, model, face), 0);
+    char *out = cli_out(dir);
+    CHECK(out && strstr(out, "face.png: ") && cli_count_lines(out) == 1);
     if (out) {
         char want[64];
         snprintf(want, sizeof want, ": %s %.3f", ferc_label_name(top), ref[top]);
@@ -154,10 +82,10 @@ TEST(predict_no_detect_prints_the_probabilities) {
         for (int k = 0; k < 7; k++) CHECK(strstr(out, ferc_label_name(k)) != NULL);
     }
     free(out);
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' --no-detect --json '%s'", ferc, model, face), 0);
-    out = slurp(tpath(dir, "out.txt"), NULL);
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' --no-detect --json '%s'", ferc, model, face), 0);
+    out = cli_out(dir);
     float p[7];
-    CHECK(out && count_lines(out) == 1 && out[0] == '{' && json_scores(out, p));
+    CHECK(out && cli_count_lines(out) == 1 && out[0] == '{' && json_scores(out, p));
     if (out) {
         char want[64];
         snprintf(want, sizeof want, "\"emotion\": \"%s\"", ferc_label_name(top));
@@ -190,9 +118,9 @@ TEST(predict_detects_and_classifies_like_the_library) {
     float ref[7 * 16];
     CHECK_EQ_INT(ferc_classify_faces(m, g.data, g.w, g.h, g.w, b, n, 0.1f, ref, &err), FERC_OK);
 
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' --json '%s'", ferc, model, SKIMAGE_DIR "astronaut.png"), 0);
-    char *out = slurp(tpath(dir, "out.txt"), NULL);
-    CHECK(out && count_lines(out) == 1);
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' --json '%s'", ferc, model, SKIMAGE_DIR "astronaut.png"), 0);
+    char *out = cli_out(dir);
+    CHECK(out && cli_count_lines(out) == 1);
     if (out && n == 1) {
         char want[256];
         snprintf(want, sizeof want,
@@ -206,15 +134,15 @@ TEST(predict_detects_and_classifies_like_the_library) {
     }
     free(out);
     /* Text output and the detector flags: a huge --min-size finds nothing. */
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' '%s'", ferc, model, SKIMAGE_DIR "astronaut.png"), 0);
-    out = slurp(tpath(dir, "out.txt"), NULL);
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' '%s'", ferc, model, SKIMAGE_DIR "astronaut.png"), 0);
+    out = cli_out(dir);
     char want[128];
     snprintf(want, sizeof want, "face 1 at %d,%d %dx%d (confidence 0.", b[0].x, b[0].y, b[0].w, b[0].h);
     CHECK(out && strstr(out, ": 1 face\n") && strstr(out, want));
     free(out);
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' --json --min-size 400 --scale-factor 1.2 --min-neighbors 3 '%s'",
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' --json --min-size 400 --scale-factor 1.2 --min-neighbors 3 '%s'",
                      ferc, model, SKIMAGE_DIR "astronaut.png"), 0);
-    out = slurp(tpath(dir, "out.txt"), NULL);
+    out = cli_out(dir);
     CHECK(out && strstr(out, "\"faces\": []}") != NULL);
     free(out);
     ferc_image_free(&g);
@@ -246,15 +174,15 @@ TEST(predict_folder_skips_bad_files) {
     ferc_rng_seed(&r, 9);
     for (size_t i = 0; i < sizeof noisy; i++) noisy[i] = (uint8_t)ferc_rng_below(&r, 256);
     ferc_image a = {200, 150, 1, flat}, b = {64, 64, 1, noisy};
-    CHECK_EQ_INT(ferc_image_save_png(tpath(in, "a_flat.png"), &a, &err), FERC_OK);
-    CHECK_EQ_INT(ferc_image_save_png(tpath(in, "b_noisy.png"), &b, &err), FERC_OK);
+    CHECK_EQ_INT(ferc_image_save_png(test_path(in, "a_flat.png"), &a, &err), FERC_OK);
+    CHECK_EQ_INT(ferc_image_save_png(test_path(in, "b_noisy.png"), &b, &err), FERC_OK);
     /* bad: not an image, a truncated PNG, a decompression bomb, a truncated JPEG */
-    spit(tpath(in, "c_notes.txt"), "these are not pixels\n", 21);
+    test_write(test_path(in, "c_notes.txt"), "these are not pixels\n", 21);
     size_t len;
-    char *png = slurp(tpath(in, "b_noisy.png"), &len);
+    char *png = test_read(test_path(in, "b_noisy.png"), &len);
     CHECK(png && len > 100);
     if (!png) return;
-    spit(tpath(in, "d_truncated.png"), png, len / 2);
+    test_write(test_path(in, "d_truncated.png"), png, len / 2);
     /* IHDR width/height at bytes 16..23, CRC over type + data at 29..32 */
     unsigned char *bomb = (unsigned char *)png;
     uint32_t big = 100000;
@@ -264,20 +192,20 @@ TEST(predict_folder_skips_bad_files) {
     uint32_t crc = (uint32_t)crc32(0L, bomb + 12, 17);
     unsigned char bc[4] = {(unsigned char)(crc >> 24), (unsigned char)(crc >> 16), (unsigned char)(crc >> 8), (unsigned char)crc};
     memcpy(bomb + 29, bc, 4);
-    spit(tpath(in, "e_bomb.png"), bomb, len);
+    test_write(test_path(in, "e_bomb.png"), bomb, len);
     free(png);
     int have_jpeg = access(SKIMAGE_DIR "rocket.jpg", R_OK) == 0;
     if (have_jpeg) {
-        char *jpg = slurp(SKIMAGE_DIR "rocket.jpg", &len);
-        spit(tpath(in, "f_truncated.jpg"), jpg, len / 3);
+        char *jpg = test_read(SKIMAGE_DIR "rocket.jpg", &len);
+        test_write(test_path(in, "f_truncated.jpg"), jpg, len / 3);
         free(jpg);
     }
-    const char *csv = tpath(dir, "faces.csv");
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' --json --csv '%s' '%s'", ferc, model, csv, in), 0);
-    char *out = slurp(tpath(dir, "out.txt"), NULL), *errs = slurp(tpath(dir, "err.txt"), NULL);
+    const char *csv = test_path(dir, "faces.csv");
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' --json --csv '%s' '%s'", ferc, model, csv, in), 0);
+    char *out = cli_out(dir), *errs = cli_err(dir);
     CHECK(out && errs);
     if (out && errs) {
-        CHECK_EQ_INT(count_lines(out), 2); /* only the two good images */
+        CHECK_EQ_INT(cli_count_lines(out), 2); /* only the two good images */
         CHECK(strstr(out, "a_flat.png\", \"whole_image\": false, \"faces\": []}") != NULL);
         CHECK(strstr(out, "b_noisy.png\"") != NULL);
         CHECK(strstr(errs, "c_notes.txt") && strstr(errs, "d_truncated.png") && strstr(errs, "e_bomb.png"));
@@ -287,26 +215,26 @@ TEST(predict_folder_skips_bad_files) {
         CHECK(strstr(errs, have_jpeg ? "4 bad files skipped" : "3 bad files skipped") != NULL);
     }
     free(out); free(errs);
-    char *c = slurp(csv, NULL);
+    char *c = test_read(csv, NULL);
     const char *hdr = "image,face,x,y,w,h,face_confidence,emotion,angry,disgust,fear,happy,sad,surprise,neutral,"
                       "whole_image,annotated\n";
-    CHECK(c && strncmp(c, hdr, strlen(hdr)) == 0 && count_lines(c) == 3);
+    CHECK(c && strncmp(c, hdr, strlen(hdr)) == 0 && cli_count_lines(c) == 3);
     /* no face: the image, then as many (empty) fields as the header, not whole */
     CHECK(c && strstr(c, "a_flat.png,,,,,,,,,,,,,,,0,\n") != NULL);
     /* b_noisy.png (64x64) is no larger than twice the 48x48 input: one whole-image face */
     CHECK(c && strstr(c, "b_noisy.png,1,0,0,64,64,,") && strstr(c, ",1,\n"));
     free(c);
     /* named directly: errors */
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' '%s'", ferc, model, tpath(in, "e_bomb.png")), 1);
-    errs = slurp(tpath(dir, "err.txt"), NULL);
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' '%s'", ferc, model, test_path(in, "e_bomb.png")), 1);
+    errs = cli_err(dir);
     CHECK(errs && strstr(errs, "e_bomb.png") && strstr(errs, "100000x100000"));
     free(errs);
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' '%s' '%s'", ferc, model, tpath(in, "c_notes.txt"),
-                     tpath(in, "a_flat.png")), 1);
-    out = slurp(tpath(dir, "out.txt"), NULL);
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' '%s' '%s'", ferc, model, test_path(in, "c_notes.txt"),
+                     test_path(in, "a_flat.png")), 1);
+    out = cli_out(dir);
     CHECK(out && strstr(out, "a_flat.png: no face found") != NULL); /* the good one is still done */
     free(out);
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' '%s'", ferc, model, tpath(in, "missing.png")), 1);
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' '%s'", ferc, model, test_path(in, "missing.png")), 1);
     ferc_model_free(m);
 }
 
@@ -322,23 +250,23 @@ TEST(predict_errors_and_usage) {
     uint8_t px[32 * 32] = {0};
     ferc_image im = {32, 32, 1, px};
     ferc_error err;
-    const char *img = tpath(dir, "x.png");
+    const char *img = test_path(dir, "x.png");
     CHECK_EQ_INT(ferc_image_save_png(img, &im, &err), FERC_OK);
     /* a missing cascade names the Debian package */
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' --cascade '%s' '%s'", ferc, model, tpath(dir, "no.xml"), img), 1);
-    char *e = slurp(tpath(dir, "err.txt"), NULL);
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' --cascade '%s' '%s'", ferc, model, test_path(dir, "no.xml"), img), 1);
+    char *e = cli_err(dir);
     CHECK(e && strstr(e, "opencv-data") && strstr(e, "no.xml"));
     free(e);
     /* a missing model */
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' '%s'", ferc, tpath(dir, "none.ferc"), img), 1);
-    e = slurp(tpath(dir, "err.txt"), NULL);
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' '%s'", ferc, test_path(dir, "none.ferc"), img), 1);
+    e = cli_err(dir);
     CHECK(e && strstr(e, "none.ferc"));
     free(e);
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s'", ferc, model), 2);
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' --bogus '%s'", ferc, model, img), 2);
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' --scale-factor 0.5 '%s'", ferc, model, img), 2);
-    CHECK_EQ_INT(run(dir, "'%s' predict --help", ferc), 0);
-    char *h = slurp(tpath(dir, "out.txt"), NULL);
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s'", ferc, model), 2);
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' --bogus '%s'", ferc, model, img), 2);
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' --scale-factor 0.5 '%s'", ferc, model, img), 2);
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --help", ferc), 0);
+    char *h = cli_out(dir);
     CHECK(h && strstr(h, "--scale-factor") && strstr(h, "--no-detect") && strstr(h, "example"));
     free(h);
 }
@@ -362,12 +290,12 @@ TEST(predict_annotate_draws_boxes) {
     ferc_box b[4];
     int n = 0;
     CHECK_EQ_INT(ferc_detect_faces(cas, g.data, g.w, g.h, g.w, NULL, b, 4, &n, &err), FERC_OK);
-    CHECK_EQ_INT(run(dir, "'%s' predict -q --model '%s' --annotate '%s' '%s'", ferc, model, tpath(dir, "ann"),
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict -q --model '%s' --annotate '%s' '%s'", ferc, model, test_path(dir, "ann"),
                      SKIMAGE_DIR "astronaut.png"), 0);
-    char *out = slurp(tpath(dir, "out.txt"), NULL);
+    char *out = cli_out(dir);
     CHECK(out && out[0] == 0); /* --quiet */
     free(out);
-    CHECK_EQ_INT(ferc_image_load(tpath(dir, "ann/astronaut.png.png"), 3, &ann, &err), FERC_OK);
+    CHECK_EQ_INT(ferc_image_load(test_path(dir, "ann/astronaut.png.png"), 3, &ann, &err), FERC_OK);
     if (!test_failed_now() && n == 1) {
         CHECK(ann.w == rgb.w && ann.h == rgb.h);
         /* the left edge of the box is painted; far from it nothing changed */
@@ -422,15 +350,15 @@ TEST(video_from_stills_to_csv_and_annotated_video) {
     for (int i = 0; i < N; i++) {
         char name[32];
         snprintf(name, sizeof name, "f%03d.png", i);
-        CHECK_EQ_INT(ferc_image_save_png(tpath(dir, name), i % 2 ? &f : &a, &err), FERC_OK);
+        CHECK_EQ_INT(ferc_image_save_png(test_path(dir, name), i % 2 ? &f : &a, &err), FERC_OK);
     }
-    char mp4[1100]; /* not a tpath() buffer: those are reused */
+    char mp4[1100]; /* not a test_path() buffer: those are reused */
     snprintf(mp4, sizeof mp4, "%s/in.mp4", dir);
-    CHECK_EQ_INT(run(dir, "ffmpeg -v error -y -framerate 5 -i '%s/f%%03d.png' -c:v libx264 -qp 0 -pix_fmt yuv420p '%s'",
+    CHECK_EQ_INT(cli_run(dir, "ffmpeg -v error -y -framerate 5 -i '%s/f%%03d.png' -c:v libx264 -qp 0 -pix_fmt yuv420p '%s'",
                      dir, mp4), 0);
-    const char *csv = tpath(dir, "out.csv"), *ann = tpath(dir, "ann.mp4");
-    CHECK_EQ_INT(run(dir, "'%s' video '%s' --csv '%s' --annotate '%s' --model '%s'", ferc, mp4, csv, ann, model), 0);
-    char *errs = slurp(tpath(dir, "err.txt"), NULL);
+    const char *csv = test_path(dir, "out.csv"), *ann = test_path(dir, "ann.mp4");
+    CHECK_EQ_INT(cli_run(dir, "'%s' video '%s' --csv '%s' --annotate '%s' --model '%s'", ferc, mp4, csv, ann, model), 0);
+    char *errs = cli_err(dir);
     CHECK(errs && strstr(errs, "10 frames") && strstr(errs, "frames/s"));
     free(errs);
     FILE *fc = fopen(csv, "r");
@@ -460,26 +388,26 @@ TEST(video_from_stills_to_csv_and_annotated_video) {
     if (fc) fclose(fc);
     CHECK_EQ_INT(rows, N);
     for (int i = 0; i < N; i++) CHECK_EQ_INT(seen[i], 1);
-    CHECK_EQ_INT(run(dir, "ffprobe -v error -select_streams v:0 -count_frames -show_entries "
+    CHECK_EQ_INT(cli_run(dir, "ffprobe -v error -select_streams v:0 -count_frames -show_entries "
                           "stream=width,height,nb_read_frames -of default=nw=1 '%s'", ann), 0);
-    char *pr = slurp(tpath(dir, "out.txt"), NULL), want[128];
+    char *pr = cli_out(dir), want[128];
     snprintf(want, sizeof want, "width=%d\nheight=%d\nnb_read_frames=%d\n", a.w, a.h, N);
     CHECK_MSG(pr && strcmp(pr, want) == 0, "ffprobe of the annotated video: %s", pr ? pr : "(none)");
     free(pr);
     /* --every 3: frames 0, 3, 6, 9 only */
-    CHECK_EQ_INT(run(dir, "'%s' video '%s' --csv '%s' --every 3 --model '%s'", ferc, mp4, csv, model), 0);
-    char *c = slurp(csv, NULL);
-    CHECK(c && count_lines(c) == 5 && strstr(c, "\n0,0.000,") && strstr(c, "\n3,0.600,") && strstr(c, "\n9,1.800,") &&
+    CHECK_EQ_INT(cli_run(dir, "'%s' video '%s' --csv '%s' --every 3 --model '%s'", ferc, mp4, csv, model), 0);
+    char *c = test_read(csv, NULL);
+    CHECK(c && cli_count_lines(c) == 5 && strstr(c, "\n0,0.000,") && strstr(c, "\n3,0.600,") && strstr(c, "\n9,1.800,") &&
           !strstr(c, "\n1,0.200,"));
     free(c);
     /* not a video; without --csv the CSV goes to stdout */
-    CHECK_EQ_INT(run(dir, "'%s' video '%s' --csv '%s' --model '%s'", ferc, tpath(dir, "model.ferc"), csv, model), 1);
-    errs = slurp(tpath(dir, "err.txt"), NULL);
+    CHECK_EQ_INT(cli_run(dir, "'%s' video '%s' --csv '%s' --model '%s'", ferc, test_path(dir, "model.ferc"), csv, model), 1);
+    errs = cli_err(dir);
     CHECK(errs && strstr(errs, "model.ferc") && strstr(errs, "not a readable video"));
     free(errs);
-    CHECK_EQ_INT(run(dir, "'%s' video '%s' --every 3 --model '%s'", ferc, mp4, model), 0);
-    c = slurp(tpath(dir, "out.txt"), NULL);
-    CHECK(c && strncmp(c, "frame,time,face,", 16) == 0 && count_lines(c) == 5);
+    CHECK_EQ_INT(cli_run(dir, "'%s' video '%s' --every 3 --model '%s'", ferc, mp4, model), 0);
+    c = cli_out(dir);
+    CHECK(c && strncmp(c, "frame,time,face,", 16) == 0 && cli_count_lines(c) == 5);
     free(c);
     free(flat);
     ferc_image_free(&a);

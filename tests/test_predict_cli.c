@@ -6,98 +6,23 @@
  * ffmpeg's noise, annotated names that keep the source's, "did you mean",
  * and the small refusals (-q with nothing to do, an empty folder). */
 #include "test.h"
+#include "cli_util.h"
 #include "ferc.h"
 #include "detect/detect.h"
 #include "model/model.h"
 
 #include <dirent.h>
-#include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define SKIMAGE_DIR "/usr/lib/python3/dist-packages/skimage/data/"
 #define ASTRONAUT SKIMAGE_DIR "astronaut.png"
 #define COINS SKIMAGE_DIR "coins.png"
-
-/* $FERC_BIN, else the ferc built beside this runner; NULL if none. */
-static const char *ferc_bin(void) {
-    static char buf[PATH_MAX];
-    const char *env = getenv("FERC_BIN");
-    if (env && *env) {
-        if (env[0] == '/') snprintf(buf, sizeof buf, "%s", env);
-        else if (getcwd(buf, sizeof buf - 1024)) snprintf(buf + strlen(buf), 1024, "/%.1000s", env);
-        return access(buf, X_OK) == 0 ? buf : NULL;
-    }
-    char exe[PATH_MAX - 16];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return NULL;
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (!slash) return NULL;
-    *slash = 0;
-    snprintf(buf, sizeof buf, "%s/ferc", exe);
-    return access(buf, X_OK) == 0 ? buf : NULL;
-}
-
-/* dir/name in one of 8 rotating buffers (dir may be an earlier one). */
-static char *tp(const char *dir, const char *name) {
-    static char buf[8][2200];
-    static int k;
-    char d[1001];
-    snprintf(d, sizeof d, "%.1000s", dir);
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%.1000s", d, name);
-    return buf[k];
-}
-
-/* Run a shell command with stdout and stderr into dir/out.txt, dir/err.txt;
- * returns the exit status. */
-static int run(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int run(const char *dir, const char *fmt, ...) {
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    snprintf(cmd + k, sizeof cmd - (size_t)k, " >'%s/out.txt' 2>'%s/err.txt'", dir, dir);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *b = malloc((size_t)n + 1);
-    size_t got = fread(b, 1, (size_t)n, f);
-    b[got] = 0;
-    fclose(f);
-    return b;
-}
-
-static char *out_of(const char *dir) { return slurp(tp(dir, "out.txt")); }
-/* stderr without LeakSanitizer's closing "Suppressions used" block (ASan runs). */
-static char *err_of(const char *dir) {
-    char *e = slurp(tp(dir, "err.txt"));
-    char *lsan = e ? strstr(e, "-----------------------------------------------------\nSuppressions used") : NULL;
-    if (lsan) *lsan = 0;
-    return e;
-}
-
-static int count_lines(const char *s) {
-    int n = 0;
-    for (; s && *s; s++) n += *s == '\n';
-    return n;
-}
 
 /* Lines of s that start with prefix. */
 static int lines_starting(const char *s, const char *prefix) {
@@ -112,8 +37,6 @@ static int lines_starting(const char *s, const char *prefix) {
 
 static int starts(const char *s, const char *prefix) { return s && strncmp(s, prefix, strlen(prefix)) == 0; }
 
-static int exists(const char *path) { return access(path, F_OK) == 0; }
-
 /* Entries of dir (hidden ones too, "." and ".." not), our temporaries among them. */
 static int entries(const char *dir) {
     DIR *d = opendir(dir);
@@ -122,18 +45,6 @@ static int entries(const char *dir) {
     while (d && (e = readdir(d))) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
     if (d) closedir(d);
     return n;
-}
-
-/* A random-weight seed model (48x48 input) saved in dir. */
-static const char *make_model(const char *dir) {
-    static char p[2200];
-    ferc_model *m;
-    ferc_error err;
-    snprintf(p, sizeof p, "%.1000s/model.ferc", dir);
-    if (ferc_model_create("seed", 7, &m, &err) != FERC_OK) return NULL;
-    ferc_status st = ferc_model_save(m, p, &err);
-    ferc_model_free(m);
-    return st == FERC_OK ? p : NULL;
 }
 
 static int save_gray(const char *path, const uint8_t *px, int w, int h) {
@@ -154,12 +65,12 @@ static int have_ffmpeg(void) {
     return system("ffmpeg -version >/dev/null 2>&1") == 0 && system("ffprobe -version >/dev/null 2>&1") == 0;
 }
 
+/* ferc, a fresh folder and a random-weight seed model (48x48 input) in it. */
 #define SETUP(dir, model)                                                                   \
-    const char *ferc = ferc_bin();                                                          \
-    if (!ferc) SKIP("no ferc binary ($FERC_BIN or beside the test runner)");                \
+    NEED_FERC();                                                                            \
     char dir[1024];                                                                         \
     snprintf(dir, sizeof dir, "%s", test_tmpdir());                                         \
-    const char *model = make_model(dir);                                                    \
+    const char *model = cli_make_model(dir, 7, NULL, 0);                                    \
     CHECK(model != NULL);                                                                   \
     if (!model) return
 
@@ -174,6 +85,16 @@ static int have_ffmpeg(void) {
 
 static int box_eq(ferc_box a, ferc_box b) { return a.x == b.x && a.y == b.y && a.w == b.w && a.h == b.h; }
 
+/* The default cascade, a random seed model and the gray photo; 0 (a failed
+ * check recorded) when any of them does not load. */
+static int detector_and_photo(const char *photo, ferc_cascade **cas, ferc_model **m, ferc_image *g) {
+    ferc_error err;
+    CHECK_EQ_INT(ferc_cascade_load(NULL, cas, &err), FERC_OK);
+    CHECK_EQ_INT(ferc_model_create("seed", 3, m, &err), FERC_OK);
+    CHECK_EQ_INT(ferc_image_load(photo, 1, g, &err), FERC_OK);
+    return !test_failed_now();
+}
+
 /* On coins.png the cascade finds 6 "faces" (coins) with 6 to 12 votes, not
  * in vote order: ferc_find_faces returns the same boxes ordered by votes
  * (ties in the detector's order), confidence = votes / (votes + 10), the
@@ -185,10 +106,7 @@ TEST(detect_find_faces_orders_by_confidence) {
     ferc_model *m;
     ferc_error err;
     ferc_image g;
-    CHECK_EQ_INT(ferc_cascade_load(NULL, &cas, &err), FERC_OK);
-    CHECK_EQ_INT(ferc_model_create("seed", 3, &m, &err), FERC_OK);
-    CHECK_EQ_INT(ferc_image_load(COINS, 1, &g, &err), FERC_OK);
-    if (test_failed_now()) return;
+    if (!detector_and_photo(COINS, &cas, &m, &g)) return;
     ferc_box ref[64];
     int nb[64], nref = 0;
     CHECK_EQ_INT(ferc_detect_faces_counted(cas, g.data, g.w, g.h, g.w, NULL, ref, nb, 64, &nref, 1, &err), FERC_OK);
@@ -263,10 +181,7 @@ TEST(detect_find_faces_real_face_first) {
     ferc_model *m;
     ferc_error err;
     ferc_image g;
-    CHECK_EQ_INT(ferc_cascade_load(NULL, &cas, &err), FERC_OK);
-    CHECK_EQ_INT(ferc_model_create("seed", 3, &m, &err), FERC_OK);
-    CHECK_EQ_INT(ferc_image_load(ASTRONAUT, 1, &g, &err), FERC_OK);
-    if (test_failed_now()) return;
+    if (!detector_and_photo(ASTRONAUT, &cas, &m, &g)) return;
     int W = 2 * g.w, H = 2 * g.h;
     uint8_t *big = malloc((size_t)W * H);
     void *tmp = malloc(ferc_detect_resize_tmp_size(W, H));
@@ -315,16 +230,16 @@ TEST(predict_cli_face_confidence_in_every_output) {
         if ((long)ref[i].w * ref[i].h > (long)ref[largest].w * ref[largest].h) largest = i;
     }
     char want[2400];
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' '%s'", ferc, model, COINS), 0);
-    char *o = out_of(dir);
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' '%s'", ferc, model, COINS), 0);
+    char *o = cli_out(dir);
     snprintf(want, sizeof want, "  face 1 at %d,%d %dx%d (confidence %.2f): ", ref[best].x, ref[best].y, ref[best].w,
              ref[best].h, nb[best] / (nb[best] + 10.0));
     CHECK_MSG(o && strstr(o, want), "text lacks '%s':\n%s", want, o ? o : "");
     free(o);
 
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' --json '%s'", ferc, model, COINS), 0);
-    o = out_of(dir);
-    CHECK(o && count_lines(o) == 1 && strstr(o, "\"whole_image\": false"));
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' --json '%s'", ferc, model, COINS), 0);
+    o = cli_out(dir);
+    CHECK(o && cli_count_lines(o) == 1 && strstr(o, "\"whole_image\": false"));
     double last = 2;
     int seen = 0;
     for (const char *q = o; q && (q = strstr(q, "\"face_confidence\": ")); seen++) {
@@ -339,22 +254,22 @@ TEST(predict_cli_face_confidence_in_every_output) {
     CHECK_MSG(o && strstr(o, want), "JSON lacks '%s'", want);
     free(o);
 
-    CHECK_EQ_INT(run(dir, "cd '%s' && '%s' predict --model '%s' --csv - --max-faces 2 '%s'", dir, ferc, model, COINS), 0);
-    o = out_of(dir);
-    CHECK(starts(o, "image,face,x,y,w,h,face_confidence,emotion,angry,") && count_lines(o) == 3);
+    CHECK_EQ_INT(cli_run(dir, "cd '%s' && '%s' predict --model '%s' --csv - --max-faces 2 '%s'", dir, ferc, model, COINS), 0);
+    o = cli_out(dir);
+    CHECK(starts(o, "image,face,x,y,w,h,face_confidence,emotion,angry,") && cli_count_lines(o) == 3);
     snprintf(want, sizeof want, "%s,1,%d,%d,%d,%d,%.4f,", COINS, ref[best].x, ref[best].y, ref[best].w, ref[best].h,
              nb[best] / (nb[best] + 10.0));
     CHECK_MSG(o && strstr(o, want), "CSV lacks '%s':\n%s", want, o ? o : "");
     free(o);
 
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' --largest '%s'", ferc, model, COINS), 0);
-    o = out_of(dir);
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' --largest '%s'", ferc, model, COINS), 0);
+    o = cli_out(dir);
     snprintf(want, sizeof want, ": 1 face\n  face 1 at %d,%d %dx%d ", ref[largest].x, ref[largest].y, ref[largest].w,
              ref[largest].h);
-    CHECK_MSG(o && strstr(o, want) && count_lines(o) == 2, "--largest: %s", o ? o : "");
+    CHECK_MSG(o && strstr(o, want) && cli_count_lines(o) == 2, "--largest: %s", o ? o : "");
     free(o);
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' --max-faces 0 '%s'", ferc, model, COINS), 2);
-    CHECK(!exists(tp(dir, "-")));
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' --max-faces 0 '%s'", ferc, model, COINS), 2);
+    CHECK(!test_exists(test_path(dir, "-")));
 }
 
 /* An image no larger than twice the model's input is a crop: classified
@@ -380,28 +295,28 @@ TEST(predict_cli_small_image_is_a_whole_face) {
     int top = 0;
     for (int k = 1; k < 7; k++) if (ref[k] > ref[top]) top = k;
 
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' '%s'", ferc, model, face), 0);
-    char *o = out_of(dir), want[2400];
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' '%s'", ferc, model, face), 0);
+    char *o = cli_out(dir), want[2400];
     snprintf(want, sizeof want, "%s: whole image: %s %.3f (", face, ferc_label_name(top), ref[top]);
     CHECK_MSG(o && strncmp(o, want, strlen(want)) == 0, "got '%s', want '%s'", o ? o : "", want);
     free(o);
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' --json '%s'", ferc, model, face), 0);
-    o = out_of(dir);
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' --json '%s'", ferc, model, face), 0);
+    o = cli_out(dir);
     CHECK(o && strstr(o, "\"whole_image\": true, \"faces\": [{\"box\": [0, 0, 48, 48], \"face_confidence\": null, "));
     free(o);
-    CHECK_EQ_INT(run(dir, "cd '%s' && '%s' predict --model '%s' --csv - '%s'", dir, ferc, model, face), 0);
-    o = out_of(dir);
+    CHECK_EQ_INT(cli_run(dir, "cd '%s' && '%s' predict --model '%s' --csv - '%s'", dir, ferc, model, face), 0);
+    o = cli_out(dir);
     snprintf(want, sizeof want, "\n%s,1,0,0,48,48,,%s,", face, ferc_label_name(top));
     CHECK_MSG(o && strstr(o, want) && strstr(o, ",1,\n"), "CSV: %s", o ? o : "");
     free(o);
     /* the same with --no-detect */
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' --no-detect '%s'", ferc, model, face), 0);
-    o = out_of(dir);
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' --no-detect '%s'", ferc, model, face), 0);
+    o = cli_out(dir);
     CHECK(o && strstr(o, ": whole image: "));
     free(o);
     /* 120x120 > 2 x 48: detected, nothing found, with the hint */
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' '%s'", ferc, model, big), 0);
-    o = out_of(dir);
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' '%s'", ferc, model, big), 0);
+    o = cli_out(dir);
     CHECK_MSG(o && strstr(o, "flat120.png: no face found") && strstr(o, "--no-detect") && strstr(o, "--min-size"),
               "got %s", o ? o : "");
     free(o);
@@ -432,37 +347,37 @@ TEST(predict_cli_outputs_checked_before_work) {
         char args[1200], cmd[4000];
         snprintf(args, sizeof args, bad[k].args, dir);
         snprintf(cmd, sizeof cmd, "'%s' predict --model '%s' %s '%s' '%s'", ferc, model, args, img, img);
-        CHECK_EQ_INT(run(dir, "%s", cmd), 1);
-        char *o = out_of(dir), *e = err_of(dir);
+        CHECK_EQ_INT(cli_run(dir, "%s", cmd), 1);
+        char *o = cli_out(dir), *e = cli_err(dir);
         CHECK_MSG(o && o[0] == 0, "%s: stdout '%s'", args, o ? o : "");
         CHECK_MSG(e && strstr(e, bad[k].says) && lines_starting(e, "ferc") == 1, "%s: stderr '%s'", args, e ? e : "");
         free(o);
         free(e);
     }
-    CHECK(!exists(tp(dir, "nodir")));
+    CHECK(!test_exists(test_path(dir, "nodir")));
     /* only an unreadable image: exit 1 and no CSV, no JSON */
     char out[1100];
     snprintf(out, sizeof out, "%s/outs", dir);
     mkdir(out, 0700);
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' --csv '%s/r.csv' --json='%s/r.json' '%s'", ferc, model, out, out,
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' --csv '%s/r.csv' --json='%s/r.json' '%s'", ferc, model, out, out,
                      file), 1);
     CHECK_EQ_INT(entries(out), 0);
     /* a good run: the files and nothing else */
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' --csv '%s/r.csv' --json='%s/r.json' '%s'", ferc, model, out, out,
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' --csv '%s/r.csv' --json='%s/r.json' '%s'", ferc, model, out, out,
                      img), 0);
-    CHECK(exists(tp(out, "r.csv")) && exists(tp(out, "r.json")));
+    CHECK(test_exists(test_path(out, "r.csv")) && test_exists(test_path(out, "r.json")));
     CHECK_EQ_INT(entries(out), 2);
-    char *o = out_of(dir);
+    char *o = cli_out(dir);
     CHECK(o && strstr(o, "gray.png: no face found")); /* --json=FILE keeps the text on stdout */
     free(o);
-    char *j = slurp(tp(out, "r.json"));
-    CHECK(j && count_lines(j) == 1 && strstr(j, "\"whole_image\": false, \"faces\": []"));
+    char *j = test_read(test_path(out, "r.json"), NULL);
+    CHECK(j && cli_count_lines(j) == 1 && strstr(j, "\"whole_image\": false, \"faces\": []"));
     free(j);
     /* the temporary file's private 0600 is not what the user gets */
     struct stat st;
     mode_t um = umask(0);
     umask(um);
-    CHECK(stat(tp(out, "r.csv"), &st) == 0 && (st.st_mode & 0777) == (0666 & ~um));
+    CHECK(stat(test_path(out, "r.csv"), &st) == 0 && (st.st_mode & 0777) == (0666 & ~um));
 }
 
 /* "-" is stdout for --csv and --json: no file named "-". */
@@ -471,19 +386,19 @@ TEST(predict_cli_dash_means_stdout) {
     if (!have_cascade()) SKIP("no Haar cascade (apt-get install opencv-data)");
     uint8_t px[100 * 100];
     memset(px, 60, sizeof px);
-    CHECK(save_gray(tp(dir, "g.png"), px, 100, 100));
-    CHECK_EQ_INT(run(dir, "cd '%s' && '%s' predict --model '%s' --csv - g.png", dir, ferc, model), 0);
-    char *o = out_of(dir);
-    CHECK(o && strncmp(o, "image,face,", 11) == 0 && strstr(o, "\ng.png,") && count_lines(o) == 2);
+    CHECK(save_gray(test_path(dir, "g.png"), px, 100, 100));
+    CHECK_EQ_INT(cli_run(dir, "cd '%s' && '%s' predict --model '%s' --csv - g.png", dir, ferc, model), 0);
+    char *o = cli_out(dir);
+    CHECK(o && strncmp(o, "image,face,", 11) == 0 && strstr(o, "\ng.png,") && cli_count_lines(o) == 2);
     CHECK(o && !strstr(o, "no face found")); /* the CSV replaces the text */
     free(o);
-    CHECK(!exists(tp(dir, "-")));
-    CHECK_EQ_INT(run(dir, "cd '%s' && '%s' predict --model '%s' --json=- g.png", dir, ferc, model), 0);
-    o = out_of(dir);
-    CHECK(o && o[0] == '{' && count_lines(o) == 1);
+    CHECK(!test_exists(test_path(dir, "-")));
+    CHECK_EQ_INT(cli_run(dir, "cd '%s' && '%s' predict --model '%s' --json=- g.png", dir, ferc, model), 0);
+    o = cli_out(dir);
+    CHECK(o && o[0] == '{' && cli_count_lines(o) == 1);
     free(o);
-    CHECK(!exists(tp(dir, "-")));
-    CHECK_EQ_INT(run(dir, "cd '%s' && '%s' predict --model '%s' --csv - --json g.png", dir, ferc, model), 2);
+    CHECK(!test_exists(test_path(dir, "-")));
+    CHECK_EQ_INT(cli_run(dir, "cd '%s' && '%s' predict --model '%s' --csv - --json g.png", dir, ferc, model), 2);
 }
 
 /* Annotated images keep the source's full name (x.jpg -> x.jpg.png, so x.jpg
@@ -501,13 +416,13 @@ TEST(predict_cli_annotate_keeps_source_name) {
     CHECK_EQ_INT(system(cp), 0);
     uint8_t px[120 * 90];
     memset(px, 200, sizeof px);
-    CHECK(save_gray(tp(in, "x.png"), px, 120, 90));
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' --annotate '%s' --csv '%s/r.csv' --json '%s'", ferc, model, ann,
+    CHECK(save_gray(test_path(in, "x.png"), px, 120, 90));
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' --annotate '%s' --csv '%s/r.csv' --json '%s'", ferc, model, ann,
                      dir, in), 0);
-    CHECK(exists(tp(ann, "x.jpg.png")) && exists(tp(ann, "x.png.png")));
-    CHECK(!exists(tp(ann, "x.png")) && !exists(tp(ann, "x_2.png")));
+    CHECK(test_exists(test_path(ann, "x.jpg.png")) && test_exists(test_path(ann, "x.png.png")));
+    CHECK(!test_exists(test_path(ann, "x.png")) && !test_exists(test_path(ann, "x_2.png")));
     CHECK_EQ_INT(entries(ann), 2);
-    char *o = out_of(dir), *c = slurp(tp(dir, "r.csv")), want[2400];
+    char *o = cli_out(dir), *c = test_read(test_path(dir, "r.csv"), NULL), want[2400];
     snprintf(want, sizeof want, "\"annotated\": \"%s/x.jpg.png\"}", ann);
     CHECK_MSG(o && strstr(o, want), "JSON lacks %s", want);
     snprintf(want, sizeof want, ",0,%s/x.png.png\n", ann);
@@ -518,8 +433,7 @@ TEST(predict_cli_annotate_keeps_source_name) {
 
 /* Typos get a suggestion: commands, predict's and video's options. */
 TEST(cli_did_you_mean) {
-    const char *ferc = ferc_bin();
-    if (!ferc) SKIP("no ferc binary");
+    NEED_FERC();
     char dir[1024];
     snprintf(dir, sizeof dir, "%s", test_tmpdir());
     struct { const char *args, *want; } cases[] = {
@@ -532,18 +446,18 @@ TEST(cli_did_you_mean) {
         {"video in.mp4 --anotate o.mp4", "did you mean '--annotate'?"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        CHECK_EQ_INT(run(dir, "'%s' %s", ferc, cases[k].args), 2);
-        char *e = err_of(dir);
-        CHECK_MSG(e && strstr(e, cases[k].want) && count_lines(e) <= 2, "ferc %s: %s", cases[k].args, e ? e : "");
+        CHECK_EQ_INT(cli_run(dir, "'%s' %s", ferc, cases[k].args), 2);
+        char *e = cli_err(dir);
+        CHECK_MSG(e && strstr(e, cases[k].want) && cli_count_lines(e) <= 2, "ferc %s: %s", cases[k].args, e ? e : "");
         free(e);
     }
-    CHECK_EQ_INT(run(dir, "'%s' predict --zzzzzz x.png", ferc), 2);
-    char *e = err_of(dir);
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --zzzzzz x.png", ferc), 2);
+    char *e = cli_err(dir);
     CHECK(e && strstr(e, "unknown option '--zzzzzz'") && !strstr(e, "did you mean"));
     free(e);
-    CHECK_EQ_INT(run(dir, "'%s' zzzzzz", ferc), 2);
-    e = err_of(dir);
-    CHECK(e && strstr(e, "unknown command 'zzzzzz'") && strstr(e, "predict") && count_lines(e) == 2);
+    CHECK_EQ_INT(cli_run(dir, "'%s' zzzzzz", ferc), 2);
+    e = cli_err(dir);
+    CHECK(e && strstr(e, "unknown command 'zzzzzz'") && strstr(e, "predict") && cli_count_lines(e) == 2);
     free(e);
 }
 
@@ -553,8 +467,8 @@ TEST(cli_did_you_mean) {
 TEST(predict_cli_refusals_plurals_and_model_line) {
     NEED_DETECTOR();
     SETUP(dir, model);
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' -q '%s'", ferc, model, ASTRONAUT), 2);
-    char *e = err_of(dir), *o = out_of(dir);
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' -q '%s'", ferc, model, ASTRONAUT), 2);
+    char *e = cli_err(dir), *o = cli_out(dir);
     CHECK(e && strstr(e, "nothing to do") && o && o[0] == 0);
     free(e);
     free(o);
@@ -563,22 +477,22 @@ TEST(predict_cli_refusals_plurals_and_model_line) {
     snprintf(one, sizeof one, "%s/one", dir);
     mkdir(empty, 0700);
     mkdir(one, 0700);
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' '%s'", ferc, model, empty), 1);
-    e = err_of(dir);
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' '%s'", ferc, model, empty), 1);
+    e = cli_err(dir);
     CHECK(e && strstr(e, "no files") && !strstr(e, "0 images"));
     free(e);
     char cp[3000];
     snprintf(cp, sizeof cp, "cp '%s' '%s/'", ASTRONAUT, one);
     CHECK_EQ_INT(system(cp), 0);
-    CHECK_EQ_INT(run(dir, "'%s' predict --model '%s' --threads 0 '%s'", ferc, model, one), 0);
-    e = err_of(dir);
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --model '%s' --threads 0 '%s'", ferc, model, one), 0);
+    e = cli_err(dir);
     char want[2300];
     snprintf(want, sizeof want, "model: %s (seed, 48x48)\n", model);
     CHECK_MSG(e && strstr(e, want) && lines_starting(e, "model: ") == 1, "stderr: %s", e ? e : "");
     CHECK_MSG(e && strstr(e, "predict: 1 image, 1 face in "), "stderr: %s", e ? e : "");
     free(e);
-    CHECK_EQ_INT(run(dir, "'%s' predict --help", ferc), 0);
-    o = out_of(dir);
+    CHECK_EQ_INT(cli_run(dir, "'%s' predict --help", ferc), 0);
+    o = cli_out(dir);
     CHECK(o && strstr(o, "--max-faces") && strstr(o, "--largest") && strstr(o, "0 = every core") &&
           strstr(o, "photo.jpg.png") && strstr(o, "face_confidence") && strstr(o, "whole image"));
     free(o);
@@ -607,39 +521,39 @@ static int make_clip(const char *dir) {
  * cannot write its format (no ffmpeg "Broken pipe", nothing left). */
 TEST(video_cli_errors_are_one_line) {
     SETUP(dir, model);
-    CHECK_EQ_INT(run(dir, "'%s' video '%s/clip.mp4' --model '%s'", ferc, dir, model), 1);
-    char *e = err_of(dir), want[2400];
+    CHECK_EQ_INT(cli_run(dir, "'%s' video '%s/clip.mp4' --model '%s'", ferc, dir, model), 1);
+    char *e = cli_err(dir), want[2400];
     snprintf(want, sizeof want, "ferc: %s/clip.mp4: no such file\n", dir);
     CHECK_MSG(e && strcmp(e, want) == 0, "stderr: '%s'", e ? e : "");
     free(e);
-    CHECK_EQ_INT(run(dir, "'%s' video '%s' --model '%s'", ferc, dir, model), 1);
-    e = err_of(dir);
-    CHECK(e && count_lines(e) == 1 && strstr(e, "is a folder"));
+    CHECK_EQ_INT(cli_run(dir, "'%s' video '%s' --model '%s'", ferc, dir, model), 1);
+    e = cli_err(dir);
+    CHECK(e && cli_count_lines(e) == 1 && strstr(e, "is a folder"));
     free(e);
     if (!have_ffmpeg()) SKIP("ffmpeg is not installed (apt-get install ffmpeg): the rest skipped");
     if (!have_cascade() || access(ASTRONAUT, R_OK)) SKIP("no cascade or skimage data");
     CHECK(make_clip(dir));
     char csv[1100];
     snprintf(csv, sizeof csv, "%s/v.csv", dir);
-    CHECK_EQ_INT(run(dir, "'%s' video '%s' --model '%s' --csv '%s'", ferc, model, model, csv), 1);
-    e = err_of(dir);
-    CHECK_MSG(e && count_lines(e) == 1 && strstr(e, "not a readable video"), "stderr: %s", e ? e : "");
+    CHECK_EQ_INT(cli_run(dir, "'%s' video '%s' --model '%s' --csv '%s'", ferc, model, model, csv), 1);
+    e = cli_err(dir);
+    CHECK_MSG(e && cli_count_lines(e) == 1 && strstr(e, "not a readable video"), "stderr: %s", e ? e : "");
     free(e);
-    CHECK(!exists(csv));
-    CHECK_EQ_INT(run(dir, "'%s' video '%s/clip.mp4' --model '%s' --csv '%s' --annotate '%s/nodir/o.mp4'", ferc, dir,
+    CHECK(!test_exists(csv));
+    CHECK_EQ_INT(cli_run(dir, "'%s' video '%s/clip.mp4' --model '%s' --csv '%s' --annotate '%s/nodir/o.mp4'", ferc, dir,
                      model, csv, dir), 1);
-    e = err_of(dir);
-    CHECK_MSG(e && count_lines(e) == 1 && strstr(e, "nodir"), "stderr: %s", e ? e : "");
+    e = cli_err(dir);
+    CHECK_MSG(e && cli_count_lines(e) == 1 && strstr(e, "nodir"), "stderr: %s", e ? e : "");
     free(e);
-    CHECK(!exists(csv));
+    CHECK(!test_exists(csv));
     int before = entries(dir);
-    CHECK_EQ_INT(run(dir, "'%s' video '%s/clip.mp4' --model '%s' --csv '%s' --annotate '%s/o.zzz'", ferc, dir, model,
+    CHECK_EQ_INT(cli_run(dir, "'%s' video '%s/clip.mp4' --model '%s' --csv '%s' --annotate '%s/o.zzz'", ferc, dir, model,
                      csv, dir), 1);
-    e = err_of(dir);
+    e = cli_err(dir);
     CHECK_MSG(e && lines_starting(e, "ferc") == 1 && strstr(e, "o.zzz") && !strstr(e, "Broken pipe") &&
-              count_lines(e) == lines_starting(e, "ferc") + lines_starting(e, "model: "), "stderr: %s", e ? e : "");
+              cli_count_lines(e) == lines_starting(e, "ferc") + lines_starting(e, "model: "), "stderr: %s", e ? e : "");
     free(e);
-    CHECK(!exists(csv) && !exists(tp(dir, "o.zzz")));
+    CHECK(!test_exists(csv) && !test_exists(test_path(dir, "o.zzz")));
     CHECK_EQ_INT(entries(dir), before); /* no temporary left */
 }
 
@@ -650,10 +564,10 @@ TEST(video_cli_stdout_csv_json_and_confidence) {
     if (!have_ffmpeg()) SKIP("ffmpeg is not installed (apt-get install ffmpeg)");
     NEED_DETECTOR();
     CHECK(make_clip(dir));
-    CHECK_EQ_INT(run(dir, "cd '%s' && '%s' video clip.mp4 --model '%s'", dir, ferc, model), 0);
-    char *o = out_of(dir);
+    CHECK_EQ_INT(cli_run(dir, "cd '%s' && '%s' video clip.mp4 --model '%s'", dir, ferc, model), 0);
+    char *o = cli_out(dir);
     CHECK_MSG(starts(o, "frame,time,face,x,y,w,h,face_confidence,emotion,angry,") &&
-              count_lines(o) == 4 && strstr(o, "\n0,0.000,1,"), "stdout: %s", o ? o : "");
+              cli_count_lines(o) == 4 && strstr(o, "\n0,0.000,1,"), "stdout: %s", o ? o : "");
     /* face_confidence of the astronaut's face: N / (N + 10) for her N votes */
     const char *row = o ? strstr(o, "\n0,0.000,1,") : NULL;
     double c = -1;
@@ -664,22 +578,22 @@ TEST(video_cli_stdout_csv_json_and_confidence) {
     }
     CHECK_MSG(is_vote_confidence(c, 20), "confidence %g", c);
     free(o);
-    CHECK(!exists(tp(dir, "-")));
-    CHECK_EQ_INT(run(dir, "cd '%s' && '%s' video clip.mp4 --model '%s' --json --max-faces 1 --annotate a.mp4 --every 2",
+    CHECK(!test_exists(test_path(dir, "-")));
+    CHECK_EQ_INT(cli_run(dir, "cd '%s' && '%s' video clip.mp4 --model '%s' --json --max-faces 1 --annotate a.mp4 --every 2",
                      dir, ferc, model), 0);
-    o = out_of(dir);
-    CHECK(o && count_lines(o) == 2 && starts(o, "{\"frame\": 0, \"time\": 0.000, \"faces\": [{\"box\": [") &&
+    o = cli_out(dir);
+    CHECK(o && cli_count_lines(o) == 2 && starts(o, "{\"frame\": 0, \"time\": 0.000, \"faces\": [{\"box\": [") &&
           strstr(o, "{\"frame\": 2, \"time\": 0.400, "));
     const char *q = o ? strstr(o, "\"face_confidence\": ") : NULL;
     CHECK(q && is_vote_confidence(strtod(q + strlen("\"face_confidence\": "), NULL), 20));
     free(o);
-    char *e = err_of(dir), want[2300];
+    char *e = cli_err(dir), want[2300];
     snprintf(want, sizeof want, "model: %s (seed, 48x48)\n", model);
     CHECK(e && strstr(e, want) && strstr(e, "video: 3 frames (2 analysed, 2 faces)"));
     free(e);
     struct stat st;
-    CHECK(stat(tp(dir, "a.mp4"), &st) == 0 && st.st_size > 1000);
-    CHECK_EQ_INT(run(dir, "cd '%s' && '%s' video clip.mp4 --model '%s' --json --csv -", dir, ferc, model), 2);
+    CHECK(stat(test_path(dir, "a.mp4"), &st) == 0 && st.st_size > 1000);
+    CHECK_EQ_INT(cli_run(dir, "cd '%s' && '%s' video clip.mp4 --model '%s' --json --csv -", dir, ferc, model), 2);
 }
 
 /* Interrupted (SIGTERM) while the CSV and the annotated video are being
@@ -700,7 +614,7 @@ TEST(video_cli_interrupt_leaves_nothing) {
              "--threads 1 >/dev/null 2>&1 & echo $! > '%s/pid'", ferc, dir, model, out, out, dir);
     CHECK_EQ_INT(system(cmd), 0);
     char *pid = NULL;
-    for (int i = 0; i < 100 && !(pid = slurp(tp(dir, "pid"))); i++) usleep(50000);
+    for (int i = 0; i < 100 && !(pid = test_read(test_path(dir, "pid"), NULL)); i++) usleep(50000);
     int started = 0;
     for (int i = 0; i < 200 && !started; i++) { /* both temporaries exist: the work is under way */
         started = entries(out) == 2;

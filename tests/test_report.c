@@ -5,6 +5,7 @@
  * and without a model, refusal of bad input without a partial page, and the
  * page in headless Chromium (tests/browser_check.sh). */
 #include "test.h"
+#include "cli_util.h"
 #include "ferc.h"
 #include "model/model.h"
 #include "report/report.h"
@@ -26,18 +27,6 @@ const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void) { return "leak:libfontconfig.so\n"; }
 
 /* ---- helpers ---------------------------------------------------------------- */
-
-static char *tpath(const char *dir, const char *name) {
-    static char buf[8][2048];
-    static int k;
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", dir);  /* dir may be an earlier result */
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmp, name);
-    return buf[k];
-}
-
-static int exists(const char *p) { return access(p, F_OK) == 0; }
 
 typedef struct { int w, h; uint8_t *rgb; } img_rgb;
 
@@ -148,10 +137,7 @@ static void make_synth(synth *s, int n, uint64_t seed) {
     ferc_rng_seed(&r, seed);
     const int S = 48;
     memset(s, 0, sizeof *s);
-    s->d.n = n; s->d.h = S; s->d.w = S;
-    s->d.pix = malloc((size_t)n * S * S);
-    s->d.label = malloc(sizeof(int) * (size_t)n);
-    s->d.usage = calloc((size_t)n, 1);
+    cli_dataset_alloc(&s->d, n);   /* S x S */
     s->pred = malloc(sizeof(int) * (size_t)n);
     s->probs = malloc(sizeof(float) * (size_t)n * FERC_NUM_CLASSES);
     for (int i = 0; i < n; i++) {
@@ -184,19 +170,6 @@ static const char *const report_pngs[] = {"curves.png", "confusion.png", "per_cl
 static const char *const model_pngs[] = {"activations.png", "filters.png", "saliency.png"};
 #define NREPORT (int)(sizeof report_pngs / sizeof report_pngs[0])
 #define NMODEL (int)(sizeof model_pngs / sizeof model_pngs[0])
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *b = malloc((size_t)n + 1);
-    size_t got = fread(b, 1, (size_t)n, f);
-    b[got] = 0;
-    fclose(f);
-    return b;
-}
 
 /* ---- analysis helpers ------------------------------------------------------- */
 
@@ -300,7 +273,7 @@ TEST(report_curves_png) {
     ferc_epoch_stats h[12];
     history(h, 12);
     ferc_error err = {0};
-    const char *p = tpath(dir, "curves.png");
+    const char *p = test_path(dir, "curves.png");
     CHECK_EQ_INT(ferc_plot_curves(h, 12, p, &err), FERC_OK);
     check_png(p, 1100, 420);
     img_rgb m;
@@ -323,11 +296,11 @@ TEST(report_curves_png) {
     CHECK_EQ_INT(ferc_plot_curves(h, 1, p, &err), FERC_OK);
     check_png(p, 1100, 420);
     /* no epochs: refused, nothing written */
-    const char *q = tpath(dir, "none.png");
+    const char *q = test_path(dir, "none.png");
     CHECK_EQ_INT(ferc_plot_curves(h, 0, q, &err), FERC_ERR_ARG);
-    CHECK(!exists(q));
+    CHECK(!test_exists(q));
     /* unwritable place: io error naming the path, no temp file left */
-    const char *bad = tpath(dir, "curves.png/x.png");  /* parent is a file */
+    const char *bad = test_path(dir, "curves.png/x.png");  /* parent is a file */
     err.msg[0] = 0;
     CHECK_EQ_INT(ferc_plot_curves(h, 12, bad, &err), FERC_ERR_IO);
     CHECK(strstr(err.msg, bad) != NULL);
@@ -345,7 +318,7 @@ TEST(report_confusion_png) {
     const char *names[FERC_NUM_CLASSES];
     for (int c = 0; c < k; c++) names[c] = ferc_label_name(c);
     ferc_error err = {0};
-    const char *p = tpath(dir, "confusion.png");
+    const char *p = test_path(dir, "confusion.png");
     CHECK_EQ_INT(plot_confusion(cm, k, names, 780, 640, "Confusion", p, &err), FERC_OK);
     check_png(p, 780, 640);
     img_rgb m;
@@ -355,9 +328,9 @@ TEST(report_confusion_png) {
         CHECK(count_near(&m, 0xf7fbff, 3) > 2000);
         free(m.rgb);
     }
-    CHECK_EQ_INT(plot_confusion(cm, 0, names, 780, 640, NULL, tpath(dir, "x.png"), &err), FERC_ERR_ARG);
-    CHECK_EQ_INT(plot_confusion(cm, k, names, 10, 640, NULL, tpath(dir, "x.png"), &err), FERC_ERR_ARG);
-    CHECK(!exists(tpath(dir, "x.png")));
+    CHECK_EQ_INT(plot_confusion(cm, 0, names, 780, 640, NULL, test_path(dir, "x.png"), &err), FERC_ERR_ARG);
+    CHECK_EQ_INT(plot_confusion(cm, k, names, 10, 640, NULL, test_path(dir, "x.png"), &err), FERC_ERR_ARG);
+    CHECK(!test_exists(test_path(dir, "x.png")));
 }
 
 TEST(report_bars_and_reliability_png) {
@@ -369,7 +342,7 @@ TEST(report_bars_and_reliability_png) {
     for (int c = 0; c < FERC_NUM_CLASSES; c++) names[c] = ferc_label_name(c);
     const char *sn[3] = {"precision", "recall", "F1"};
     plot_bars_spec s = {"Per class", "score", FERC_NUM_CLASSES, 3, names, sn, v, 0, 0, "%.2f", 0.5, "macro F1"};
-    const char *p = tpath(dir, "bars.png");
+    const char *p = test_path(dir, "bars.png");
     CHECK_EQ_INT(plot_bars(&s, 1100, 420, p, &err), FERC_OK);
     check_png(p, 1100, 420);
     img_rgb m;
@@ -382,19 +355,19 @@ TEST(report_bars_and_reliability_png) {
     }
     plot_bars_spec two[2] = {s, s};
     two[1].nseries = 1; two[1].series_names = NULL; two[1].ngroups = 5; two[1].ref_line = NAN;
-    CHECK_EQ_INT(plot_bars_panels(two, 2, 1200, 420, tpath(dir, "two.png"), &err), FERC_OK);
-    check_png(tpath(dir, "two.png"), 1200, 420);
+    CHECK_EQ_INT(plot_bars_panels(two, 2, 1200, 420, test_path(dir, "two.png"), &err), FERC_OK);
+    check_png(test_path(dir, "two.png"), 1200, 420);
     plot_bars_spec bad = s;
     bad.nseries = 7;
-    CHECK_EQ_INT(plot_bars(&bad, 1100, 420, tpath(dir, "bad.png"), &err), FERC_ERR_ARG);
+    CHECK_EQ_INT(plot_bars(&bad, 1100, 420, test_path(dir, "bad.png"), &err), FERC_ERR_ARG);
 
     double bc[10], ba[10];
     int cnt[10];
     for (int b = 0; b < 10; b++) { bc[b] = (b + 0.5) / 10; ba[b] = bc[b] * 0.8; cnt[b] = b < 2 ? 0 : 10 * b; }
-    p = tpath(dir, "rel.png");
+    p = test_path(dir, "rel.png");
     CHECK_EQ_INT(plot_reliability(bc, ba, cnt, 10, 0.07, 1100, 440, p, &err), FERC_OK);
     check_png(p, 1100, 440);
-    CHECK_EQ_INT(plot_reliability(bc, ba, cnt, 0, 0.07, 1100, 440, tpath(dir, "r0.png"), &err), FERC_ERR_ARG);
+    CHECK_EQ_INT(plot_reliability(bc, ba, cnt, 0, 0.07, 1100, 440, test_path(dir, "r0.png"), &err), FERC_ERR_ARG);
 }
 
 TEST(report_tiles_png) {
@@ -415,7 +388,7 @@ TEST(report_tiles_png) {
     int W, H;
     plot_tiles_size(&g, &W, &H);
     CHECK(W >= 4 * 64 && H >= 64);
-    const char *p = tpath(dir, "tiles.png");
+    const char *p = test_path(dir, "tiles.png");
     CHECK_EQ_INT(plot_tiles(&g, t, p, &err), FERC_OK);
     check_png(p, W, H);
     img_rgb m;
@@ -449,36 +422,36 @@ TEST(report_tiles_png) {
     plot_tiles_size(&g2, &W2, &H2);
     CHECK_EQ_INT(W2, W + 100);
     CHECK(H2 > 2 * H);
-    CHECK_EQ_INT(plot_tiles(&g2, t2, tpath(dir, "tiles2.png"), &err), FERC_OK);
-    check_png(tpath(dir, "tiles2.png"), W2, H2);
+    CHECK_EQ_INT(plot_tiles(&g2, t2, test_path(dir, "tiles2.png"), &err), FERC_OK);
+    check_png(test_path(dir, "tiles2.png"), W2, H2);
     /* bad layouts */
     plot_grid_spec g3 = {NULL, 0, 1, 64, 1, NULL, 0};
-    CHECK_EQ_INT(plot_tiles(&g3, t, tpath(dir, "bad.png"), &err), FERC_ERR_ARG);
+    CHECK_EQ_INT(plot_tiles(&g3, t, test_path(dir, "bad.png"), &err), FERC_ERR_ARG);
     plot_tile t3[1] = {{gray, 16, 16, PLOT_TILE_OVERLAY, 0, NULL, 0, NULL, 0}};
     plot_grid_spec g4 = {NULL, 1, 1, 64, 0, NULL, 0};
-    CHECK_EQ_INT(plot_tiles(&g4, t3, tpath(dir, "bad.png"), &err), FERC_ERR_ARG);
-    CHECK(!exists(tpath(dir, "bad.png")));
+    CHECK_EQ_INT(plot_tiles(&g4, t3, test_path(dir, "bad.png"), &err), FERC_ERR_ARG);
+    CHECK(!test_exists(test_path(dir, "bad.png")));
 }
 
 /* ---- the page ---------------------------------------------------------------- */
 
 static void check_page(const char *out, int with_model) {
-    const char *idx = tpath(out, "index.html");
-    CHECK_MSG(exists(idx), "%s missing", idx);
-    char *html = slurp(idx);
+    const char *idx = test_path(out, "index.html");
+    CHECK_MSG(test_exists(idx), "%s missing", idx);
+    char *html = test_read(idx, NULL);
     if (!html) return;
     for (int i = 0; i < NREPORT; i++) {
-        check_png(tpath(out, report_pngs[i]), 0, 0);
+        check_png(test_path(out, report_pngs[i]), 0, 0);
         char ref[64];
         snprintf(ref, sizeof ref, "src=\"%s\"", report_pngs[i]);
         CHECK_MSG(strstr(html, ref) != NULL, "page does not show %s", report_pngs[i]);
     }
     for (int i = 0; i < NMODEL; i++) {
-        if (with_model) check_png(tpath(out, model_pngs[i]), 0, 0);
-        else CHECK_MSG(!exists(tpath(out, model_pngs[i])), "%s written without a model", model_pngs[i]);
+        if (with_model) check_png(test_path(out, model_pngs[i]), 0, 0);
+        else CHECK_MSG(!test_exists(test_path(out, model_pngs[i])), "%s written without a model", model_pngs[i]);
     }
     /* the charts stacked at 3/4 scale: curves 1100x420, confusion 780x640, per-class 1100x420, gaps 12 */
-    check_png(tpath(out, "summary.png"), 825, 315 + 12 + 480 + 12 + 315);
+    check_png(test_path(out, "summary.png"), 825, 315 + 12 + 480 + 12 + 315);
     CHECK(strstr(html, "id=\"classification-report\"") != NULL);
     CHECK(strstr(html, "id=\"confused-pairs\"") != NULL);
     CHECK(strstr(html, "ECE = ") != NULL);
@@ -495,18 +468,18 @@ TEST(report_page_without_model) {
     report_input in = {&s.d, s.pred, s.probs, h, 8, "seed", 123456, 0, NULL};
     ferc_error err = {0};
     char out[1024];
-    snprintf(out, sizeof out, "%s", tpath(dir, "out"));
+    snprintf(out, sizeof out, "%s", test_path(dir, "out"));
     CHECK_EQ_INT(report_render(&in, out, NULL, &err), FERC_OK);
     check_page(out, 0);
     /* the sizes written in the page match the files */
     img_rgb m;
-    if (load_png(tpath(out, "confusion.png"), &m)) { CHECK_EQ_INT(m.w, 780); CHECK_EQ_INT(m.h, 640); free(m.rgb); }
+    if (load_png(test_path(out, "confusion.png"), &m)) { CHECK_EQ_INT(m.w, 780); CHECK_EQ_INT(m.h, 640); free(m.rgb); }
     /* the page's headline accuracy is the metrics' accuracy */
     ferc_metrics met;
     ferc_metrics_compute(s.d.label, s.pred, s.d.n, &met);
     char want[64];
     snprintf(want, sizeof want, "<b id=\"accuracy\">%.2f%%</b>", 100 * met.accuracy);
-    char *html = slurp(tpath(out, "index.html"));
+    char *html = test_read(test_path(out, "index.html"), NULL);
     CHECK(html && strstr(html, want) != NULL);
     free(html);
     /* only "out" in the parent: the temp folder was renamed into place */
@@ -527,13 +500,13 @@ TEST(report_bad_input_leaves_no_page) {
     history(h, 3);
     ferc_error err = {0};
     char out[1024], bad[1024];
-    snprintf(out, sizeof out, "%s", tpath(dir, "out"));
+    snprintf(out, sizeof out, "%s", test_path(dir, "out"));
 
     /* no history */
     report_input in = {&s.d, s.pred, s.probs, h, 0, "seed", 1, 0, NULL};
     CHECK_EQ_INT(report_render(&in, out, NULL, &err), FERC_ERR_ARG);
     CHECK(strstr(err.msg, "model has no training history") != NULL);
-    CHECK(!exists(out));
+    CHECK(!test_exists(out));
     /* no rows */
     ferc_dataset empty = s.d;
     empty.n = 0;
@@ -543,23 +516,23 @@ TEST(report_bad_input_leaves_no_page) {
     o.data_label = "x.csv (PrivateTest)";
     CHECK_EQ_INT(report_render(&in0, out, &o, &err), FERC_ERR_ARG);
     CHECK(strstr(err.msg, "no rows") != NULL && strstr(err.msg, "PrivateTest") != NULL);
-    CHECK(!exists(out));
+    CHECK(!test_exists(out));
     /* a folder that cannot be written: its parent is a file */
-    FILE *f = fopen(tpath(dir, "file"), "w");
+    FILE *f = fopen(test_path(dir, "file"), "w");
     if (f) fclose(f);
-    snprintf(bad, sizeof bad, "%s", tpath(dir, "file/out"));
+    snprintf(bad, sizeof bad, "%s", test_path(dir, "file/out"));
     report_input ok = {&s.d, s.pred, s.probs, h, 3, "seed", 1, 0, NULL};
     CHECK_EQ_INT(report_render(&ok, bad, NULL, &err), FERC_ERR_IO);
     CHECK_MSG(strstr(err.msg, bad) != NULL, "message does not name the folder: %s", err.msg);
     /* the folder is a file */
-    CHECK_EQ_INT(report_render(&ok, tpath(dir, "file"), NULL, &err), FERC_ERR_IO);
+    CHECK_EQ_INT(report_render(&ok, test_path(dir, "file"), NULL, &err), FERC_ERR_IO);
     CHECK(strstr(err.msg, "not a folder") != NULL);
     /* labels out of range */
     int keep = s.d.label[4];
     s.d.label[4] = 9;
     CHECK_EQ_INT(report_render(&ok, out, NULL, &err), FERC_ERR_ARG);
     s.d.label[4] = keep;
-    CHECK(!exists(out));
+    CHECK(!test_exists(out));
     CHECK_EQ_INT(dir_count(dir, NULL, NULL), 1);  /* only "file" */
 
     /* the public entry point: a fresh model has no history */
@@ -567,12 +540,12 @@ TEST(report_bad_input_leaves_no_page) {
     if (ferc_model_create("seed", 1, &m, &err) == FERC_OK) {
         CHECK_EQ_INT(ferc_report(m, &s.d, out, NULL, &err), FERC_ERR_ARG);
         CHECK(strstr(err.msg, "model has no training history") != NULL);
-        CHECK(!exists(out));
+        CHECK(!test_exists(out));
         CHECK_EQ_INT(model_set_history(m, h, 3, &err), FERC_OK);
         CHECK_EQ_INT(ferc_report(m, &empty, out, NULL, &err), FERC_ERR_ARG);
         CHECK_EQ_INT(ferc_report(m, &s.d, bad, NULL, &err), FERC_ERR_IO);
         CHECK(strstr(err.msg, bad) != NULL);
-        CHECK(!exists(out));
+        CHECK(!test_exists(out));
         ferc_model_free(m);
     } else {
         CHECK_MSG(0, "ferc_model_create: %s", err.msg);
@@ -604,7 +577,7 @@ TEST(report_full_with_model) {
     synth s;
     make_synth(&s, 120, 11);
     char out[1024];
-    snprintf(out, sizeof out, "%s", tpath(dir, "report"));
+    snprintf(out, sizeof out, "%s", test_path(dir, "report"));
     if (full_report(out, &s)) {
         check_page(out, 1);
         /* activations: 3 faces x (blocks of the seed model) rows of 1 + 10 tiles */
@@ -617,7 +590,7 @@ TEST(report_full_with_model) {
             int W, H;
             plot_tiles_size(&g, &W, &H);
             img_rgb im;
-            if (load_png(tpath(out, "activations.png"), &im)) {
+            if (load_png(test_path(out, "activations.png"), &im)) {
                 CHECK_EQ_INT(im.w, W);
                 CHECK_EQ_INT(im.h, H);
                 free(im.rgb);
@@ -636,7 +609,7 @@ TEST(report_browser_chromium) {
     synth s;
     make_synth(&s, 120, 5);
     char out[1024];
-    snprintf(out, sizeof out, "%s", tpath(dir, "report"));
+    snprintf(out, sizeof out, "%s", test_path(dir, "report"));
     if (!full_report(out, &s)) { free_synth(&s); return; }
     char cmd[8192];
     snprintf(cmd, sizeof cmd, "sh tests/browser_check.sh '%s' '%s/shot.png' %d > '%s/browser.log' 2>&1", out, dir,
@@ -645,23 +618,23 @@ TEST(report_browser_chromium) {
     int code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
     if (code == 77) { free_synth(&s); SKIP("Chromium could not be started"); }
     if (code != 0) {
-        char *log = slurp(tpath(dir, "browser.log"));
+        char *log = test_read(test_path(dir, "browser.log"), NULL);
         CHECK_MSG(0, "browser_check failed (%d): %s", code, log ? log : "");
         free(log);
     } else {
         /* the screenshot is a real, non-blank 1280x2000 PNG */
-        check_png(tpath(dir, "shot.png"), 1280, 2000);
+        check_png(test_path(dir, "shot.png"), 1280, 2000);
     }
     /* the check can fail: a page with one missing image is reported */
     char out2[1024];
-    snprintf(out2, sizeof out2, "%s", tpath(dir, "broken"));
+    snprintf(out2, sizeof out2, "%s", test_path(dir, "broken"));
     mkdir(out2, 0700);
     snprintf(cmd, sizeof cmd, "cp '%s'/*.png '%s'/index.html '%s'/ && rm '%s/confusion.png'", out, out, out2, out2);
     CHECK_EQ_INT(system(cmd), 0);
     snprintf(cmd, sizeof cmd, "sh tests/browser_check.sh '%s' '' 1 > '%s/browser2.log' 2>&1", out2, dir);
     rc = system(cmd);
     CHECK_EQ_INT(WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, 1);
-    char *log = slurp(tpath(dir, "browser2.log"));
+    char *log = test_read(test_path(dir, "browser2.log"), NULL);
     CHECK_MSG(log && strstr(log, "confusion.png") != NULL, "browser log: %s", log ? log : "");
     free(log);
     free_synth(&s);
@@ -680,40 +653,27 @@ static int run(const char *cmd, const char *log) {
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-static void write_csv(const char *path, int n_train, int n_public) {
-    FILE *f = fopen(path, "w");
-    if (!f) return;
-    fprintf(f, "emotion,pixels,Usage\n");
-    for (int i = 0; i < n_train + n_public; i++) {
-        fprintf(f, "%d,", i % FERC_NUM_CLASSES);
-        for (int k = 0; k < 48 * 48; k++) fprintf(f, "%s%d", k ? " " : "", (i * 37 + k * (i % 5 + 1)) % 256);
-        fprintf(f, ",%s\n", i < n_train ? "Training" : "PublicTest");
-    }
-    fclose(f);
-}
-
 TEST(report_cli) {
-    const char *bin = getenv("FERC_BIN") ? getenv("FERC_BIN") : getenv("FERC_ASAN") ? "./build-asan/ferc" : "./build/ferc";
-    if (access(bin, X_OK) != 0) SKIP("the ferc tool is not built (make build/ferc)");
+    NEED_FERC();
     const char *dir = test_tmpdir();
     char log[1024], csv[1024], fresh[1024], trained[1024], out[1024], cmd[8192];
-    snprintf(log, sizeof log, "%s", tpath(dir, "log.txt"));
-    snprintf(csv, sizeof csv, "%s", tpath(dir, "mini.csv"));
-    snprintf(fresh, sizeof fresh, "%s", tpath(dir, "fresh.ferc"));
-    snprintf(trained, sizeof trained, "%s", tpath(dir, "trained.ferc"));
-    snprintf(out, sizeof out, "%s", tpath(dir, "out"));
-    write_csv(csv, 10, 21);
+    snprintf(log, sizeof log, "%s", test_path(dir, "log.txt"));
+    snprintf(csv, sizeof csv, "%s", test_path(dir, "mini.csv"));
+    snprintf(fresh, sizeof fresh, "%s", test_path(dir, "fresh.ferc"));
+    snprintf(trained, sizeof trained, "%s", test_path(dir, "trained.ferc"));
+    snprintf(out, sizeof out, "%s", test_path(dir, "out"));
+    cli_write_csv(csv, (const int[3]){10, 21, 0}, 0);
 
-    snprintf(cmd, sizeof cmd, "%s report --help", bin);
+    snprintf(cmd, sizeof cmd, "%s report --help", ferc);
     CHECK_EQ_INT(run(cmd, log), 0);
-    char *t = slurp(log);
+    char *t = test_read(log, NULL);
     CHECK(t && strstr(t, "--out DIR") && strstr(t, "--usage NAME") && strstr(t, "example"));
     free(t);
-    snprintf(cmd, sizeof cmd, "%s report --model x.ferc --out '%s'", bin, out);
+    snprintf(cmd, sizeof cmd, "%s report --model x.ferc --out '%s'", ferc, out);
     CHECK_EQ_INT(run(cmd, log), 2);  /* no --data */
-    snprintf(cmd, sizeof cmd, "%s report --model x.ferc --data '%s' --out '%s' --usage Bogus", bin, csv, out);
+    snprintf(cmd, sizeof cmd, "%s report --model x.ferc --data '%s' --out '%s' --usage Bogus", ferc, csv, out);
     CHECK_EQ_INT(run(cmd, log), 2);
-    snprintf(cmd, sizeof cmd, "%s report --model x.ferc --data '%s' --out '%s' --faces 0", bin, csv, out);
+    snprintf(cmd, sizeof cmd, "%s report --model x.ferc --data '%s' --out '%s' --faces 0", ferc, csv, out);
     CHECK_EQ_INT(run(cmd, log), 2);
 
     ferc_error err = {0};
@@ -727,27 +687,27 @@ TEST(report_cli) {
     ferc_model_free(m);
 
     /* a model without history: exit 1, a clear message, nothing written */
-    snprintf(cmd, sizeof cmd, "%s report --quiet --model '%s' --data '%s' --out '%s'", bin, fresh, csv, out);
+    snprintf(cmd, sizeof cmd, "%s report --quiet --model '%s' --data '%s' --out '%s'", ferc, fresh, csv, out);
     CHECK_EQ_INT(run(cmd, log), 1);
-    t = slurp(log);
+    t = test_read(log, NULL);
     CHECK_MSG(t && strstr(t, "no training history"), "output: %s", t ? t : "");
     free(t);
-    CHECK(!exists(out));
+    CHECK(!test_exists(out));
     /* no rows for the usage */
-    snprintf(cmd, sizeof cmd, "%s report --quiet --model '%s' --data '%s' --usage PrivateTest --out '%s'", bin, trained, csv, out);
+    snprintf(cmd, sizeof cmd, "%s report --quiet --model '%s' --data '%s' --usage PrivateTest --out '%s'", ferc, trained, csv, out);
     CHECK_EQ_INT(run(cmd, log), 1);
-    t = slurp(log);
+    t = test_read(log, NULL);
     CHECK_MSG(t && strstr(t, "no rows"), "output: %s", t ? t : "");
     free(t);
-    CHECK(!exists(out));
+    CHECK(!test_exists(out));
     /* the page: prints the path of index.html */
-    snprintf(cmd, sizeof cmd, "%s report --model '%s' --data '%s' --usage PublicTest --out '%s' --threads 1", bin, trained, csv, out);
+    snprintf(cmd, sizeof cmd, "%s report --model '%s' --data '%s' --usage PublicTest --out '%s' --threads 1", ferc, trained, csv, out);
     CHECK_EQ_INT(run(cmd, log), 0);
-    t = slurp(log);
+    t = test_read(log, NULL);
     char want[1100];
     snprintf(want, sizeof want, "%s/index.html\n", out);
     CHECK_MSG(t && strstr(t, want) && strstr(t, "evaluating 21 faces"), "output: %s", t ? t : "");
     free(t);
-    CHECK(exists(tpath(out, "index.html")));
-    check_png(tpath(out, "saliency.png"), 0, 0);
+    CHECK(test_exists(test_path(out, "index.html")));
+    check_png(test_path(out, "saliency.png"), 0, 0);
 }

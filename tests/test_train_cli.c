@@ -7,16 +7,15 @@
  * without one, never printing nan; a checkpoint of another architecture is
  * named. Beside them, in the library: the stop callback, early stopping with
  * the best weights restored, and the ETA of the whole run. The data is a
- * small synthetic FER2013 CSV written here (class c brightens band c), so
- * nothing needs ../shared/data and every run takes a second or two. */
+ * small synthetic FER2013 CSV (cli_write_band_csv: class c brightens band
+ * c), so nothing needs ../shared/data and every run takes a second or two. */
 #include "test.h"
+#include "cli_util.h"
 #include "ferc.h"
 #include "model/model.h"
 
-#include <limits.h>
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,99 +28,8 @@
 #define LAYERS "conv8 bn relu pool conv8 bn relu pool flatten dense16 relu dense7"
 #define ARCH "spec:48:" LAYERS
 
-/* $FERC_BIN, else the ferc built beside this runner; NULL if neither. */
-static const char *ferc_bin(void) {
-    static char buf[PATH_MAX];
-    const char *env = getenv("FERC_BIN");
-    if (env) return access(env, X_OK) == 0 ? env : NULL;
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return NULL;
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (!slash) return NULL;
-    *slash = 0;
-    snprintf(buf, sizeof buf, "%.4000s/ferc", exe);
-    return access(buf, X_OK) == 0 ? buf : NULL;
-}
-
-#define NEED_FERC()                                                                    \
-    const char *ferc = ferc_bin();                                                     \
-    if (!ferc) SKIP("the ferc binary is not built (make, or set FERC_BIN)")
-
 /* char NAME[] holding dir/file. */
 #define PATH(name, dir, file) char name[2100]; snprintf(name, sizeof name, "%.1000s/%.1000s", dir, file)
-
-static const char *tpath(const char *dir, const char *name) {
-    static char buf[8][2100];
-    static int k;
-    char tmp[2100]; /* dir may be an earlier result */
-    snprintf(tmp, sizeof tmp, "%.1000s/%.1000s", dir, name);
-    k = (k + 1) % 8;
-    memcpy(buf[k], tmp, sizeof tmp);
-    return buf[k];
-}
-
-/* Run a shell command with stdout into dir/out.txt and stderr into
- * dir/err.txt; returns the exit status (128 + n when killed by signal n). */
-static int run(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int run(const char *dir, const char *fmt, ...) {
-    char cmd[16384];
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    snprintf(cmd + k, sizeof cmd - (size_t)k, " >'%s/out.txt' 2>'%s/err.txt'", dir, dir);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-}
-
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *b = malloc((size_t)n + 1);
-    size_t got = fread(b, 1, (size_t)n, f);
-    b[got] = 0;
-    fclose(f);
-    if (len) *len = got;
-    return b;
-}
-
-static char *err_text(const char *dir) {
-    char *s = slurp(tpath(dir, "err.txt"), NULL);
-    return s ? s : calloc(1, 1);
-}
-
-static int count_lines(const char *s) {
-    int n = 0;
-    for (; *s; s++) n += *s == '\n';
-    return n;
-}
-
-static int exists(const char *path) { return access(path, F_OK) == 0; }
-
-/* n rows of a FER2013 CSV: label i % 7, band (y / 7) % 7 == label bright. */
-static const char *write_csv(const char *dir, int n) {
-    static char path[2100];
-    snprintf(path, sizeof path, "%s", tpath(dir, "faces.csv"));
-    FILE *f = fopen(path, "w");
-    if (!f) return NULL;
-    ferc_rng r;
-    ferc_rng_seed(&r, 7);
-    fprintf(f, "emotion,pixels,Usage\n");
-    for (int i = 0; i < n; i++) {
-        const int c = i % 7;
-        fprintf(f, "%d,", c);
-        for (int k = 0; k < 48 * 48; k++)
-            fprintf(f, k ? " %d" : "%d", (int)ferc_rng_below(&r, 80) + ((k / 48 / 7) % 7 == c ? 120 : 0));
-        fprintf(f, ",Training\n");
-    }
-    fclose(f);
-    return path;
-}
 
 /* The start of a `ferc train` command on csv with the small network. */
 static const char *train_cmd(const char *ferc, const char *csv, const char *out, const char *extra) {
@@ -150,52 +58,52 @@ static int same_weights(const ferc_model *a, const ferc_model *b) {
 
 TEST(train_cli_refuses_finished_work) {
     NEED_FERC();
-    const char *dir = test_tmpdir(), *csv = write_csv(dir, 140);
+    const char *dir = test_tmpdir(), *csv = cli_write_band_csv(dir, 140, 0);
     PATH(out, dir, "m.ferc");
     PATH(ck, dir, "m.ferc.ckpt");
     PATH(saved_ck, dir, "saved.ckpt");
     PATH(saved_m, dir, "saved.ferc");
-    CHECK_EQ_INT(run(dir, "%s", train_cmd(ferc, csv, out, "--epochs 1 --quiet")), 0);
+    CHECK_EQ_INT(cli_run(dir, "%s", train_cmd(ferc, csv, out, "--epochs 1 --quiet")), 0);
     size_t n1, n2;
-    char *m0 = slurp(out, &n1), *c0 = slurp(ck, &n2);
+    char *m0 = test_read(out, &n1), *c0 = test_read(ck, &n2);
     CHECK(m0 && c0);
     /* the same command again (or a new one) over the finished run: refused, one line, nothing touched */
-    CHECK_EQ_INT(run(dir, "%s", train_cmd(ferc, csv, out, "--epochs 1 --seed 5 --quiet")), 1);
-    char *e = err_text(dir);
-    CHECK_MSG(count_lines(e) == 1 && strstr(e, "already exist") && strstr(e, "--resume") && strstr(e, "--force"),
+    CHECK_EQ_INT(cli_run(dir, "%s", train_cmd(ferc, csv, out, "--epochs 1 --seed 5 --quiet")), 1);
+    char *e = cli_err(dir);
+    CHECK_MSG(cli_count_lines(e) == 1 && strstr(e, "already exist") && strstr(e, "--resume") && strstr(e, "--force"),
               "stderr: %s", e);
     size_t k1, k2;
-    char *m1 = slurp(out, &k1), *c1 = slurp(ck, &k2);
+    char *m1 = test_read(out, &k1), *c1 = test_read(ck, &k2);
     CHECK(m1 && c1 && k1 == n1 && k2 == n2 && !memcmp(m0, m1, n1) && !memcmp(c0, c1, n2));
     free(e); free(m1); free(c1);
     /* the model without its checkpoint: refused, and --resume has nothing to resume */
     rename(ck, saved_ck);
-    CHECK_EQ_INT(run(dir, "%s", train_cmd(ferc, csv, out, "--epochs 1 --quiet")), 1);
-    e = err_text(dir);
+    CHECK_EQ_INT(cli_run(dir, "%s", train_cmd(ferc, csv, out, "--epochs 1 --quiet")), 1);
+    e = cli_err(dir);
     CHECK_MSG(strstr(e, "already exists") && strstr(e, "--force"), "stderr: %s", e);
     free(e);
-    CHECK_EQ_INT(run(dir, "%s", train_cmd(ferc, csv, out, "--epochs 1 --quiet --resume")), 1);
-    e = err_text(dir);
-    CHECK_MSG(count_lines(e) == 1 && strstr(e, "no checkpoint") && strstr(e, "--force"), "stderr: %s", e);
+    CHECK_EQ_INT(cli_run(dir, "%s", train_cmd(ferc, csv, out, "--epochs 1 --quiet --resume")), 1);
+    e = cli_err(dir);
+    CHECK_MSG(cli_count_lines(e) == 1 && strstr(e, "no checkpoint") && strstr(e, "--force"), "stderr: %s", e);
     free(e);
     /* the checkpoint alone (an unfinished run) is refused as well */
     rename(saved_ck, ck);
     rename(out, saved_m);
-    CHECK_EQ_INT(run(dir, "%s", train_cmd(ferc, csv, out, "--epochs 1 --quiet")), 1);
-    CHECK(!exists(out));
+    CHECK_EQ_INT(cli_run(dir, "%s", train_cmd(ferc, csv, out, "--epochs 1 --quiet")), 1);
+    CHECK(!test_exists(out));
     /* --force starts over: a new run with another seed replaces both */
-    CHECK_EQ_INT(run(dir, "%s", train_cmd(ferc, csv, out, "--epochs 1 --seed 5 --quiet --force")), 0);
-    m1 = slurp(out, &k1);
-    c1 = slurp(ck, &k2);
+    CHECK_EQ_INT(cli_run(dir, "%s", train_cmd(ferc, csv, out, "--epochs 1 --seed 5 --quiet --force")), 0);
+    m1 = test_read(out, &k1);
+    c1 = test_read(ck, &k2);
     CHECK(m1 && c1 && (k2 != n2 || memcmp(c0, c1, n2) != 0));
     free(m0); free(c0); free(m1); free(c1);
     /* --resume and --force together contradict each other */
-    CHECK_EQ_INT(run(dir, "%s", train_cmd(ferc, csv, out, "--epochs 1 --quiet --force --resume")), 2);
+    CHECK_EQ_INT(cli_run(dir, "%s", train_cmd(ferc, csv, out, "--epochs 1 --quiet --force --resume")), 2);
 }
 
 TEST(train_cli_checks_outputs_before_loading) {
     NEED_FERC();
-    const char *dir = test_tmpdir(), *csv = write_csv(dir, 140);
+    const char *dir = test_tmpdir(), *csv = cli_write_band_csv(dir, 140, 0);
     PATH(plain, dir, "plain-file");
     PATH(a, dir, "a.ferc");
     PATH(b, dir, "b.ferc");
@@ -216,36 +124,36 @@ TEST(train_cli_checks_outputs_before_loading) {
         const char *extra = is_plot ? plot : cases[i].extra, *out = is_plot ? b : cases[i].out;
         const char *want = is_plot ? "cannot create the --plot folder" : cases[i].want;
         double t0 = ferc_now();
-        CHECK_EQ_INT(run(dir, "%s", train_cmd(ferc, csv, out, extra)), 1);
-        char *e = err_text(dir);
+        CHECK_EQ_INT(cli_run(dir, "%s", train_cmd(ferc, csv, out, extra)), 1);
+        char *e = cli_err(dir);
         /* one line, and before the data: no "loading faces.csv" line, no epoch */
-        CHECK_MSG(count_lines(e) == 1 && strstr(e, want) && !strstr(e, "faces.csv") && !strstr(e, "Epoch"),
+        CHECK_MSG(cli_count_lines(e) == 1 && strstr(e, want) && !strstr(e, "faces.csv") && !strstr(e, "Epoch"),
                   "case %zu: stderr: %s", i, e);
         CHECK_MSG(ferc_now() - t0 < 30, "case %zu took %.1f s", i, ferc_now() - t0);
         free(e);
     }
-    CHECK(!exists(a) && !exists(b));
+    CHECK(!test_exists(a) && !test_exists(b));
     /* a --plot folder that can be made is made, and gets its curves */
-    CHECK_EQ_INT(run(dir, "%s --plot '%s'", train_cmd(ferc, csv, tpath(dir, "c.ferc"), "--epochs 1 --quiet"),
-                     tpath(dir, "plots")), 0);
-    CHECK(exists(tpath(dir, "plots/curves.png")));
+    CHECK_EQ_INT(cli_run(dir, "%s --plot '%s'", train_cmd(ferc, csv, test_path(dir, "c.ferc"), "--epochs 1 --quiet"),
+                     test_path(dir, "plots")), 0);
+    CHECK(test_exists(test_path(dir, "plots/curves.png")));
 }
 
 TEST(train_cli_empty_validation) {
     NEED_FERC();
-    const char *dir = test_tmpdir(), *csv = write_csv(dir, 140);
+    const char *dir = test_tmpdir(), *csv = cli_write_band_csv(dir, 140, 0);
     PATH(out, dir, "m.ferc");
     /* 10 faces, at most 2 per class: round(0.1 x 2) = 0 validation faces */
-    CHECK_EQ_INT(run(dir, "%s", train_cmd(ferc, csv, out, "--limit 10 --epochs 1")), 2);
-    char *e = err_text(dir);
+    CHECK_EQ_INT(cli_run(dir, "%s", train_cmd(ferc, csv, out, "--limit 10 --epochs 1")), 2);
+    char *e = cli_err(dir);
     CHECK_MSG(strstr(e, "no validation face") && strstr(e, "--val-fraction 0") && strstr(e, "needs 5") &&
               !strstr(e, "nan") && !strstr(e, "Epoch"), "stderr: %s", e);
-    CHECK(count_lines(e) == 3);   /* loading, loaded, the one-line refusal */
-    CHECK(!exists(out));
+    CHECK(cli_count_lines(e) == 3);   /* loading, loaded, the one-line refusal */
+    CHECK(!test_exists(out));
     free(e);
     /* --val-fraction 0: no validation asked for; the last epoch kept, no val figures, no nan */
-    CHECK_EQ_INT(run(dir, "%s", train_cmd(ferc, csv, out, "--limit 10 --epochs 2 --val-fraction 0")), 0);
-    e = err_text(dir);
+    CHECK_EQ_INT(cli_run(dir, "%s", train_cmd(ferc, csv, out, "--limit 10 --epochs 2 --val-fraction 0")), 0);
+    e = cli_err(dir);
     CHECK_MSG(strstr(e, "Epoch 2/2") && !strstr(e, "val_") && !strstr(e, "nan") && !strstr(e, "-1.0000") &&
               strstr(e, "the last epoch"), "stderr: %s", e);
     free(e);
@@ -256,26 +164,26 @@ TEST(train_cli_empty_validation) {
         ferc_model_free(m);
     }
     /* early stopping watches validation: refused without it */
-    CHECK_EQ_INT(run(dir, "%s", train_cmd(ferc, csv, tpath(dir, "n.ferc"), "--epochs 2 --val-fraction 0 --early-stop 2")), 2);
+    CHECK_EQ_INT(cli_run(dir, "%s", train_cmd(ferc, csv, test_path(dir, "n.ferc"), "--epochs 2 --val-fraction 0 --early-stop 2")), 2);
 }
 
 TEST(train_cli_resume_other_arch) {
     NEED_FERC();
-    const char *dir = test_tmpdir(), *csv = write_csv(dir, 140);
+    const char *dir = test_tmpdir(), *csv = cli_write_band_csv(dir, 140, 0);
     PATH(out, dir, "m.ferc");
-    CHECK_EQ_INT(run(dir, "%s", train_cmd(ferc, csv, out, "--epochs 1 --quiet")), 0);
+    CHECK_EQ_INT(cli_run(dir, "%s", train_cmd(ferc, csv, out, "--epochs 1 --quiet")), 0);
     char cmd[8192];
     snprintf(cmd, sizeof cmd, "%s", train_cmd(ferc, csv, out, "--epochs 2 --resume"));
     const char *others[] = {"seed", "spec:48:conv8 relu pool flatten dense7"};
     for (int i = 0; i < 2; i++) {
-        CHECK_EQ_INT(run(dir, "%s --arch '%s'", cmd, others[i]), 1);   /* the last --arch wins */
-        char *e = err_text(dir);
-        CHECK_MSG(count_lines(e) == 1 && strstr(e, ARCH) && strstr(e, others[i]) &&
+        CHECK_EQ_INT(cli_run(dir, "%s --arch '%s'", cmd, others[i]), 1);   /* the last --arch wins */
+        char *e = cli_err(dir);
+        CHECK_MSG(cli_count_lines(e) == 1 && strstr(e, ARCH) && strstr(e, others[i]) &&
                   strstr(e, "--force") && strstr(e, "--out") && !strstr(e, "faces.csv"), "stderr: %s", e);
         free(e);
     }
     /* the same architecture resumes */
-    CHECK_EQ_INT(run(dir, "%s --quiet", cmd), 0);
+    CHECK_EQ_INT(cli_run(dir, "%s --quiet", cmd), 0);
     ferc_model *m = load(out);
     if (m) {
         const ferc_epoch_stats *h;
@@ -306,7 +214,7 @@ static pid_t start(const char *dir, const char *cmd) {
 static int wait_for_file(pid_t pid, const char *path, double timeout) {
     const double t0 = ferc_now();
     while (ferc_now() - t0 < timeout) {
-        if (exists(path)) return 1;
+        if (test_exists(path)) return 1;
         if (waitpid(pid, NULL, WNOHANG) == pid) return 0;
         struct timespec ts = {.tv_sec = 0, .tv_nsec = 5000000};
         nanosleep(&ts, NULL);
@@ -318,7 +226,7 @@ static int wait_for_file(pid_t pid, const char *path, double timeout) {
 static int wait_for_text(pid_t pid, const char *dir, const char *text, double timeout) {
     const double t0 = ferc_now();
     while (ferc_now() - t0 < timeout) {
-        char *e = err_text(dir);
+        char *e = cli_err(dir);
         int found = strstr(e, text) != NULL;
         free(e);
         if (found) return 1;
@@ -346,7 +254,7 @@ static char *resume_command(const char *text) {
 
 TEST(train_cli_sigint_saves_and_resumes) {
     NEED_FERC();
-    const char *dir = test_tmpdir(), *csv = write_csv(dir, 280);
+    const char *dir = test_tmpdir(), *csv = cli_write_band_csv(dir, 280, 0);
     PATH(out, dir, "m.ferc");
     PATH(ck, dir, "m.ferc.ckpt");
     PATH(ref, dir, "ref.ferc");
@@ -358,7 +266,7 @@ TEST(train_cli_sigint_saves_and_resumes) {
     if (test_failed_now()) { kill(pid, SIGKILL); waitpid(pid, NULL, 0); return; }
     kill(pid, SIGINT);   /* Ctrl-C in the middle of the run */
     CHECK_EQ_INT(exit_code(pid), 130);
-    char *e = err_text(dir);
+    char *e = cli_err(dir);
     char *again = resume_command(e);
     CHECK_MSG(strstr(e, "interrupted in epoch") && strstr(e, "saved ") && again, "stderr: %s", e);
     ferc_model *m = load(out), *c = load(ck);
@@ -374,12 +282,12 @@ TEST(train_cli_sigint_saves_and_resumes) {
     if (!again) return;
     /* the printed command finishes the run, bit for bit the run that was not interrupted */
     CHECK_MSG(strstr(again, "--resume") && strstr(again, "'" ARCH "'"), "resume command: %s", again);
-    CHECK_EQ_INT(run(dir, "%s", again), 0);
-    e = err_text(dir);
+    CHECK_EQ_INT(cli_run(dir, "%s", again), 0);
+    e = cli_err(dir);
     CHECK_MSG(strstr(e, "resuming from"), "stderr: %s", e);
     free(e);
     free(again);
-    CHECK_EQ_INT(run(dir, "%s --quiet", train_cmd(ferc, csv, ref, extra)), 0);
+    CHECK_EQ_INT(cli_run(dir, "%s --quiet", train_cmd(ferc, csv, ref, extra)), 0);
     m = load(out); c = load(ref);
     if (m && c) {
         const ferc_epoch_stats *h1, *h2;
@@ -394,7 +302,7 @@ TEST(train_cli_sigint_saves_and_resumes) {
 
 TEST(train_cli_sigterm_exits_143) {
     NEED_FERC();
-    const char *dir = test_tmpdir(), *csv = write_csv(dir, 140);
+    const char *dir = test_tmpdir(), *csv = cli_write_band_csv(dir, 140, 0);
     PATH(out, dir, "m.ferc");
     PATH(ck, dir, "m.ferc.ckpt");
     pid_t pid = start(dir, train_cmd(ferc, csv, out, "--epochs 1000 --quiet"));
@@ -402,7 +310,7 @@ TEST(train_cli_sigterm_exits_143) {
     if (test_failed_now()) { kill(pid, SIGKILL); waitpid(pid, NULL, 0); return; }
     kill(pid, SIGTERM);
     CHECK_EQ_INT(exit_code(pid), 143);
-    char *e = err_text(dir);
+    char *e = cli_err(dir);
     char *again = resume_command(e);
     CHECK_MSG(again && strstr(again, "--resume") && strstr(again, "--quiet"), "stderr: %s", e);
     ferc_model *m = load(out);
@@ -418,7 +326,7 @@ TEST(train_cli_sigterm_exits_143) {
 /* Ctrl-C before any epoch ended: nothing to keep, no files, still 130. */
 TEST(train_cli_sigint_in_first_epoch) {
     NEED_FERC();
-    const char *dir = test_tmpdir(), *csv = write_csv(dir, 700);
+    const char *dir = test_tmpdir(), *csv = cli_write_band_csv(dir, 700, 0);
     PATH(out, dir, "m.ferc");
     char cmd[8192];
     snprintf(cmd, sizeof cmd, "%s", train_cmd(ferc, csv, out, "--epochs 3 --batch 1"));
@@ -428,10 +336,10 @@ TEST(train_cli_sigint_in_first_epoch) {
     if (test_failed_now()) { kill(pid, SIGKILL); waitpid(pid, NULL, 0); return; }
     kill(pid, SIGINT);
     CHECK_EQ_INT(exit_code(pid), 130);
-    char *e = err_text(dir);
+    char *e = cli_err(dir);
     if (strstr(e, "Epoch 1/3")) { free(e); SKIP("the first epoch ended before the signal arrived (a loaded machine)"); }
     CHECK_MSG(strstr(e, "nothing saved") && !strstr(e, "to resume"), "stderr: %s", e);
-    CHECK(!exists(out));
+    CHECK(!test_exists(out));
     free(e);
 }
 
@@ -441,10 +349,10 @@ TEST(train_cli_sigint_in_first_epoch) {
 
 TEST(train_cli_eta_and_early_stop) {
     NEED_FERC();
-    const char *dir = test_tmpdir(), *csv = write_csv(dir, 140);
+    const char *dir = test_tmpdir(), *csv = cli_write_band_csv(dir, 140, 0);
     PATH(out, dir, "m.ferc");
-    CHECK_EQ_INT(run(dir, "FERC_PROGRESS=1 %s", train_cmd(ferc, csv, out, "--epochs 40 --early-stop 2")), 0);
-    char *e = err_text(dir);
+    CHECK_EQ_INT(cli_run(dir, "FERC_PROGRESS=1 %s", train_cmd(ferc, csv, out, "--epochs 40 --early-stop 2")), 0);
+    char *e = cli_err(dir);
     /* the bar: the epoch's ETA and the run's; the epoch lines: the run's */
     CHECK_MSG(strstr(e, ", run ") && strstr(e, "(best)") && strstr(e, "- ETA ") && strstr(e, "early stopping after epoch"),
               "stderr: %s", e);
@@ -462,8 +370,8 @@ TEST(train_cli_eta_and_early_stop) {
 TEST(train_cli_help_documents_options) {
     NEED_FERC();
     const char *dir = test_tmpdir();
-    CHECK_EQ_INT(run(dir, "%s train --help", ferc), 0);
-    char *o = slurp(tpath(dir, "out.txt"), NULL);
+    CHECK_EQ_INT(cli_run(dir, "%s train --help", ferc), 0);
+    char *o = cli_out(dir);
     CHECK(o && strstr(o, "--force") && strstr(o, "--early-stop N") && strstr(o, "--resume") &&
           strstr(o, "--val-fraction 0") && strstr(o, "130") && strstr(o, "143") && strstr(o, "ETA"));
     free(o);
@@ -476,10 +384,7 @@ TEST(train_cli_help_documents_options) {
 static void synth(ferc_dataset *d, int n, uint64_t seed) {
     ferc_rng r;
     ferc_rng_seed(&r, seed);
-    d->n = n; d->h = 48; d->w = 48; d->skipped = 0;
-    d->pix = malloc((size_t)n * 48 * 48);
-    d->label = malloc(sizeof(int) * (size_t)n);
-    d->usage = calloc((size_t)n, 1);
+    cli_dataset_alloc(d, n);
     for (int i = 0; i < n; i++) {
         d->label[i] = i % 7;
         for (int k = 0; k < 48 * 48; k++)
@@ -530,7 +435,7 @@ TEST(train_stop_callback_resumes_bit_exact) {
     o.stop = stop_at; o.stop_user = &s;
     ferc_model *none = (ferc_model *)&s;
     CHECK_EQ_INT(ferc_train(&d, &o, &none, &err), FERC_ERR_INTERRUPTED);
-    CHECK(none == NULL && !exists(ck));
+    CHECK(none == NULL && !test_exists(ck));
     ferc_dataset_free(&d);
 }
 

@@ -1,7 +1,9 @@
 /* augment.c — on-the-fly data augmentation (Keras ImageDataGenerator-style
  * zoom, shift, rotation, flip, crop, brightness, contrast with nearest /
- * constant / reflect / wrap fill), its options and config file, and the
- * class-imbalance helpers (balanced class weights, a class-balanced sampler).
+ * constant / reflect / wrap fill, then torchvision-style random erasing),
+ * its options and config file, and the class helpers (balanced class
+ * weights, a class-balanced sampler, the stratified validation split that
+ * training and the ensemble fit share).
  *
  * Geometry: every output pixel (r, c) is mapped to a source position by ONE
  * affine map composed from the crop-or-resize step, the flip, the zoom and
@@ -32,6 +34,10 @@ void ferc_augment_opts_default(ferc_augment_opts *o) {
     o->fill = FERC_FILL_NEAREST;
     o->cval = 0.0f;
     o->interp = FERC_INTERP_BILINEAR;
+    o->erase = 0.0f;
+    o->erase_scale_lo = 0.02f; o->erase_scale_hi = 0.33f;   /* torchvision RandomErasing */
+    o->erase_ratio_lo = 0.3f; o->erase_ratio_hi = 3.3f;
+    o->erase_random = 1;                                     /* as Zhong et al. */
 }
 
 static const char *const fill_names[] = {"nearest", "constant", "reflect", "wrap"};
@@ -249,6 +255,44 @@ static ferc_status set_interp(ferc_augment_opts *t, const char *key, const char 
     return FERC_OK;
 }
 
+/* Random erasing: the probability (a value > 0 turns augmentation on), the
+ * area and aspect ranges, the fill. */
+static ferc_status set_erase(ferc_augment_opts *t, const char *key, const char *val, ferc_error *err) {
+    double v;
+    if (!parse_num(val, &v) || !(v >= 0 && v <= 1))
+        return ferc_fail(err, FERC_ERR_ARG, "%s: '%s' is not a probability in [0, 1]", key, val);
+    t->erase = (float)v;
+    if (v > 0) t->enabled = 1;
+    return FERC_OK;
+}
+
+/* "lo,hi" with min < lo <= hi <= max. */
+static ferc_status parse_range(const char *key, const char *val, double min, double max, float *lo, float *hi,
+                               ferc_error *err) {
+    double a, b;
+    int two;
+    if (!parse_pair(val, &a, &b, &two) || !two || !(a > min && a <= b && b <= max))
+        return ferc_fail(err, FERC_ERR_ARG, "%s: '%s' is not a range lo,hi with %g < lo <= hi <= %g", key, val, min, max);
+    *lo = (float)a;
+    *hi = (float)b;
+    return FERC_OK;
+}
+
+static ferc_status set_erase_scale(ferc_augment_opts *t, const char *key, const char *val, ferc_error *err) {
+    return parse_range(key, val, 0, 1, &t->erase_scale_lo, &t->erase_scale_hi, err);
+}
+
+static ferc_status set_erase_ratio(ferc_augment_opts *t, const char *key, const char *val, ferc_error *err) {
+    return parse_range(key, val, 0, 100, &t->erase_ratio_lo, &t->erase_ratio_hi, err);
+}
+
+static ferc_status set_erase_value(ferc_augment_opts *t, const char *key, const char *val, ferc_error *err) {
+    if (strcasecmp(val, "random") == 0) t->erase_random = 1;
+    else if (strcmp(val, "0") == 0 || strcasecmp(val, "zero") == 0) t->erase_random = 0;
+    else return ferc_fail(err, FERC_ERR_ARG, "%s: '%s' is not random or 0", key, val);
+    return FERC_OK;
+}
+
 /* The keys (case-insensitive), with their aliases (Keras' names among them);
  * boolean keys may be given alone ("flip" means flip=1). */
 typedef struct {
@@ -273,6 +317,10 @@ static const opt_key opt_keys[] = {
     {.names = {"fill", "fill_mode"}, .set = set_fill},
     {.names = {"cval", "fill_value"}, .set = set_cval},
     {.names = {"interp", "interpolation"}, .set = set_interp},
+    {.names = {"erase", "random_erasing", "erasing"}, .set = set_erase},
+    {.names = {"erase_scale"}, .set = set_erase_scale},
+    {.names = {"erase_ratio"}, .set = set_erase_ratio},
+    {.names = {"erase_value"}, .set = set_erase_value},
 };
 
 static const opt_key *find_key(const char *key) {
@@ -318,7 +366,8 @@ ferc_status ferc_augment_opts_parse(ferc_augment_opts *o, const char *setting, f
     if (!k)
         return ferc_fail(err, FERC_ERR_ARG,
                          "unknown augment option '%s' (keys: enabled preset zoom zoom_same shift shift_x "
-                         "shift_y rotation flip crop brightness contrast fill cval interp)", key);
+                         "shift_y rotation flip crop brightness contrast fill cval interp erase erase_scale "
+                         "erase_ratio erase_value)", key);
     ferc_augment_opts t = *o;  /* commit only on success */
     st = k->set(&t, key, val, err);
     if (st != FERC_OK) return st;
@@ -392,6 +441,12 @@ int ferc_augment_describe(const ferc_augment_opts *o, char *buf, size_t cap) {
             ADD("%scontrast x%.2f..%.2f", any ? ", " : "", (double)o->contrast_lo, (double)o->contrast_hi);
             any = 1;
         }
+        if (o->erase > 0) {
+            ADD("%srandom erasing p=%.2f area %.2f..%.2f aspect %.2f..%.2f %s", any ? ", " : "", (double)o->erase,
+                (double)o->erase_scale_lo, (double)o->erase_scale_hi, (double)o->erase_ratio_lo,
+                (double)o->erase_ratio_hi, o->erase_random ? "random values" : "zeros");
+            any = 1;
+        }
         if (!any) ADD("on but no transform set");
         ADD(", fill %s", (unsigned)o->fill < 4 ? fill_names[o->fill] : "?");
         if (o->fill == FERC_FILL_CONSTANT) ADD(" (cval %g)", (double)o->cval);
@@ -422,6 +477,12 @@ ferc_status ferc_augment_check(const ferc_augment_opts *o, int sh, int sw, int d
     if ((unsigned)o->fill > FERC_FILL_WRAP || (unsigned)o->interp > FERC_INTERP_NEAREST)
         return ferc_fail(err, FERC_ERR_ARG, "augment: bad fill mode or interpolation");
     if (!(o->cval >= 0 && o->cval <= 1)) return ferc_fail(err, FERC_ERR_ARG, "augment: cval must be in [0, 1]");
+    if (!(o->erase >= 0 && o->erase <= 1)) return ferc_fail(err, FERC_ERR_ARG, "augment: erase must be a probability in [0, 1]");
+    if (o->erase > 0 && !(o->erase_scale_lo > 0 && o->erase_scale_lo <= o->erase_scale_hi && o->erase_scale_hi <= 1 &&
+                          o->erase_ratio_lo > 0 && o->erase_ratio_lo <= o->erase_ratio_hi && o->erase_ratio_hi <= 100))
+        return ferc_fail(err, FERC_ERR_ARG, "augment: bad erase_scale %g..%g (in (0, 1]) or erase_ratio %g..%g",
+                         (double)o->erase_scale_lo, (double)o->erase_scale_hi, (double)o->erase_ratio_lo,
+                         (double)o->erase_ratio_hi);
     return FERC_OK;
 }
 
@@ -439,6 +500,27 @@ static float uniform_in(ferc_rng *rng, float lo, float hi) {
     return lo + (hi - lo) * ferc_rng_uniform(rng);
 }
 
+/* torchvision RandomErasing.get_params on the dh x dw output: u < p, then
+ * up to 10 tries of an area and a log-uniform aspect h/w until the
+ * rectangle fits strictly inside; its corner uniform over the places it
+ * fits. Draws nothing when o->erase is 0. */
+static void draw_erase(const ferc_augment_opts *o, ferc_rng *rng, int dh, int dw, ferc_augment_params *p) {
+    if (!(o->erase > 0) || !(ferc_rng_uniform(rng) < o->erase)) return;
+    const double area = (double)dh * dw, lr0 = log(o->erase_ratio_lo), lr1 = log(o->erase_ratio_hi);
+    for (int attempt = 0; attempt < 10; attempt++) {
+        const double a = area * uniform_in(rng, o->erase_scale_lo, o->erase_scale_hi);
+        const double ratio = exp(lr0 + (lr1 - lr0) * ferc_rng_uniform(rng));
+        const int h = (int)lround(sqrt(a * ratio)), w = (int)lround(sqrt(a / ratio));
+        if (!(h < dh && w < dw)) continue;
+        p->erase_h = h; p->erase_w = w;
+        p->erase_y = (int)ferc_rng_below(rng, (uint32_t)(dh - h + 1));
+        p->erase_x = (int)ferc_rng_below(rng, (uint32_t)(dw - w + 1));
+        p->erase_random = o->erase_random;
+        if (o->erase_random) p->erase_seed = ferc_rng_next(rng);
+        return;
+    }
+}
+
 ferc_status ferc_augment_draw(const ferc_augment_opts *o, ferc_rng *rng, int sh, int sw, int dh, int dw,
                               ferc_augment_params *p) {
     ferc_augment_params_identity(p);
@@ -447,7 +529,7 @@ ferc_status ferc_augment_draw(const ferc_augment_opts *o, ferc_rng *rng, int sh,
         if (o->crop) { p->crop = 1; p->crop_x = (sw - dw) / 2; p->crop_y = (sh - dh) / 2; }
         return FERC_OK;
     }
-    /* Fixed draw order: zoom, shift, rotation, flip, crop, brightness, contrast. */
+    /* Fixed draw order: zoom, shift, rotation, flip, crop, brightness, contrast, erasing. */
     if (range_on(o->zoom_lo, o->zoom_hi)) {
         p->zx = uniform_in(rng, o->zoom_lo, o->zoom_hi);
         p->zy = o->zoom_same ? p->zx : uniform_in(rng, o->zoom_lo, o->zoom_hi);
@@ -465,6 +547,7 @@ ferc_status ferc_augment_draw(const ferc_augment_opts *o, ferc_rng *rng, int sh,
         p->brightness = uniform_in(rng, o->brightness_lo, o->brightness_hi);
     if (range_on(o->contrast_lo, o->contrast_hi))
         p->contrast = uniform_in(rng, o->contrast_lo, o->contrast_hi);
+    draw_erase(o, rng, dh, dw, p);
     return FERC_OK;
 }
 
@@ -670,11 +753,23 @@ static void photometric(const ferc_augment_params *p, float *dst, int n) {
     for (int i = 0; i < n; i++) dst[i] = dst[i] < 0.0f ? 0.0f : (dst[i] > 1.0f ? 1.0f : dst[i]);
 }
 
+/* The erased rectangle, last (after the clamp: random values are in [0,1)). */
+static void erase_rect(const ferc_augment_params *p, float *dst, int dw) {
+    ferc_rng fill;
+    ferc_rng_seed(&fill, p->erase_seed);
+    for (int r = p->erase_y; r < p->erase_y + p->erase_h; r++)
+        for (int c = p->erase_x; c < p->erase_x + p->erase_w; c++)
+            dst[(size_t)r * dw + c] = p->erase_random ? ferc_rng_uniform(&fill) : 0.0f;
+}
+
 static ferc_status apply_any(const ferc_augment_opts *o, const ferc_augment_params *p, const void *src, int u8,
                              int sh, int sw, float *dst, int dh, int dw) {
     if (!p || !src || !dst || sh <= 0 || sw <= 0 || dh <= 0 || dw <= 0) return FERC_ERR_ARG;
     if (sh > 65536 || sw > 65536 || dh > 65536 || dw > 65536) return FERC_ERR_ARG;
     if (p->crop && (p->crop_x < 0 || p->crop_y < 0 || p->crop_x + dw > sw || p->crop_y + dh > sh))
+        return FERC_ERR_ARG;
+    if (p->erase_w < 0 || p->erase_h < 0 || p->erase_x < 0 || p->erase_y < 0 || p->erase_x > dw - p->erase_w ||
+        p->erase_y > dh - p->erase_h)
         return FERC_ERR_ARG;
     if (!(isfinite(p->angle) && isfinite(p->brightness) && isfinite(p->contrast))) return FERC_ERR_ARG;
     ferc_fill_mode mode = o ? o->fill : FERC_FILL_NEAREST;
@@ -700,6 +795,7 @@ static ferc_status apply_any(const ferc_augment_opts *o, const ferc_augment_para
     } else if (u8) warp_u8(A, mode, cval, interp, src, sh, sw, dst, dh, dw);
     else warp_f32(A, mode, cval, interp, src, sh, sw, dst, dh, dw);
     photometric(p, dst, dh * dw);
+    if (p->erase_w > 0 && p->erase_h > 0) erase_rect(p, dst, dw);
     return FERC_OK;
 }
 
@@ -766,7 +862,7 @@ ferc_status ferc_augment_batch(const ferc_augment_opts *o, ferc_rng *rng, const 
 }
 
 /* ------------------------------------------------------------------------ */
-/* Class imbalance                                                           */
+/* Classes: imbalance, stratified split                                      */
 /* ------------------------------------------------------------------------ */
 
 int ferc_class_weights_balanced(const int counts[FERC_NUM_CLASSES], float w[FERC_NUM_CLASSES]) {
@@ -813,4 +909,26 @@ void ferc_balanced_sampler_free(ferc_balanced_sampler *s) {
     if (!s) return;
     free(s->idx);
     memset(s, 0, sizeof *s);
+}
+
+int data_split_stratified(const ferc_dataset *d, float frac, uint64_t seed, int *scratch, int *train,
+                          int *ntrain, int *val) {
+    ferc_rng r;
+    ferc_rng_seed(&r, seed ^ 0x5EED5EEDull);
+    int nv = 0, nt = 0;
+    for (int c = 0; c < FERC_NUM_CLASSES; c++) {
+        int k = 0;
+        for (int i = 0; i < d->n; i++) if (d->label[i] == c) scratch[k++] = i;
+        for (int i = k - 1; i > 0; i--) {
+            int j = (int)ferc_rng_below(&r, (uint32_t)i + 1);
+            int t = scratch[i]; scratch[i] = scratch[j]; scratch[j] = t;
+        }
+        const int kv = (int)lround(frac * k);
+        for (int i = 0; i < k; i++) {
+            if (i < kv) val[nv++] = scratch[i];
+            else if (train) train[nt++] = scratch[i];
+        }
+    }
+    if (ntrain) *ntrain = nt;
+    return nv;
 }

@@ -43,9 +43,16 @@ typedef struct {
     int flip;
     int crop, crop_x, crop_y;
     float brightness, contrast;
+    /* random erasing, on the output image: rows erase_y..+erase_h, columns
+     * erase_x..+erase_w (erase_h or erase_w 0: none), filled with zeros, or
+     * with the uniform values of a generator seeded erase_seed when
+     * erase_random (so that applying given parameters needs no rng) */
+    int erase_x, erase_y, erase_w, erase_h;
+    int erase_random;
+    uint64_t erase_seed;
 } ferc_augment_params;
 
-/* Identity (crop = 0, factors 1). */
+/* Identity (crop = 0, factors 1, nothing erased). */
 void ferc_augment_params_identity(ferc_augment_params *p);
 /* Draw the parameters for one image (only enabled transforms use the rng;
  * crop offsets are uniform in [0, sh-dh] x [0, sw-dw]). */
@@ -91,5 +98,15 @@ ferc_status ferc_balanced_sampler_init(ferc_balanced_sampler *s, const int *labe
 /* m row indices into out_idx (with replacement). No allocation. */
 void ferc_balanced_sampler_draw(const ferc_balanced_sampler *s, ferc_rng *rng, int *out_idx, int m);
 void ferc_balanced_sampler_free(ferc_balanced_sampler *s);
+
+/* The stratified validation split of ferc_train (and of the ensemble weight
+ * fit, which must pick the same rows): per class in label order, the rows
+ * of that class shuffled (Fisher-Yates, one generator seeded
+ * seed ^ 0x5EED5EED for all classes), the first round(frac * n_c) to val,
+ * the rest to train, both class by class (not sorted). scratch, val and
+ * train (NULL: not wanted) hold d->n ints; ntrain may be NULL. Returns the
+ * number of validation rows. */
+int data_split_stratified(const ferc_dataset *d, float frac, uint64_t seed, int *scratch, int *train,
+                          int *ntrain, int *val);
 
 #endif

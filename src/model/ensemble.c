@@ -219,28 +219,10 @@ ferc_status ensemble_saliency(ferc_model *m, const float *x, int cls, float *gra
 /* Fitting the weights on the validation split                               */
 /* ------------------------------------------------------------------------ */
 
-/* The validation rows of ferc_train's stratified split (train.c,
- * split_stratified, which is not exported: this must stay the same
- * algorithm; tests/test_ensemble.c checks it against a trained model's
- * validation figures): per class in label order, the rows of that class
- * shuffled (Fisher-Yates, one generator seeded seed ^ 0x5EED5EED for all
- * classes), the first round(frac * n_c) to validation: val (d->n) gets
- * them class by class, members (d->n) is scratch. Returns how many. */
+/* The validation rows of ferc_train's stratified split: the split function
+ * both use, under the name tests/test_ensemble.c knows. */
 int ensemble_validation_rows(const ferc_dataset *d, float frac, uint64_t seed, int *members, int *val) {
-    ferc_rng r;
-    ferc_rng_seed(&r, seed ^ 0x5EED5EEDull);
-    int nval = 0;
-    for (int c = 0; c < FERC_NUM_CLASSES; c++) {
-        int k = 0;
-        for (int i = 0; i < d->n; i++) if (d->label[i] == c) members[k++] = i;
-        for (int i = k - 1; i > 0; i--) {
-            int j = (int)ferc_rng_below(&r, (uint32_t)i + 1);
-            int t = members[i]; members[i] = members[j]; members[j] = t;
-        }
-        int nv = (int)lround(frac * k);
-        for (int i = 0; i < nv; i++) val[nval++] = members[i];
-    }
-    return nval;
+    return data_split_stratified(d, frac, seed, members, NULL, NULL, val);
 }
 
 /* A dataset of the rows idx[0..n) of d (pixels and labels copied). */
@@ -327,7 +309,7 @@ ferc_status ferc_ensemble_fit_weights(ferc_model *ens, const ferc_dataset *d, fl
     const int K = ens->nmembers;
     int *scratch = malloc(sizeof(int) * (size_t)d->n), *val = malloc(sizeof(int) * (size_t)d->n);
     if (!scratch || !val) { free(scratch); free(val); return ferc_fail(err, FERC_ERR_NOMEM, "out of memory"); }
-    int nval = ensemble_validation_rows(d, val_fraction, seed, scratch, val);
+    int nval = data_split_stratified(d, val_fraction, seed, scratch, NULL, NULL, val);   /* ferc_train's rows */
     free(scratch);
     ferc_dataset v = {0};
     ferc_status st = nval ? subset(d, val, nval, &v, err)

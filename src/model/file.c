@@ -7,7 +7,8 @@
  *   "FERCMODL" u32 version u32 flags
  *   chunks: u32 tag, u64 length, payload   (ARCH SPEC INPT LABL PREP NORM PARM
  *                                           STAT HIST HSTF RCPE and, in
- *                                           checkpoints, TRST OPTM OPTV BSTP BSTS)
+ *                                           checkpoints, TRST OPTM OPTV BSTP BSTS
+ *                                           and, training with --ema, EMAP)
  *   u32 crc32 of every byte before it
  *
  * A plain model is version 1. An ensemble (ensemble.c) is version 2, so
@@ -144,6 +145,12 @@ static void write_bsts(wbuf *b, const char *tag, const ferc_model *m, const ckpt
     if (ex && ex->best_params) put_floats(b, tag, ex->best_state, m->net.nstate);
 }
 
+/* the moving average of the weights (training with an EMA): optional, so
+ * checkpoints without it keep their bytes and older readers skip it */
+static void write_emap(wbuf *b, const char *tag, const ferc_model *m, const ckpt_extra *ex) {
+    if (ex && ex->ema_params) put_floats(b, tag, ex->ema_params, m->net.nparams);
+}
+
 /* the command that made the model: optional (older readers skip it) */
 static void write_rcpe(wbuf *b, const char *tag, const ferc_model *m, const ckpt_extra *ex) {
     (void)ex;
@@ -181,7 +188,7 @@ static void write_ensm(wbuf *b, const char *tag, const ferc_model *m, const ckpt
 
 typedef enum {
     C_ARCH, C_SPEC, C_INPT, C_LABL, C_PREP, C_NORM, C_PARM, C_STAT, C_HIST, C_HSTF,
-    C_RCPE, C_TRST, C_OPTM, C_OPTV, C_BSTP, C_BSTS, C_ENSM, C_COUNT
+    C_RCPE, C_TRST, C_OPTM, C_OPTV, C_BSTP, C_BSTS, C_EMAP, C_ENSM, C_COUNT
 } chunk_id;
 
 /* A chunk's payload in the file read; p is NULL when the chunk is absent. */
@@ -236,6 +243,7 @@ static const struct chunk_kind {
     [C_OPTV] = {.tag = "OPTV", .write = write_optv},
     [C_BSTP] = {.tag = "BSTP", .write = write_bstp},
     [C_BSTS] = {.tag = "BSTS", .write = write_bsts},
+    [C_EMAP] = {.tag = "EMAP", .write = write_emap},
     [C_ENSM] = {.tag = "ENSM", .write = write_ensm, .ensemble = 1},
 };
 
@@ -451,6 +459,15 @@ static void read_trst(const file_reader *r, ckpt_extra *ex) {
     ex->epochs_done = e; ex->best_epoch = be; ex->opt_t = t;
 }
 
+/* EMAP, the moving average of the weights, when the checkpoint has one. */
+static ferc_status read_emap(const file_reader *r, const ferc_model *m, ckpt_extra *ex) {
+    const span s = r->c[C_EMAP];
+    if (!s.p) return FERC_OK;
+    if (!(ex->load_ema_params = malloc(4 * m->net.nparams))) return BAD(r, "%s: out of memory", r->path);
+    if (!get_floats(s, m->net.nparams, ex->load_ema_params)) return BAD(r, "%s: bad EMAP (averaged weights)", r->path);
+    return FERC_OK;
+}
+
 /* The checkpoint's float blocks (TRST needs OPTM, OPTV and BSTP); the loader
  * allocates them and the caller frees them. */
 static ferc_status read_ckpt_floats(const file_reader *r, const ferc_model *m, ckpt_extra *ex) {
@@ -468,7 +485,7 @@ static ferc_status read_ckpt_floats(const file_reader *r, const ferc_model *m, c
     if (bsts.p && !get_floats(bsts, m->net.nstate, ex->load_best_state)) return BAD(r, "%s: bad best weights", r->path);
     if (r->c[C_TRST].p && (!optm.p || !optv.p || !bstp.p))
         return BAD(r, "%s: checkpoint lacks optimiser or best-weight data", r->path);
-    return FERC_OK;
+    return read_emap(r, m, ex);
 }
 
 /* The chunks decoded in this order once the network is built (the first
@@ -596,7 +613,8 @@ ferc_status model_load_ex(const char *path, ferc_model **out, ckpt_extra *ex, fe
     free(data);
     if (st != FERC_OK && ex) {
         free(ex->load_m); free(ex->load_v); free(ex->load_best_params); free(ex->load_best_state);
-        ex->load_m = ex->load_v = ex->load_best_params = ex->load_best_state = NULL;
+        free(ex->load_ema_params);
+        ex->load_m = ex->load_v = ex->load_best_params = ex->load_best_state = ex->load_ema_params = NULL;
     }
     return st;
 }

@@ -229,6 +229,21 @@ int ferc_model_num_blocks(const ferc_model *m) {
     return b;
 }
 
+/* One face normalised into a fresh buffer (*xn, the caller frees it) and
+ * run forward on one thread, the layers keeping their outputs for what the
+ * report looks at; with_backward also reserves the buffers of a backward. */
+static ferc_status forward_one(ferc_model *m, const float *x, int with_backward, float **xn, ferc_error *err) {
+    ferc_status st = net_reserve(&m->net, 1, with_backward, 1, err);
+    if (st != FERC_OK) return st;
+    size_t per = (size_t)m->input_size * m->input_size;
+    *xn = malloc(sizeof(float) * per);
+    if (!*xn) return ferc_fail(err, FERC_ERR_NOMEM, "out of memory");
+    normalise(m, x, *xn, per);
+    exec_ctx ctx = {.threads = 1, .training = 0, .step_seed = 0};
+    net_forward(&m->net, *xn, 1, &ctx);
+    return FERC_OK;
+}
+
 ferc_status ferc_model_activations(ferc_model *m, const float *x, int block, float *maps,
                                    size_t cap, int *c, int *h, int *w, ferc_error *err) {
     if (m->nmembers) {   /* the first member, on its own view of the face */
@@ -247,14 +262,9 @@ ferc_status ferc_model_activations(ferc_model *m, const float *x, int block, flo
     const layer *l = &m->net.layers[li];
     size_t need = (size_t)l->oc * l->oh * l->ow;
     if (cap < need) return ferc_fail(err, FERC_ERR_ARG, "activations of block %d need %zu floats, buffer holds %zu", block, need, cap);
-    ferc_status st = net_reserve(&m->net, 1, 0, 1, err);
+    float *xn;
+    ferc_status st = forward_one(m, x, 0, &xn, err);
     if (st != FERC_OK) return st;
-    size_t per = (size_t)m->input_size * m->input_size;
-    float *xn = malloc(sizeof(float) * per);
-    if (!xn) return ferc_fail(err, FERC_ERR_NOMEM, "out of memory");
-    normalise(m, x, xn, per);
-    exec_ctx ctx = {.threads = 1, .training = 0, .step_seed = 0};
-    net_forward(&m->net, xn, 1, &ctx);
     free(xn);
     memcpy(maps, l->out, sizeof(float) * need);
     *c = l->oc; *h = l->oh; *w = l->ow;
@@ -265,14 +275,11 @@ ferc_status ferc_model_saliency(ferc_model *m, const float *x, int cls, float *g
                                 ferc_error *err) {
     if (m->nmembers) return ensemble_saliency(m, x, cls, grad, err);
     if (cls < 0 || cls >= m->net.nclasses) return ferc_fail(err, FERC_ERR_ARG, "class %d out of range", cls);
-    ferc_status st = net_reserve(&m->net, 1, 1, 1, err);
+    float *xn;
+    ferc_status st = forward_one(m, x, 1, &xn, err);
     if (st != FERC_OK) return st;
     size_t per = (size_t)m->input_size * m->input_size;
-    float *xn = malloc(sizeof(float) * per);
-    if (!xn) return ferc_fail(err, FERC_ERR_NOMEM, "out of memory");
-    normalise(m, x, xn, per);
     exec_ctx ctx = {.threads = 1, .training = 0, .step_seed = 0};
-    net_forward(&m->net, xn, 1, &ctx);
     float d[FERC_NUM_CLASSES] = {0};
     d[cls] = 1.0f;
     net_backward(&m->net, xn, d, grad, 1, &ctx);

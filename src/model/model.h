@@ -49,6 +49,8 @@ typedef struct {
     float *load_m, *load_v;       /* load: allocated and filled when present; caller frees */
     const float *best_params, *best_state; /* save */
     float *load_best_params, *load_best_state; /* load: allocated; caller frees */
+    const float *ema_params;      /* save: the weights' moving average (nparams); NULL = none */
+    float *load_ema_params;       /* load: allocated when present (chunk EMAP); caller frees */
     int has_train_state;
 } ckpt_extra;
 

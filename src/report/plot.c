@@ -295,7 +295,11 @@ void plot_fmt_tick(char *buf, size_t cap, double v, double step, int percent) {
 void plot_draw_y_axis(cairo_t *cr, const plot_axes *a, double ystep, int percent, const char *ylabel) {
     char buf[32];
     plot_font(cr, 11, 0);
-    for (double v = a->y0; v <= a->y1 + ystep * 1e-6; v += ystep) {
+    /* From the first tick at or above y0: y0 itself (to the bit) when the
+     * range came from plot_nice_range, the next whole tick when a chart's
+     * spec sets the range (bars), as plot_nice_ticks places it. */
+    double first = ceil(a->y0 / ystep - 1e-9) * ystep;
+    for (double v = first; v <= a->y1 + ystep * 1e-6; v += ystep) {
         double y = round(plot_ax_y(a, v)) + 0.5;
         plot_rgb(cr, 0xe6e6e6);
         cairo_set_line_width(cr, 1);

@@ -339,24 +339,7 @@ static void bars_axes(plot_axes *a, plot_rect r, const plot_bars_spec *s) {
 static void bars_y_axis(cairo_t *cr, const plot_axes *a, const char *ylabel) {
     double f, step;
     plot_nice_ticks(a->y0, a->y1, 7, &f, &step);
-    char buf[32];
-    plot_font(cr, 11, 0);
-    for (double v = f; v <= a->y1 + step * 1e-6; v += step) {
-        double y = round(plot_ax_y(a, v)) + 0.5;
-        plot_rgb(cr, 0xe6e6e6);
-        cairo_set_line_width(cr, 1);
-        cairo_move_to(cr, a->r.x, y);
-        cairo_line_to(cr, a->r.x + a->r.w, y);
-        cairo_stroke(cr);
-        plot_rgb(cr, 0x333333);
-        plot_fmt_tick(buf, sizeof buf, v, step, 0);
-        plot_text(cr, a->r.x - 6, y, 1, 0.5, buf);
-    }
-    if (ylabel) {
-        plot_font(cr, 12, 0);
-        plot_rgb(cr, 0x222222);
-        plot_text_up(cr, a->r.x - 50, a->r.y + a->r.h / 2, ylabel);
-    }
+    plot_draw_y_axis(cr, a, step, 0, ylabel);   /* which starts at f */
 }
 
 /* One bar of width bw at x (clamped to the range) with its value above,

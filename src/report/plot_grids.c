@@ -34,13 +34,24 @@ static inline uint32_t gray_px(float v) {
     return (q << 16) | (q << 8) | q;
 }
 
-/* RGB24 surface of one tile's data in its colour mode. */
-static cairo_surface_t *tile_surface(const plot_tile *t) {
-    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, t->w, t->h);
+/* A t->w x t->h surface ready for writing its pixels at *base, *stride
+ * bytes a row; *base is NULL when cairo failed (the surface says why). */
+static cairo_surface_t *writable_surface(cairo_format_t fmt, const plot_tile *t, unsigned char **base, int *stride) {
+    cairo_surface_t *s = cairo_image_surface_create(fmt, t->w, t->h);
+    *base = NULL;
     if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS) return s;
     cairo_surface_flush(s);
-    unsigned char *base = cairo_image_surface_get_data(s);
-    int stride = cairo_image_surface_get_stride(s);
+    *base = cairo_image_surface_get_data(s);
+    *stride = cairo_image_surface_get_stride(s);
+    return s;
+}
+
+/* RGB24 surface of one tile's data in its colour mode. */
+static cairo_surface_t *tile_surface(const plot_tile *t) {
+    unsigned char *base;
+    int stride;
+    cairo_surface_t *s = writable_surface(CAIRO_FORMAT_RGB24, t, &base, &stride);
+    if (!base) return s;
     size_t n = (size_t)t->w * t->h;
     float lo = INFINITY, hi = -INFINITY, amax = 0;
     for (size_t i = 0; i < n; i++) {
@@ -79,11 +90,10 @@ static int cmp_float(const void *a, const void *b) {
 
 /* ARGB32 (premultiplied) heat layer of an overlay tile: alpha grows with the heat. */
 static cairo_surface_t *overlay_surface(const plot_tile *t) {
-    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, t->w, t->h);
-    if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS) return s;
-    cairo_surface_flush(s);
-    unsigned char *base = cairo_image_surface_get_data(s);
-    int stride = cairo_image_surface_get_stride(s);
+    unsigned char *base;
+    int stride;
+    cairo_surface_t *s = writable_surface(CAIRO_FORMAT_ARGB32, t, &base, &stride);
+    if (!base) return s;
     size_t n = (size_t)t->w * t->h;
     /* scale by the 99th percentile so that a few extreme pixels do not hide the rest */
     float mx = 0;

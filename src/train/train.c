@@ -13,7 +13,9 @@
  * train_free on every path. Every buffer a step uses is allocated in
  * train_begin, so a step never allocates (only an epoch's end does: the
  * history copy and the checkpoint file). The lr schedules are in schedule.c,
- * the class-offset tuning in select.c. */
+ * the class-offset tuning in select.c, mixup / CutMix and the weights' moving
+ * average in recipe.c, the stratified split in data (the ensemble fit uses
+ * the same one). */
 #include "train/train.h"
 #include "data/data.h"
 
@@ -37,6 +39,7 @@ void ferc_train_opts_default(ferc_train_opts *o) {
     o->labels = FERC_LABELS_SPARSE;
     o->seed = 1;
     o->val_fraction = 0.1f;
+    o->mix_prob = 1.0f;
 }
 
 /* Everything one training run holds; zeroed, it is a state train_free can
@@ -55,6 +58,7 @@ typedef struct {
     int *y;                    /* (B) */
     float *onehot;             /* (B, 7) targets, or NULL for sparse labels */
     float *dlogits;            /* (B, 7) */
+    recipe_mix_buffers mixbuf; /* mixup / CutMix scratch (NULLs when off) */
     float class_w[FERC_NUM_CLASSES];
     const float *cw;           /* class_w when weighting classes, else NULL */
     /* validation */
@@ -71,6 +75,7 @@ typedef struct {
     ferc_epoch_stats *hist;    /* (epochs) */
     float *best_p, *best_s;
     float best_score;          /* validation figure of the kept weights */
+    float *ema_p, *live_p;     /* --ema: the average; the live weights while it is validated */
     int best_epoch, start_epoch;
     ckpt_extra ex;             /* buffers of a loaded checkpoint */
     /* the epochs this call ran, timed for the ETA of the whole run */
@@ -91,25 +96,6 @@ static void shuffle(int *a, int n, ferc_rng *r) {
     }
 }
 
-/* Stratified split: per class, a seeded shuffle, round(frac * n_c) to val.
- * members (d->n) is scratch. */
-static void split_stratified(const ferc_dataset *d, float frac, uint64_t seed, int *members,
-                             int *train, int *ntrain, int *val, int *nval) {
-    ferc_rng r;
-    ferc_rng_seed(&r, seed ^ 0x5EED5EEDull);
-    *ntrain = *nval = 0;
-    for (int c = 0; c < FERC_NUM_CLASSES; c++) {
-        int k = 0;
-        for (int i = 0; i < d->n; i++) if (d->label[i] == c) members[k++] = i;
-        shuffle(members, k, &r);
-        int nv = (int)lround(frac * k);
-        for (int i = 0; i < k; i++) {
-            if (i < nv) val[(*nval)++] = members[i];
-            else train[(*ntrain)++] = members[i];
-        }
-    }
-}
-
 static int cmp_int(const void *a, const void *b) {
     int x = *(const int *)a, y = *(const int *)b;
     return (x > y) - (x < y);
@@ -127,12 +113,7 @@ static void fill_batch(train_state *t, const int *idx, int n, int train, ferc_rn
             ferc_prepare_images(d, idx[i], 1, t->S, t->x + (size_t)i * t->S * t->S);
     }
     for (int i = 0; i < n; i++) t->y[i] = d->label[idx[i]];
-    if (t->onehot) {
-        /* target = (1 - e) onehot + e / k (label smoothing, training batches only) */
-        float e = train ? t->o->label_smoothing : 0.0f, off = e / FERC_NUM_CLASSES;
-        for (size_t i = 0; i < (size_t)n * FERC_NUM_CLASSES; i++) t->onehot[i] = off;
-        for (int i = 0; i < n; i++) t->onehot[(size_t)i * FERC_NUM_CLASSES + t->y[i]] = 1.0f - e + off;
-    }
+    if (t->onehot) recipe_targets(t->y, n, train ? t->o->label_smoothing : 0.0f, t->onehot);   /* smoothing: training only */
 }
 
 static int count_correct(const float *logits, const int *y, int n) {
@@ -184,6 +165,10 @@ static ferc_status check_options(const ferc_dataset *d, const ferc_train_opts *o
     if (!(o->label_smoothing >= 0 && o->label_smoothing < 1))
         return ferc_fail(err, FERC_ERR_ARG, "label smoothing must be in [0, 1)");
     if (o->early_stop < 0) return ferc_fail(err, FERC_ERR_ARG, "early-stopping patience must be >= 0 (0 = off)");
+    if (!(o->mixup >= 0 && o->mixup <= 100 && o->cutmix >= 0 && o->cutmix <= 100))
+        return ferc_fail(err, FERC_ERR_ARG, "mixup and CutMix alphas must be in [0, 100] (0 = off)");
+    if (!(o->mix_prob >= 0 && o->mix_prob <= 1)) return ferc_fail(err, FERC_ERR_ARG, "mix probability must be in [0, 1]");
+    if (!(o->ema >= 0 && o->ema < 1)) return ferc_fail(err, FERC_ERR_ARG, "EMA decay must be in [0, 1) (0 = off)");
     for (int i = 0; i < d->n; i++)
         if (d->label[i] < 0 || d->label[i] >= FERC_NUM_CLASSES)
             return ferc_fail(err, FERC_ERR_ARG, "row %d has label %d outside 0..6", i, d->label[i]);
@@ -236,13 +221,34 @@ static ferc_status open_model(train_state *t, ferc_error *err) {
     return FERC_OK;
 }
 
+static int mixing(const ferc_train_opts *o) {
+    return o->mixup > 0 || o->cutmix > 0;
+}
+
+/* The buffers of mixup / CutMix and of the weights' average, when on. */
+static ferc_status alloc_recipe(train_state *t, ferc_error *err) {
+    const ferc_train_opts *o = t->o;
+    const size_t B = (size_t)t->B, S = (size_t)t->S, np = t->net->nparams;
+    recipe_mix_buffers *mb = &t->mixbuf;
+    if (mixing(o)) {
+        mb->perm = malloc(sizeof(int) * B); mb->y = malloc(sizeof(int) * B);
+        mb->x = malloc(sizeof(float) * B * S * S); mb->t = malloc(sizeof(float) * B * FERC_NUM_CLASSES);
+        if (!mb->perm || !mb->y || !mb->x || !mb->t) return ferc_fail(err, FERC_ERR_NOMEM, "out of memory");
+    }
+    if (o->ema > 0) {
+        t->ema_p = malloc(sizeof(float) * np); t->live_p = malloc(sizeof(float) * np);
+        if (!t->ema_p || !t->live_p) return ferc_fail(err, FERC_ERR_NOMEM, "out of memory");
+    }
+    return FERC_OK;
+}
+
 /* The buffers of a step whose size does not depend on the split, the
  * optimiser state and the network's workspace. */
 static ferc_status alloc_buffers(train_state *t, ferc_error *err) {
     const ferc_train_opts *o = t->o;
     const size_t n = (size_t)t->d->n, B = (size_t)t->B, S = (size_t)t->S;
     const ferc_net *net = t->net;
-    const int need_onehot = o->labels == FERC_LABELS_ONEHOT || o->label_smoothing > 0;
+    const int need_onehot = o->labels == FERC_LABELS_ONEHOT || o->label_smoothing > 0 || mixing(o);
     t->train = malloc(sizeof(int) * n); t->val = malloc(sizeof(int) * n);
     t->order = malloc(sizeof(int) * n);
     t->x = malloc(sizeof(float) * B * S * S);
@@ -258,7 +264,7 @@ static ferc_status alloc_buffers(train_state *t, ferc_error *err) {
     if ((st = optim_init(&t->opt, o, net->nparams, err)) != FERC_OK) return st;
     if ((st = net_reserve(t->net, t->B, 1, t->threads, err)) != FERC_OK) return st;
     if (o->augment && (st = ferc_augment_check(o->augment, t->d->h, t->d->w, t->S, t->S, err)) != FERC_OK) return st;
-    return FERC_OK;
+    return alloc_recipe(t, err);
 }
 
 /* The stratified split (order serves as scratch) and what depends on it:
@@ -266,7 +272,7 @@ static ferc_status alloc_buffers(train_state *t, ferc_error *err) {
 static ferc_status make_split(train_state *t, ferc_error *err) {
     const ferc_dataset *d = t->d;
     const ferc_train_opts *o = t->o;
-    split_stratified(d, o->val_fraction, o->seed, t->order, t->train, &t->ntrain, t->val, &t->nval);
+    t->nval = data_split_stratified(d, o->val_fraction, o->seed, t->order, t->train, &t->ntrain, t->val);
     qsort(t->train, (size_t)t->ntrain, sizeof(int), cmp_int);
     qsort(t->val, (size_t)t->nval, sizeof(int), cmp_int);
     const int ntrain = t->ntrain, nval = t->nval;
@@ -325,8 +331,10 @@ static void restore_or_seed(train_state *t) {
         ferc_rng_seed(&t->rng, o->seed);
         memcpy(t->best_p, net->params, sizeof(float) * net->nparams);
         memcpy(t->best_s, net->state, sizeof(float) * net->nstate);
+        if (t->ema_p) memcpy(t->ema_p, net->params, sizeof(float) * net->nparams);
         return;
     }
+    if (t->ema_p) memcpy(t->ema_p, ex->load_ema_params, sizeof(float) * net->nparams);   /* check_resumed_ema */
     t->rng = ex->rng;
     t->start_epoch = ex->epochs_done;
     t->best_score = ex->best_val_acc; t->best_epoch = ex->best_epoch;
@@ -350,15 +358,42 @@ static void restore_or_seed(train_state *t) {
                   t->start_epoch - t->best_epoch > 1 ? "s" : "", t->best_epoch);
 }
 
+/* A resumed run averages the weights when, and only when, its checkpoint
+ * carries the average: one without it cannot continue bit for bit. */
+static ferc_status check_resumed_ema(const train_state *t, ferc_error *err) {
+    const ferc_train_opts *o = t->o;
+    const int has = t->ex.load_ema_params != NULL;
+    if (!t->ex.has_train_state || has == (o->ema > 0)) return FERC_OK;
+    if (has)
+        return ferc_fail(err, FERC_ERR_ARG, "%s: the checkpoint's run averages its weights (EMA): resume it with "
+                         "the same EMA decay", o->checkpoint);
+    return ferc_fail(err, FERC_ERR_ARG, "%s: the checkpoint's run does not average its weights: resume it without "
+                     "an EMA, or start over", o->checkpoint);
+}
+
+/* One line on the recipe pieces that are on. */
+static void log_recipe(const train_state *t) {
+    const ferc_train_opts *o = t->o;
+    if (mixing(o))
+        ferc_logf(o->log, o->log_user, FERC_LOG_INFO, "mixing batches (p %.2f): mixup alpha %g, CutMix alpha %g%s",
+                  (double)o->mix_prob, (double)o->mixup, (double)o->cutmix,
+                  o->mixup > 0 && o->cutmix > 0 ? " (one of them per batch, at random)" : "");
+    if (o->ema > 0)
+        ferc_logf(o->log, o->log_user, FERC_LOG_INFO, "weights averaged (EMA decay %g): validation, selection and "
+                  "the saved model use the average", (double)o->ema);
+}
+
 static ferc_status train_begin(train_state *t, ferc_error *err) {
     ferc_status st;
     if ((st = check_options(t->d, t->o, err)) != FERC_OK) return st;
     if ((st = open_model(t, err)) != FERC_OK) return st;
+    if ((st = check_resumed_ema(t, err)) != FERC_OK) return st;
     if ((st = alloc_buffers(t, err)) != FERC_OK) return st;
     if ((st = make_split(t, err)) != FERC_OK) return st;
     restore_or_seed(t);
     ferc_logf(t->o->log, t->o->log_user, FERC_LOG_INFO, "%s: %zu parameters, input %dx%d; %d training and %d validation faces; batch %d; %d threads",
             t->m->arch, t->net->nparams, t->S, t->S, t->ntrain, t->nval, t->B, t->threads);
+    log_recipe(t);
     return FERC_OK;
 }
 
@@ -382,12 +417,18 @@ static void train_step(train_state *t, int bi) {
     const int B = t->B, n = t->ntrain - bi * B < B ? t->ntrain - bi * B : B;
     const int *idx = t->order + (size_t)bi * B;
     fill_batch(t, idx, n, 1, &t->rng);
+    if (mixing(t->o)) {
+        recipe_mix mix;
+        recipe_mix_batch(t->o, &t->rng, t->x, t->onehot, t->y, n, t->S, &t->mixbuf, &mix);
+    }
     exec_ctx ctx = {.threads = t->threads, .training = 1, .step_seed = ferc_rng_next(&t->rng)};
     const float *logits = net_forward(t->net, t->x, n, &ctx);
     double loss = softmax_xent(logits, t->y, t->onehot, t->cw, n, FERC_NUM_CLASSES, t->dlogits, NULL);
     t->correct += count_correct(logits, t->y, n);
     net_backward(t->net, t->x, t->dlogits, NULL, n, &ctx);
     optim_step(&t->opt, t->net, t->threads);
+    if (t->ema_p)
+        recipe_ema_update(t->ema_p, t->net->params, t->net->nparams, recipe_ema_decay(t->o->ema, t->opt.t), t->threads);
     t->loss_sum += loss * n;
     t->seen += n;
 }
@@ -445,10 +486,22 @@ static int train_epoch(train_state *t, int epoch) {
 /* train_epoch_end: validation, history, kept weights, checkpoint            */
 /* ------------------------------------------------------------------------ */
 
+/* The weights selection sees: the average when there is one (with the live
+ * batch-norm statistics), swapped in for the validation and back out. */
+static void validate_selected(train_state *t, double *loss, double *acc, double *f1) {
+    ferc_net *net = t->net;
+    const size_t bytes = sizeof(float) * net->nparams;
+    if (!t->ema_p) { validate(t, loss, acc, f1); return; }
+    memcpy(t->live_p, net->params, bytes);
+    memcpy(net->params, t->ema_p, bytes);
+    validate(t, loss, acc, f1);
+    memcpy(net->params, t->live_p, bytes);
+}
+
 static ferc_epoch_stats *record_epoch(train_state *t, int epoch) {
     double vloss = NAN, vacc = NAN, vf1 = NAN;   /* NAN: no validation split */
     double tv = ferc_now();
-    if (t->nval) validate(t, &vloss, &vacc, &vf1);
+    if (t->nval) validate_selected(t, &vloss, &vacc, &vf1);
     t->val_secs += ferc_now() - tv;
     ferc_epoch_stats *h = &t->hist[epoch];
     h->epoch = epoch + 1;
@@ -469,7 +522,7 @@ static int keep_if_best(train_state *t, int epoch, const ferc_epoch_stats *h) {
         t->best_score = score;
     }
     t->best_epoch = epoch + 1;
-    memcpy(t->best_p, net->params, sizeof(float) * net->nparams);
+    memcpy(t->best_p, t->ema_p ? t->ema_p : net->params, sizeof(float) * net->nparams);
     memcpy(t->best_s, net->state, sizeof(float) * net->nstate);
     return 1;
 }
@@ -477,7 +530,8 @@ static int keep_if_best(train_state *t, int epoch, const ferc_epoch_stats *h) {
 static ferc_status save_checkpoint(const train_state *t, int epoch, ferc_error *err) {
     ckpt_extra ce = {.epochs_done = epoch + 1, .rng = t->rng, .best_val_acc = t->best_score,
                      .best_epoch = t->best_epoch, .opt_t = t->opt.t, .opt_m = t->opt.m, .opt_v = t->opt.v,
-                     .best_params = t->best_p, .best_state = t->best_s, .has_train_state = 1};
+                     .best_params = t->best_p, .best_state = t->best_s, .ema_params = t->ema_p,
+                     .has_train_state = 1};
     return model_save_ex(t->m, t->o->checkpoint, &ce, err);
 }
 
@@ -562,6 +616,8 @@ static void train_free(train_state *t) {
     free(t->vlogits); free(t->vtrue); free(t->vpred);
     free(t->train); free(t->val); free(t->order);
     free(t->x); free(t->y); free(t->dlogits); free(t->onehot);
+    free(t->mixbuf.perm); free(t->mixbuf.y); free(t->mixbuf.x); free(t->mixbuf.t);
+    free(t->ema_p); free(t->live_p); free(t->ex.load_ema_params);
     free(t->best_p); free(t->best_s); free(t->hist);
     free(t->ex.load_m); free(t->ex.load_v); free(t->ex.load_best_params); free(t->ex.load_best_state);
     optim_free(&t->opt);

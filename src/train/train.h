@@ -17,7 +17,41 @@ float ferc_lr_at(const ferc_train_opts *o, float epoch_lr, long step, long total
 double ferc_macro_f1_offsets(const float *logits, const int *y_true, int n, const float *off, int *pred);
 double ferc_tune_class_offsets(const float *logits, const int *y_true, int n, float *off, int *pred);
 
+/* Recipe pieces (recipe.c). A Beta(a, b) variate: X / (X + Y) of Gamma
+ * variates drawn by Marsaglia-Tsang (a, b > 0). */
+double recipe_beta(ferc_rng *r, double a, double b);
 
+/* One-hot targets t (n, 7) of labels y, smoothed to (1 - e) onehot + e / 7
+ * (e = 0: plain one-hot). */
+void recipe_targets(const int *y, int n, float e, float *t);
 
+/* Mixup / CutMix of one batch. Scratch for a batch of up to B images of
+ * S x S: perm (B), x (B S S), t (B 7), y (B). */
+typedef struct {
+    int *perm, *y;
+    float *x, *t;
+} recipe_mix_buffers;
+
+/* What a batch got: mixed or not, which method, lambda (the weight of each
+ * image's own target; 1 when not mixed), CutMix's box [y0,y1) x [x0,x1). */
+typedef struct {
+    int mixed, cutmix;
+    float lam;
+    int y0, y1, x0, x1;
+} recipe_mix;
+
+/* Mixes images x (n, S, S) and targets t (n, 7) in place as o->mixup,
+ * o->cutmix and o->mix_prob say (ferc_train_opts), and replaces each label
+ * y[i] by the dominant one (its own when lambda >= 0.5, else its
+ * partner's). Draws from r only when mixup or CutMix is on; no allocation. */
+void recipe_mix_batch(const ferc_train_opts *o, ferc_rng *r, float *x, float *t, int *y, int n, int S,
+                      recipe_mix_buffers *buf, recipe_mix *m);
+
+/* The weights' moving average: the decay after step `step` (1-based count
+ * of optimiser steps), min(decay, (1 + step) / (10 + step)), and the update
+ * avg += (1 - d) (p - avg), element by element (any thread count gives the
+ * same bits). */
+float recipe_ema_decay(float decay, long step);
+void recipe_ema_update(float *avg, const float *p, size_t n, float decay, int threads);
 
 #endif
