@@ -230,8 +230,9 @@ int ferc_model_num_blocks(const ferc_model *m) {
 }
 
 /* One face normalised into a fresh buffer (*xn, the caller frees it) and
- * run forward on one thread, the layers keeping their outputs for what the
- * report looks at; with_backward also reserves the buffers of a backward. */
+ * run forward on one thread by the layer-by-layer executor: the fused one
+ * skips the intermediate outputs of its blocks, and the report looks at
+ * exactly those; with_backward also reserves the buffers of a backward. */
 static ferc_status forward_one(ferc_model *m, const float *x, int with_backward, float **xn, ferc_error *err) {
     ferc_status st = net_reserve(&m->net, 1, with_backward, 1, err);
     if (st != FERC_OK) return st;
@@ -240,7 +241,7 @@ static ferc_status forward_one(ferc_model *m, const float *x, int with_backward,
     if (!*xn) return ferc_fail(err, FERC_ERR_NOMEM, "out of memory");
     normalise(m, x, *xn, per);
     exec_ctx ctx = {.threads = 1, .training = 0, .step_seed = 0};
-    net_forward(&m->net, *xn, 1, &ctx);
+    net_forward_layers(&m->net, *xn, 1, &ctx);
     return FERC_OK;
 }
 
@@ -282,7 +283,7 @@ ferc_status ferc_model_saliency(ferc_model *m, const float *x, int cls, float *g
     exec_ctx ctx = {.threads = 1, .training = 0, .step_seed = 0};
     float d[FERC_NUM_CLASSES] = {0};
     d[cls] = 1.0f;
-    net_backward(&m->net, xn, d, grad, 1, &ctx);
+    net_backward_layers(&m->net, xn, d, grad, 1, &ctx);
     memset(m->net.grads, 0, sizeof(float) * m->net.nparams);
     free(xn);
     /* d/dx of the raw input: chain through the normalisation */
