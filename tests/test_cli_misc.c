@@ -8,6 +8,7 @@
  * "nan" in train, eval or info output. The data is a small synthetic
  * FER2013 CSV written here, so nothing needs ../shared/data. */
 #include "test.h"
+#include "cli_util.h"
 #include "ferc.h"
 #include "model/model.h"
 
@@ -26,63 +27,6 @@
 #define LAYERS "conv8 bn relu pool conv8 bn relu pool flatten dense16 relu dense7"
 #define ARCH "spec:48:" LAYERS
 
-/* $FERC_BIN, else the ferc built beside this runner; NULL if neither. */
-static const char *ferc_bin(void) {
-    static char buf[PATH_MAX];
-    const char *env = getenv("FERC_BIN");
-    if (env && *env) {
-        if (env[0] == '/') snprintf(buf, sizeof buf, "%s", env);
-        else if (getcwd(buf, sizeof buf - 1024)) snprintf(buf + strlen(buf), 1024, "/%.1000s", env);
-        return access(buf, X_OK) == 0 ? buf : NULL;
-    }
-    char exe[PATH_MAX - 16];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return NULL;
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (!slash) return NULL;
-    *slash = 0;
-    snprintf(buf, sizeof buf, "%s/ferc", exe);
-    return access(buf, X_OK) == 0 ? buf : NULL;
-}
-
-#define NEED_FERC()                                                                    \
-    const char *ferc = ferc_bin();                                                     \
-    if (!ferc) SKIP("the ferc binary is not built (make, or set FERC_BIN)")
-
-/* A shell command with stdout into dir/out.txt and stderr into dir/err.txt;
- * returns the exit status. */
-static int run(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int run(const char *dir, const char *fmt, ...) {
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    snprintf(cmd + k, sizeof cmd - (size_t)k, " >'%s/out.txt' 2>'%s/err.txt'", dir, dir);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
-/* stdout or stderr of the last run (malloc'd; "" when missing); stderr
- * without LeakSanitizer's closing "Suppressions used" block (ASan runs). */
-static char *slurp(const char *path) {
-    char *b = test_read(path, NULL);
-    if (!b) return calloc(1, 1);
-    char *lsan = strstr(b, "-----------------------------------------------------\nSuppressions used");
-    if (lsan) *lsan = 0;
-    return b;
-}
-
-static char *out_of(const char *dir) { return slurp(test_path(dir, "out.txt")); }
-static char *err_of(const char *dir) { return slurp(test_path(dir, "err.txt")); }
-
-static int count_lines(const char *s) {
-    int n = 0;
-    for (; *s; s++) n += *s == '\n';
-    return n;
-}
-
 static int word_char(char c) { return isalnum((unsigned char)c) || c == '_'; }
 
 /* Does s hold "nan" (any case) as a word, as printf prints a NAN? */
@@ -92,30 +36,9 @@ static int has_nan(const char *s) {
     return 0;
 }
 
-/* n rows of a FER2013 CSV (label i % 7, band (y / 7) % 7 == label bright);
- * the last ntest rows are PublicTest, the others Training. */
-static const char *write_csv(const char *dir, int n, int ntest) {
-    static char path[2100];
-    snprintf(path, sizeof path, "%s", test_path(dir, "faces.csv"));
-    FILE *f = fopen(path, "w");
-    if (!f) return NULL;
-    ferc_rng r;
-    ferc_rng_seed(&r, 7);
-    fprintf(f, "emotion,pixels,Usage\n");
-    for (int i = 0; i < n; i++) {
-        const int c = i % 7;
-        fprintf(f, "%d,", c);
-        for (int k = 0; k < 48 * 48; k++)
-            fprintf(f, k ? " %d" : "%d", (int)ferc_rng_below(&r, 80) + ((k / 48 / 7) % 7 == c ? 120 : 0));
-        fprintf(f, ",%s\n", i >= n - ntest ? "PublicTest" : "Training");
-    }
-    fclose(f);
-    return path;
-}
-
 /* `ferc train` of the small network on csv into out, with more options. */
 static int train(const char *dir, const char *ferc, const char *csv, const char *out, const char *extra) {
-    return run(dir, "OMP_WAIT_POLICY=PASSIVE '%s' train --data '%s' --arch '%s' --batch 16 --seed 3 --out '%s' %s",
+    return cli_run(dir, "OMP_WAIT_POLICY=PASSIVE '%s' train --data '%s' --arch '%s' --batch 16 --seed 3 --out '%s' %s",
                ferc, csv, ARCH, out, extra);
 }
 
@@ -143,15 +66,15 @@ TEST(cli_misc_unknown_option_did_you_mean) {
         {"ensemble --wieghts=1,2 a.ferc b.ferc", "did you mean '--weights'?"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        CHECK_EQ_INT(run(dir, "cd '%s' && '%s' %s", dir, ferc, cases[k].args), 2);
-        char *e = err_of(dir);
-        CHECK_MSG(strstr(e, cases[k].want) && count_lines(e) <= 2 && strstr(e, "--help"), "ferc %s: %s",
+        CHECK_EQ_INT(cli_run(dir, "cd '%s' && '%s' %s", dir, ferc, cases[k].args), 2);
+        char *e = cli_err(dir);
+        CHECK_MSG(strstr(e, cases[k].want) && cli_count_lines(e) <= 2 && strstr(e, "--help"), "ferc %s: %s",
                   cases[k].args, e);
         free(e);
     }
     /* nothing like any option: no guess */
-    CHECK_EQ_INT(run(dir, "'%s' train --zzzzzz", ferc), 2);
-    char *e = err_of(dir);
+    CHECK_EQ_INT(cli_run(dir, "'%s' train --zzzzzz", ferc), 2);
+    char *e = cli_err(dir);
     CHECK_MSG(strstr(e, "unknown option '--zzzzzz'") && !strstr(e, "did you mean"), "%s", e);
     free(e);
 }
@@ -167,14 +90,14 @@ TEST(cli_misc_threads_negative_refused_zero_documented) {
     const char *dir = test_tmpdir();
     static const char *const cmds[] = {"train", "eval", "report", "ensemble", "bench", "predict", "video"};
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++) {
-        CHECK_EQ_INT(run(dir, "cd '%s' && '%s' %s --threads -1", dir, ferc, cmds[k]), 2);
-        char *e = err_of(dir);
+        CHECK_EQ_INT(cli_run(dir, "cd '%s' && '%s' %s --threads -1", dir, ferc, cmds[k]), 2);
+        char *e = cli_err(dir);
         char want[128];
         snprintf(want, sizeof want, "ferc %s: --threads: '-1' is not a thread count: 0 (every core)", cmds[k]);
-        CHECK_MSG(strncmp(e, want, strlen(want)) == 0 && count_lines(e) <= 2, "%s: %s", cmds[k], e);
+        CHECK_MSG(strncmp(e, want, strlen(want)) == 0 && cli_count_lines(e) <= 2, "%s: %s", cmds[k], e);
         free(e);
-        CHECK_EQ_INT(run(dir, "'%s' %s --help", ferc, cmds[k]), 0);
-        char *o = out_of(dir);
+        CHECK_EQ_INT(cli_run(dir, "'%s' %s --help", ferc, cmds[k]), 0);
+        char *o = cli_out(dir);
         CHECK_MSG(strstr(o, "0 = every core"), "ferc %s --help does not say what --threads 0 means", cmds[k]);
         free(o);
     }
@@ -184,23 +107,23 @@ TEST(cli_misc_threads_negative_refused_zero_documented) {
  * refused: 1..1024). */
 TEST(cli_misc_threads_zero_is_every_core) {
     NEED_FERC();
-    const char *dir = test_tmpdir(), *csv = write_csv(dir, 210, 70);
+    const char *dir = test_tmpdir(), *csv = cli_write_band_csv(dir, 210, 70);
     const char *a = test_path(dir, "a.ferc"), *b = test_path(dir, "b.ferc");
     CHECK_EQ_INT(train(dir, ferc, csv, a, "--epochs 1 --threads 0 --quiet"), 0);
-    char *e = err_of(dir);
+    char *e = cli_err(dir);
     CHECK_MSG(test_exists(a), "train --threads 0: %s", e);
     free(e);
     CHECK_EQ_INT(train(dir, ferc, csv, b, "--epochs 1 --threads 1 --seed 4 --quiet"), 0);
-    CHECK_EQ_INT(run(dir, "'%s' eval --threads 0 --model '%s' --data '%s'", ferc, a, csv), 0);
-    char *o = out_of(dir);
+    CHECK_EQ_INT(cli_run(dir, "'%s' eval --threads 0 --model '%s' --data '%s'", ferc, a, csv), 0);
+    char *o = cli_out(dir);
     CHECK_MSG(strstr(o, "PublicTest: 70 faces") && strstr(o, "accuracy: "), "eval --threads 0: %s", o);
     free(o);
-    CHECK_EQ_INT(run(dir, "'%s' report --quiet --threads 0 --model '%s' --data '%s' --out '%s'", ferc, a, csv,
+    CHECK_EQ_INT(cli_run(dir, "'%s' report --quiet --threads 0 --model '%s' --data '%s' --out '%s'", ferc, a, csv,
                      test_path(dir, "rep")), 0);
     CHECK(test_exists(test_path(dir, "rep/index.html")));
-    CHECK_EQ_INT(run(dir, "'%s' ensemble --quiet --threads 0 --fit-weights --data '%s' --out '%s' '%s' '%s'", ferc,
+    CHECK_EQ_INT(cli_run(dir, "'%s' ensemble --quiet --threads 0 --fit-weights --data '%s' --out '%s' '%s' '%s'", ferc,
                      csv, test_path(dir, "e.ferc"), a, b), 0);
-    e = err_of(dir);
+    e = cli_err(dir);
     CHECK_MSG(test_exists(test_path(dir, "e.ferc")), "ensemble --threads 0: %s", e);
     free(e);
 }
@@ -225,8 +148,8 @@ static char *recipe_of(const char *path) {
  * shell) in the model; `ferc info` prints it. */
 TEST(cli_misc_train_stores_recipe) {
     NEED_FERC();
-    const char *dir = test_tmpdir(), *csv = write_csv(dir, 140, 0);
-    CHECK_EQ_INT(run(dir, "cd '%s' && OMP_WAIT_POLICY=PASSIVE '%s' train --data faces.csv --arch '%s' --limit 100 "
+    const char *dir = test_tmpdir(), *csv = cli_write_band_csv(dir, 140, 0);
+    CHECK_EQ_INT(cli_run(dir, "cd '%s' && OMP_WAIT_POLICY=PASSIVE '%s' train --data faces.csv --arch '%s' --limit 100 "
                      "--epochs 1 --threads 1 --batch=16 --out m.ferc --quiet", dir, ferc, ARCH), 0);
     (void)csv;
     const char *want = "ferc train --data faces.csv --arch '" ARCH "' --limit 100 --epochs 1 --threads 1 "
@@ -234,8 +157,8 @@ TEST(cli_misc_train_stores_recipe) {
     char *r = recipe_of(test_path(dir, "m.ferc"));
     CHECK_MSG(r && strcmp(r, want) == 0, "recipe: %s", r ? r : "(none)");
     free(r);
-    CHECK_EQ_INT(run(dir, "'%s' info '%s'", ferc, test_path(dir, "m.ferc")), 0);
-    char *o = out_of(dir), line[1024];
+    CHECK_EQ_INT(cli_run(dir, "'%s' info '%s'", ferc, test_path(dir, "m.ferc")), 0);
+    char *o = cli_out(dir), line[1024];
     snprintf(line, sizeof line, "recipe:     %s\n", want);
     CHECK_MSG(strstr(o, line), "info: %s", o);
     free(o);
@@ -244,7 +167,7 @@ TEST(cli_misc_train_stores_recipe) {
 /* The model saved when SIGTERM stops the run carries the recipe too. */
 TEST(cli_misc_interrupted_train_stores_recipe) {
     NEED_FERC();
-    const char *dir = test_tmpdir(), *csv = write_csv(dir, 140, 0);
+    const char *dir = test_tmpdir(), *csv = cli_write_band_csv(dir, 140, 0);
     const char *out = test_path(dir, "m.ferc"), *ck = test_path(dir, "m.ferc.ckpt");
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "exec env OMP_WAIT_POLICY=PASSIVE '%s' train --data '%s' --arch '%s' --batch 16 "
@@ -286,25 +209,25 @@ TEST(cli_misc_interrupted_train_stores_recipe) {
  * split" and that the last epoch was kept. */
 TEST(cli_misc_no_validation_split_shown_as_such) {
     NEED_FERC();
-    const char *dir = test_tmpdir(), *csv = write_csv(dir, 175, 35), *m = test_path(dir, "m.ferc");
-    CHECK_EQ_INT(run(dir, "FERC_PROGRESS=1 OMP_WAIT_POLICY=PASSIVE '%s' train --data '%s' --arch '%s' --batch 16 "
+    const char *dir = test_tmpdir(), *csv = cli_write_band_csv(dir, 175, 35), *m = test_path(dir, "m.ferc");
+    CHECK_EQ_INT(cli_run(dir, "FERC_PROGRESS=1 OMP_WAIT_POLICY=PASSIVE '%s' train --data '%s' --arch '%s' --batch 16 "
                      "--threads 1 --epochs 2 --val-fraction 0 --out '%s'", ferc, csv, ARCH, m), 0);
-    char *e = err_of(dir);
+    char *e = cli_err(dir);
     CHECK_MSG(strstr(e, "Epoch 2/2") && strstr(e, "no validation split") && !has_nan(e), "train: %s", e);
     free(e);
-    CHECK_EQ_INT(run(dir, "'%s' info '%s'", ferc, m), 0);
-    char *o = out_of(dir);
+    CHECK_EQ_INT(cli_run(dir, "'%s' info '%s'", ferc, m), 0);
+    char *o = cli_out(dir);
     CHECK_MSG(!has_nan(o) && strstr(o, "kept epoch: 2 of 2, the last (no validation split)"), "info: %s", o);
     int rows = 0;   /* one per epoch in the history table */
     for (const char *p = o; (p = strstr(p, "no validation split")); p++) rows++;
     CHECK_EQ_INT(rows, 3);
     free(o);
-    CHECK_EQ_INT(run(dir, "'%s' eval --threads 1 --model '%s' --data '%s'", ferc, m, csv), 0);
-    o = out_of(dir);
+    CHECK_EQ_INT(cli_run(dir, "'%s' eval --threads 1 --model '%s' --data '%s'", ferc, m, csv), 0);
+    o = cli_out(dir);
     CHECK_MSG(strstr(o, "loss: ") && !has_nan(o), "eval: %s", o);
     free(o);
-    CHECK_EQ_INT(run(dir, "'%s' eval --threads 1 --json --model '%s' --data '%s'", ferc, m, csv), 0);
-    o = out_of(dir);
+    CHECK_EQ_INT(cli_run(dir, "'%s' eval --threads 1 --json --model '%s' --data '%s'", ferc, m, csv), 0);
+    o = cli_out(dir);
     CHECK_MSG(strstr(o, "\"loss\": ") && !has_nan(o), "eval --json: %s", o);
     free(o);
 }
@@ -326,8 +249,8 @@ TEST(cli_misc_info_history_diverged_loss) {
     CHECK_EQ_INT(model_set_history(m, h, 2, &err), FERC_OK);
     CHECK_EQ_INT(ferc_model_save(m, path, &err), FERC_OK);
     ferc_model_free(m);
-    CHECK_EQ_INT(run(dir, "'%s' info '%s'", ferc, path), 0);
-    char *o = out_of(dir);
+    CHECK_EQ_INT(cli_run(dir, "'%s' info '%s'", ferc, path), 0);
+    char *o = cli_out(dir);
     CHECK_MSG(!has_nan(o) && strstr(o, "kept epoch: 1 of 2") && strstr(o, "  1.8000  0.3000  1.7000   0.3500  -  ") &&
               strstr(o, "  diverged  0.1400  -        0.1400  -  "), "info: %s", o);
     free(o);
