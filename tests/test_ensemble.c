@@ -317,7 +317,7 @@ TEST(ensemble_fit_uses_train_validation_split) {
     const ferc_epoch_stats *h;
     CHECK_EQ_INT(ferc_model_history(m, &h), 1);
     int *scratch = malloc(sizeof(int) * 420), *val = malloc(sizeof(int) * 420);
-    int nval = ensemble_validation_rows(&d, 0.15f, 4, scratch, val);
+    int nval = data_split_stratified(&d, 0.15f, 4, scratch, NULL, NULL, val);
     CHECK_EQ_INT(nval, 63);
     float *x = malloc(sizeof(float) * (size_t)nval * 2304), p[7 * 63];
     for (int i = 0; i < nval; i++) ferc_prepare_images(&d, val[i], 1, 48, x + (size_t)i * 2304);
@@ -368,7 +368,7 @@ TEST(ensemble_fit_weights_beats_or_keeps_equal) {
     CHECK_NEAR(sum, 1.0, 1e-6);
     /* the fitted accuracy is the ensemble's own on those rows */
     int *scratch = malloc(sizeof(int) * 280), *val = malloc(sizeof(int) * 280);
-    int nval = ensemble_validation_rows(&d, 0.25f, 1, scratch, val), right = 0;
+    int nval = data_split_stratified(&d, 0.25f, 1, scratch, NULL, NULL, val), right = 0;
     float *x = malloc(sizeof(float) * (size_t)nval * 2304), *p = malloc(sizeof(float) * (size_t)nval * 7);
     for (int i = 0; i < nval; i++) ferc_prepare_images(&d, val[i], 1, 48, x + (size_t)i * 2304);
     CHECK_EQ_INT(ferc_model_predict(e, x, nval, p, 1, &err), FERC_OK);

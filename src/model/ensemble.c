@@ -219,12 +219,6 @@ ferc_status ensemble_saliency(ferc_model *m, const float *x, int cls, float *gra
 /* Fitting the weights on the validation split                               */
 /* ------------------------------------------------------------------------ */
 
-/* The validation rows of ferc_train's stratified split: the split function
- * both use, under the name tests/test_ensemble.c knows. */
-int ensemble_validation_rows(const ferc_dataset *d, float frac, uint64_t seed, int *members, int *val) {
-    return data_split_stratified(d, frac, seed, members, NULL, NULL, val);
-}
-
 /* A dataset of the rows idx[0..n) of d (pixels and labels copied). */
 static ferc_status subset(const ferc_dataset *d, const int *idx, int n, ferc_dataset *out, ferc_error *err) {
     const size_t hw = (size_t)d->h * d->w;

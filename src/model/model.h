@@ -68,9 +68,6 @@ ferc_status ensemble_new(ferc_model **members, const char *const *names, const f
 ferc_status ensemble_predict(ferc_model *m, const float *x, int n, float *probs, int threads,
                              ferc_error *err);
 ferc_status ensemble_saliency(ferc_model *m, const float *x, int cls, float *grad, ferc_error *err);
-/* The validation rows of ferc_train's stratified split of d (its
- * val_fraction and seed) into val; scratch holds d->n ints. Returns how many. */
-int ensemble_validation_rows(const ferc_dataset *d, float frac, uint64_t seed, int *scratch, int *val);
 
 /* ---- library-internal parts of the API (not in include/ferc.h) ---- */
 
