@@ -19,6 +19,13 @@ int cmd_augment(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_ensemble(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
+/* Is opt (e.g. "--lr") an option of ferc train? For ferc tune's search spaces. */
+int cmd_train_has_option(const char *opt);
+const char *const *cmd_train_options(void);   /* NULL-terminated */
 
 /* Print "ferc: <msg>" to stderr and return 1 (or 2 for usage errors). */
 int cli_error(const ferc_error *err);
@@ -125,11 +132,33 @@ void cli_csv_face(FILE *f, const ferc_box *b, float conf, const float *p);
 void cli_json_face(FILE *f, const ferc_box *b, float conf, const float *p);
 void cli_text_face(FILE *f, const float *p);
 void cli_json_str(FILE *f, const char *s);
+/* Flush stdout; 1 after saying so on stderr when anything written to it
+ * failed (a full disk, a closed pipe): output lost is an error. */
+int cli_stdout_check(const char *cmd);
 void cli_csv_str(FILE *f, const char *s);
 int cli_top_label(const float *p);
+
+/* One image's result as one JSON line (cmd_predict.c), the format of
+ * `ferc predict --json` and of `ferc serve`'s answers: {"image", "whole_image",
+ * "faces": [cli_json_face...]} then "annotated" when annotated is not NULL
+ * ("" = null), "width"/"height" when width > 0, "milliseconds" when ms >= 0. */
+typedef struct {
+    const char *image;
+    const ferc_faces *faces;
+    int whole;
+    const char *annotated;
+    int width, height;
+    double ms;
+} cli_predict_result;
+void cli_predict_json(FILE *out, const cli_predict_result *r);
 
 /* CPU time of the calling thread in seconds (the cost of work, not inflated
  * when other processes share the cores); wall time is ferc_now(). */
 double cli_thread_cpu_now(void);
+
+/* --boxes FILE (video_boxes.c): lines KEY,x,y,w,h (a header line allowed)
+ * into keys[n] (malloc'd strings) and boxes[n]; 0, or 1 after saying
+ * "ferc CMD: --boxes FILE:LINE: ..." (nothing to free then). */
+int cli_read_boxes(const char *cmd, const char *path, char ***keys, ferc_box **boxes, int *n);
 
 #endif

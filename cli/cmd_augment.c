@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include <cairo.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -407,13 +408,19 @@ static int write_grid(const aug_args *g, const ferc_dataset *d, const int *cand)
     ferc_augment_describe(&g->o, desc, sizeof desc);
     draw_text(cr, &L, g, d, cand, desc);
     cairo_destroy(cr);
-    cairo_status_t cs = cairo_surface_write_to_png(surf, g->out);
+    char tmp[PATH_MAX];   /* written beside the target and renamed: never a half PNG (a full disk) */
+    int fd = cli_tmp_reserve("augment", "--out", g->out, tmp, sizeof tmp);
+    cairo_status_t cs = fd < 0 ? CAIRO_STATUS_WRITE_ERROR : cairo_surface_write_to_png(surf, tmp);
+    if (fd >= 0) close(fd);
     cairo_surface_destroy(surf);
     cairo_debug_reset_static_data();  /* drop cairo's font caches (no leak reports) */
+    if (fd < 0) return 1;
     if (cs != CAIRO_STATUS_SUCCESS) {
         fprintf(stderr, "ferc: %s: cannot write the PNG: %s\n", g->out, cairo_status_to_string(cs));
+        cli_tmp_commit("augment", "--out", g->out, tmp, 0);
         return 1;
     }
+    if (cli_tmp_commit("augment", "--out", g->out, tmp, 1)) return 1;
     printf("augmentation: %s\n", desc);
     printf("wrote %s (%dx%d px): %d faces from %s (%s%s%s), each beside %d augmented %dx%d versions, seed %d\n", g->out,
            L.W, L.H, g->n, g->data, g->usage, g->cls ? ", " : "", g->cls ? g->cls : "", g->versions, g->size, g->size,

@@ -152,8 +152,10 @@ int cmd_info(int argc, char **argv) {
     printf("forward:    %.2f MFLOP per face%s\n", ferc_model_flops(m) / 1e6, ens ? " (all members)" : "");
     const char *r = ferc_model_recipe(m);
     printf("recipe:     %s\n", r ? r : "not stored in this file");
+    if (ferc_model_temperature(m) != 1.0f)
+        printf("calibrated: temperature %.4f (probabilities = softmax(logits / T); ferc calibrate)\n", ferc_model_temperature(m));
     if (ens) print_members(m);
     else { print_kept(m); print_history(m); }
     ferc_model_free(m);
-    return 0;
+    return cli_stdout_check("info");   /* `ferc info M > /dev/full` lost everything: say so */
 }

@@ -69,6 +69,9 @@ static void help(void) {
         "                       /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml,\n"
         "                       from the Debian package opencv-data)\n"
         "  --threads N          detector threads, 0 = every core (0)\n"
+        "  --boxes FILE.csv     faces found by another detector, lines image,x,y,w,h (the\n"
+        "                       image's path as given or its file name): classified\n"
+        "                       instead of running the cascade\n"
         "  -q, --quiet          no text on stdout (needs --csv FILE, --json or --annotate)\n\n");
     help_output();
 }
@@ -177,6 +180,11 @@ typedef struct {
     int made_dir, annotated;     /* --annotate: we created the folder; images written */
     strlist used_names;
     ferc_faces found;            /* reused from image to image */
+    const char *boxes_path;      /* --boxes: image,x,y,w,h of another detector (video_boxes.c) */
+    char **bkeys;
+    ferc_box *bboxes;
+    int bn;
+    const char *path_now;        /* the image being classified */
     long faces, images, wholes;
 } ctx;
 
@@ -204,27 +212,39 @@ static void print_text(const ctx *c, const result *r) {
     else printf("%s: %d face%s\n", r->path, f->n, f->n == 1 ? "" : "s");
     for (int i = 0; i < f->n; i++) {
         const ferc_box *b = &f->boxes[i];
-        printf("  face %d at %d,%d %dx%d (confidence %.2f): ", i + 1, b->x, b->y, b->w, b->h, f->confidence[i]);
+        printf("  face %d at %d,%d %dx%d ", i + 1, b->x, b->y, b->w, b->h);
+        if (f->confidence[i] >= 0) printf("(confidence %.2f): ", f->confidence[i]);
+        else printf("(from --boxes): "); /* no detector vote */
         cli_text_face(stdout, f->probs + (size_t)i * FERC_NUM_CLASSES);
         fputc('\n', stdout);
     }
 }
 
-static void json_line(const ctx *c, FILE *out, const result *r) {
+/* The one JSON writer of an image's result: `ferc predict --json` lines and
+ * the answers of `ferc serve` (which adds the image size and the time). */
+void cli_predict_json(FILE *out, const cli_predict_result *r) {
     fputs("{\"image\": ", out);
-    cli_json_str(out, r->path);
+    cli_json_str(out, r->image);
     fprintf(out, ", \"whole_image\": %s, \"faces\": [", r->whole ? "true" : "false");
-    for (int i = 0; i < r->f->n; i++) {
+    for (int i = 0; i < r->faces->n; i++) {
         if (i) fputs(", ", out);
-        cli_json_face(out, &r->f->boxes[i], conf_of(r, i), r->f->probs + (size_t)i * FERC_NUM_CLASSES);
+        cli_json_face(out, &r->faces->boxes[i], r->whole ? -1.f : r->faces->confidence[i],
+                      r->faces->probs + (size_t)i * FERC_NUM_CLASSES);
     }
     fputc(']', out);
-    if (c->annotate) {
+    if (r->annotated) {
         fputs(", \"annotated\": ", out);
         if (*r->annotated) cli_json_str(out, r->annotated);
         else fputs("null", out);
     }
+    if (r->width > 0) fprintf(out, ", \"width\": %d, \"height\": %d", r->width, r->height);
+    if (r->ms >= 0) fprintf(out, ", \"milliseconds\": %.1f", r->ms);
     fputs("}\n", out);
+}
+
+static void json_line(const ctx *c, FILE *out, const result *r) {
+    cli_predict_json(out, &(cli_predict_result){.image = r->path, .faces = r->f, .whole = r->whole,
+                                                .annotated = c->annotate ? r->annotated : NULL, .ms = -1});
 }
 
 static void csv_header(FILE *csv) {
@@ -287,11 +307,53 @@ static int annotate(ctx *c, const char *path, const ferc_faces *f, char *out, si
     return 0;
 }
 
+/* --boxes: the lines of this image (its path as given, or its file name),
+ * clipped to it, classified into c->found; no detector confidence. */
+static ferc_status given_boxes(ctx *c, const ferc_image *g, const ferc_faces **f, int *whole, ferc_error *err) {
+    const char *base = strrchr(c->path_now, '/');
+    base = base ? base + 1 : c->path_now;
+    ferc_faces *o = &c->found;
+    o->n = 0;
+    for (int i = 0; i < c->bn; i++) {
+        if (strcmp(c->bkeys[i], c->path_now) && strcmp(c->bkeys[i], base)) continue;
+        ferc_box b = c->bboxes[i];
+        int x1 = b.x + b.w < g->w ? b.x + b.w : g->w, y1 = b.y + b.h < g->h ? b.y + b.h : g->h;
+        b.x = b.x < 0 ? 0 : b.x;
+        b.y = b.y < 0 ? 0 : b.y;
+        b = (ferc_box){.x = b.x, .y = b.y, .w = x1 - b.x, .h = y1 - b.y};
+        if (b.w < 2 || b.h < 2) continue;
+        if (o->n == o->cap) {
+            int nc = o->cap ? 2 * o->cap : 16;
+            ferc_box *nb = realloc(o->boxes, sizeof *nb * (size_t)nc);
+            if (nb) o->boxes = nb;
+            float *np = nb ? realloc(o->probs, sizeof(float) * FERC_NUM_CLASSES * (size_t)nc) : NULL;
+            if (np) o->probs = np;
+            float *ncf = np ? realloc(o->confidence, sizeof(float) * (size_t)nc) : NULL;
+            if (ncf) o->confidence = ncf;
+            int *nn = ncf ? realloc(o->neighbors, sizeof(int) * (size_t)nc) : NULL;
+            if (!nn) {
+                if (err) *err = (ferc_error){.status = FERC_ERR_NOMEM, .msg = "out of memory"};
+                return FERC_ERR_NOMEM;
+            }
+            o->neighbors = nn;
+            o->cap = nc;
+        }
+        o->confidence[o->n] = -1;
+        o->neighbors[o->n] = 0;
+        o->boxes[o->n++] = b;
+    }
+    *f = o;
+    *whole = 0;
+    return o->n ? ferc_classify_faces(c->model, g->data, g->w, g->h, g->w, o->boxes, o->n, c->find.margin, o->probs, err)
+                : FERC_OK;
+}
+
 /* Detect and classify, or classify the whole image when asked (--no-detect)
  * or when it is small enough to be a crop: the detector's smallest window
  * could not find a face that fills the frame. */
 static ferc_status classify(ctx *c, const ferc_image *g, ferc_faces *one, const ferc_faces **f, int *whole,
                             ferc_error *err) {
+    if (c->boxes_path) return given_boxes(c, g, f, whole, err);
     int s2 = 2 * ferc_model_input_size(c->model);
     *whole = c->no_detect || (g->w <= s2 && g->h <= s2);
     *f = *whole ? one : &c->found;
@@ -313,6 +375,7 @@ static int process(ctx *c, const char *path) {
     ferc_faces one = {.n = 1, .boxes = &box, .probs = p, .cap = 1};
     const ferc_faces *f;
     int whole;
+    c->path_now = path;
     ferc_status st = classify(c, &g, &one, &f, &whole, &err);
     ferc_image_free(&g);
     if (st != FERC_OK) {
@@ -333,7 +396,7 @@ static int process(ctx *c, const char *path) {
 
 static const char *const options[] = {
     "--help", "--model", "--json", "--csv", "--annotate", "--no-detect", "--quiet", "--margin", "--scale-factor",
-    "--min-neighbors", "--min-size", "--max-size", "--threads", "--cascade", "--max-faces", "--largest", NULL};
+    "--min-neighbors", "--min-size", "--max-size", "--threads", "--cascade", "--max-faces", "--largest", "--boxes", NULL};
 
 /* Where the results go: at most one output on stdout; -q must leave one.
  * -1 to go on, else the exit code. */
@@ -361,6 +424,7 @@ static int parse_args(int argc, char **argv, ctx *c, strlist *inputs) {
         else if (!strcmp(a, "--json")) c->json_path = "-";
         else if (!strncmp(a, "--json=", 7)) c->json_path = a + 7;
         else if (!strcmp(a, "--no-detect")) c->no_detect = 1;
+        else if (cli_is(a, "--boxes")) { VAL(); c->boxes_path = v; }
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) c->quiet = 1;
         else if (a[0] == '-' && a[1]) return cli_unknown_option("predict", a, options);
         else if (!strlist_add(inputs, a)) return fprintf(stderr, "ferc predict: out of memory\n"), 1;
@@ -417,7 +481,9 @@ static int load(ctx *c) {
     const char *model = cli_model_path("predict", c->model_path, mbuf, sizeof mbuf);
     if (!model) return 1;
     if (ferc_model_load(model, &c->model, &err) != FERC_OK) return cli_error(&err);
-    if (!c->no_detect && ferc_cascade_load(c->cascade_path, &c->cascade, &err) != FERC_OK) return cli_error(&err);
+    if (c->boxes_path && cli_read_boxes("predict", c->boxes_path, &c->bkeys, &c->bboxes, &c->bn)) return 1;
+    if (!c->no_detect && !c->boxes_path && ferc_cascade_load(c->cascade_path, &c->cascade, &err) != FERC_OK)
+        return cli_error(&err);
     cli_say_model(model, c->model);
     return 0;
 }
@@ -428,9 +494,13 @@ static int load(ctx *c) {
 static int close_all(ctx *c, int rc) {
     int ok = c->images > 0;
     if (cli_out_close(&c->csv, ok) || cli_out_close(&c->json, ok)) rc = 1;
+    if (!rc && cli_stdout_check("predict")) rc = 1;
     if (c->made_dir && c->annotated == 0) rmdir(c->annotate);
     strlist_free(&c->used_names);
     ferc_faces_free(&c->found);
+    for (int i = 0; i < c->bn; i++) free(c->bkeys[i]);
+    free(c->bkeys);
+    free(c->bboxes);
     ferc_cascade_free(c->cascade);
     ferc_model_free(c->model);
     return rc;

@@ -92,7 +92,17 @@ static void help_recipe(void) {
         "                       face counts its dominant label\n"
         "  --ema DECAY          validate, select and save an exponential moving average of the\n"
         "                       weights (decay min(DECAY, (1+t)/(10+t)) at step t), e.g. 0.999;\n"
-        "                       the checkpoint keeps it, so --resume needs the same --ema (off)\n\n");
+        "                       the checkpoint keeps it, so --resume needs the same --ema (off)\n\n"
+        "distillation (off unless --teacher is given):\n"
+        "  --teacher MODEL      train on a fixed teacher's softened probabilities as well as the\n"
+        "                       labels: loss = A T^2 KL(softmax(teacher/T) || softmax(student/T))\n"
+        "                       + (1 - A) CE(labels). MODEL is any model file, an ensemble too,\n"
+        "                       of any input size: each face is augmented once at its own size\n"
+        "                       (48x48) and each net gets it through its own resize. Not with\n"
+        "                       --augment crop. The checkpoint records the teacher's hash, so\n"
+        "                       --resume needs the same teacher, T and A\n"
+        "  --distill-temperature T  softening temperature, in (0, 100] (4)\n"
+        "  --distill-weight A   weight of the teacher's term, in [0, 1] (0.7)\n\n");
 }
 
 static void help_output(void) {
@@ -108,6 +118,11 @@ static void help_output(void) {
         "                       --force an existing one is refused, so finished work is kept\n"
         "  --plot DIR           refresh DIR/curves.png after every epoch\n"
         "  --quiet              no progress bar or epoch lines\n"
+        "  --calibrate          after training, fit a temperature on the validation split so\n"
+        "                       that the scores are calibrated probabilities (see ferc calibrate)\n"
+        "  --stop-after N       pause once epoch N has ended: the best model so far to --out,\n"
+        "                       the checkpoint kept, exit 0; --resume goes on (ferc tune uses\n"
+        "                       it to train trials rung by rung)\n"
         "The folders of --out, --checkpoint and --plot are tried before the data is loaded.\n"
         "The progress bar shows the ETA of the epoch and of the run (\"run 12m30s\"), the\n"
         "epoch line the run's. Ctrl-C (or SIGTERM) stops at the next step: the epoch running\n"
@@ -130,7 +145,12 @@ static void help_output(void) {
         DEFAULT_DATA);
 }
 
-typedef struct { int quiet; const char *plot_dir; } train_ui;
+typedef struct {
+    int quiet;
+    const char *plot_dir;
+    int stop_after;         /* --stop-after: pause once this epoch has ended (0 = off) */
+    volatile int paused;    /* that epoch has ended: ferc_train stops at its next step */
+} train_ui;
 
 #pragma weak ferc_plot_curves
 
@@ -169,6 +189,7 @@ static void epoch_line(const ferc_progress *p) {
 
 static void on_progress(const ferc_progress *p, void *user) {
     train_ui *ui = user;
+    if (p->done && ui->stop_after && p->done->epoch >= ui->stop_after && p->done->epoch < p->epochs) ui->paused = 1;
     if (ui->quiet && !(p->done && ui->plot_dir)) return;
     if (ui->quiet) goto plot;
     char label[32], extra[160], e1[32], e2[32], l[16];
@@ -203,8 +224,8 @@ static void on_stop_signal(int sig) {
 }
 
 static int stop_requested(void *user) {
-    (void)user;
-    return stop_signal != 0;
+    const train_ui *ui = user;
+    return stop_signal != 0 || ui->paused;
 }
 
 static void catch_stop_signals(void) {
@@ -218,7 +239,7 @@ typedef struct {
     ferc_train_opts o;
     ferc_augment_opts aug;
     const char *data, *out, *ckpt, *usage;
-    int usage_code, limit, skip_bad, use_aug, force;
+    int usage_code, limit, skip_bad, use_aug, force, calibrate;
     int argc;                  /* the command line, for the --resume command */
     char **argv;
     train_ui ui;
@@ -226,13 +247,15 @@ typedef struct {
     char ckbuf[4096];   /* the default checkpoint name */
 } train_args;
 
-/* --mixup, --cutmix, --mix-prob, --ema, as net_option answers. */
+/* --mixup, --cutmix, --mix-prob, --ema, --distill-*, as net_option answers. */
 static int recipe_option(int argc, char **argv, int *i, ferc_train_opts *o) {
     const struct { const char *name; double lo, hi; float *dst; } opts[] = {
         {.name = "--mixup", .lo = 0, .hi = 100, .dst = &o->mixup},
         {.name = "--cutmix", .lo = 0, .hi = 100, .dst = &o->cutmix},
         {.name = "--mix-prob", .lo = 0, .hi = 1, .dst = &o->mix_prob},
-        {.name = "--ema", .lo = 1e-6, .hi = 0.999999, .dst = &o->ema}};
+        {.name = "--ema", .lo = 1e-6, .hi = 0.999999, .dst = &o->ema},
+        {.name = "--distill-temperature", .lo = 1e-3, .hi = 100, .dst = &o->distill_temperature},
+        {.name = "--distill-weight", .lo = 0, .hi = 1, .dst = &o->distill_weight}};
     const char *a = argv[*i], *v;
     for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
         if (!cli_is(a, opts[k].name)) continue;
@@ -251,6 +274,7 @@ static int net_option(int argc, char **argv, int *i, ferc_train_opts *o) {
 #define FLT(lo, hi, p) do { VAL(); return cli_float("train", a, v, lo, hi, p) ? 1 : -1; } while (0)
 #define ONE_OF(opt, what) do { cli_usage_error("train", opt ": '%s' is not " what, v); return -1; } while (0)
     if (cli_is(a, "--arch")) { VAL(); o->arch = v; return 1; }
+    if (cli_is(a, "--teacher")) { VAL(); o->teacher = v; return 1; }
     if (cli_is(a, "--epochs")) INT(1, 100000, &o->epochs);
     if (cli_is(a, "--early-stop")) INT(1, 100000, &o->early_stop);
     if (cli_is(a, "--batch")) INT(1, 65536, &o->batch);
@@ -307,10 +331,18 @@ static int net_option(int argc, char **argv, int *i, ferc_train_opts *o) {
 static const char *const options[] = {
     "--data", "--usage", "--skip-bad-rows", "--limit", "--val-fraction", "--arch", "--epochs", "--batch", "--lr",
     "--lr-schedule", "--lr-min", "--lr-warmup", "--lr-factor", "--lr-patience", "--label-smoothing", "--optimizer",
-    "--mixup", "--cutmix", "--mix-prob", "--ema",
+    "--mixup", "--cutmix", "--mix-prob", "--ema", "--teacher", "--distill-temperature", "--distill-weight",
     "--momentum", "--no-nesterov", "--weight-decay", "--labels", "--seed", "--threads", "--bf16", "--augment",
     "--augment-config", "--class-weight", "--balance", "--select", "--early-stop", "--tune-class-bias", "--out",
-    "--checkpoint", "--resume", "--force", "--plot", "--quiet", "--help", NULL};
+    "--checkpoint", "--resume", "--force", "--plot", "--quiet", "--stop-after", "--calibrate", "--help", NULL};
+
+int cmd_train_has_option(const char *opt) {
+    for (int i = 0; options[i]; i++)
+        if (!strcmp(options[i], opt)) return 1;
+    return 0;
+}
+
+const char *const *cmd_train_options(void) { return options; }
 
 /* -1 to go on, else the exit code (after --help or an error). */
 static int parse_args(int argc, char **argv, train_args *t) {
@@ -352,6 +384,8 @@ static int parse_args(int argc, char **argv, train_args *t) {
         }
         else if (cli_is(a, "--plot")) { VAL(); t->ui.plot_dir = v; }
         else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) t->ui.quiet = 1;
+        else if (!strcmp(a, "--calibrate")) t->calibrate = 1;
+        else if (cli_is(a, "--stop-after")) { VAL(); if (!cli_int("train", a, v, 1, 1000000, &t->ui.stop_after)) return 2; }
         else return cli_unknown_option("train", a, options);
 #undef VAL
     }
@@ -393,8 +427,15 @@ static int check_args(train_args *t) {
         return cli_usage_error("train", "--resume continues the checkpoint's run and --force starts over: pass one of them");
     if (t->o.early_stop && t->o.val_fraction == 0)
         return cli_usage_error("train", "--early-stop watches the validation split: it needs --val-fraction > 0");
+    if (t->calibrate && t->o.val_fraction == 0)
+        return cli_usage_error("train", "--calibrate fits on the validation split: it needs --val-fraction > 0");
     if (t->o.mix_prob != 1.0f && !(t->o.mixup > 0 || t->o.cutmix > 0))
         return cli_usage_error("train", "--mix-prob is the share of batches mixed: it needs --mixup or --cutmix");
+    if (t->o.teacher && access(t->o.teacher, R_OK) != 0)
+        return cli_usage_error("train", "--teacher: cannot read %s: %s", t->o.teacher, strerror(errno));
+    for (int i = 1; !t->o.teacher && i < t->argc; i++)
+        if (cli_is(t->argv[i], "--distill-temperature") || cli_is(t->argv[i], "--distill-weight"))
+            return cli_usage_error("train", "%s needs --teacher", t->argv[i]);
     if (!t->data) {
         if (access(DEFAULT_DATA, R_OK) != 0) {
             fprintf(stderr, "ferc train: no --data given and %s is not there.\n"
@@ -414,6 +455,7 @@ static int check_args(train_args *t) {
     t->o.log = cli_log;
     t->o.log_user = &t->log;
     t->o.stop = stop_requested;
+    t->o.stop_user = &t->ui;
     return -1;
 }
 
@@ -602,8 +644,10 @@ static void set_recipe(const train_args *t, ferc_model *m) {
 /* Ctrl-C or SIGTERM: the best model of the epochs done to --out (when an
  * epoch ended), the resume command; exit 128 + the signal. */
 static int save_interrupted(const train_args *t, ferc_model *m, const ferc_error *err, double secs) {
-    const int code = 128 + (stop_signal ? stop_signal : SIGINT);
-    fprintf(stderr, "ferc train: %s\n", err->msg);
+    const int paused = !stop_signal && t->ui.paused;
+    const int code = paused ? 0 : 128 + (stop_signal ? stop_signal : SIGINT);
+    if (paused) fprintf(stderr, "ferc train: paused after epoch %d (--stop-after)\n", t->ui.stop_after);
+    else fprintf(stderr, "ferc train: %s\n", err->msg);
     if (!m) {
         fprintf(stderr, "ferc train: nothing saved; the same command starts the run again\n");
         return code;
@@ -617,6 +661,16 @@ static int save_interrupted(const train_args *t, ferc_model *m, const ferc_error
     return code;
 }
 
+/* --calibrate: temperature scaling on the run's own validation split. */
+static ferc_status calibrate(const train_args *t, const ferc_dataset *d, ferc_model *m, ferc_error *err) {
+    ferc_calibration_fit f;
+    ferc_status st = ferc_model_calibrate(m, d, t->o.val_fraction, t->o.seed, t->o.threads, &f, err);
+    if (st == FERC_OK && !t->ui.quiet)
+        fprintf(stderr, "calibrated: temperature %.4f on %d validation faces (NLL %.4f -> %.4f, ECE %.4f -> %.4f)\n",
+                f.temperature, f.nval, f.nll_before, f.nll_after, f.ece_before, f.ece_after);
+    return st;
+}
+
 /* Train on d (freed as soon as training ends), save the model, draw the
  * final curves and say which epoch was kept: the exit code. */
 static int train_and_save(const train_args *t, ferc_dataset *d) {
@@ -625,6 +679,7 @@ static int train_and_save(const train_args *t, ferc_dataset *d) {
     double tt = ferc_now();
     catch_stop_signals();
     ferc_status st = ferc_train(d, &t->o, &m, &err);
+    if (st == FERC_OK && t->calibrate) st = calibrate(t, d, m, &err);
     ferc_dataset_free(d);
     cli_progress_end();
     if (st == FERC_ERR_INTERRUPTED) return save_interrupted(t, m, &err, ferc_now() - tt);

@@ -11,6 +11,8 @@
 #pragma weak cmd_bench
 #pragma weak cmd_augment
 #pragma weak cmd_report
+#pragma weak cmd_serve
+#pragma weak cmd_export
 
 static const struct { const char *name; int (*fn)(int, char **); const char *help; } cmds[] = {
     {.name = "train", .fn = cmd_train, .help = "train a network on FER2013 (CSV or image folders)"},
@@ -21,7 +23,11 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
     {.name = "augment", .fn = cmd_augment, .help = "a PNG grid of faces beside their augmented versions"},
     {.name = "bench", .fn = cmd_bench, .help = "speed of training and inference on random data"},
     {.name = "info", .fn = cmd_info, .help = "what a model file holds (architecture, history, size)"},
+    {.name = "calibrate", .fn = cmd_calibrate, .help = "temperature scaling: scores that mean what they say"},
+    {.name = "tune", .fn = cmd_tune, .help = "hyperparameter search over train options (successive halving)"},
     {.name = "ensemble", .fn = cmd_ensemble, .help = "one model file averaging several models' probabilities"},
+    {.name = "serve", .fn = cmd_serve, .help = "an HTTP service and a web page (webcam) for emotions"},
+    {.name = "export", .fn = cmd_export, .help = "the model as an ONNX file, preprocessing included"},
 };
 
 static void usage(FILE *f) {

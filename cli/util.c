@@ -7,6 +7,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <math.h>
@@ -151,33 +152,47 @@ int cli_face_option(int argc, char **argv, int *i, ferc_find_opts *o, const char
 #undef OK
 }
 
+/* Where `make install` puts the models (the Makefile passes PREFIX/share/ferc). */
+#ifndef FERC_DATADIR
+#define FERC_DATADIR "/usr/local/share/ferc"
+#endif
+
+/* The first readable dir/name of names[]: buf, or NULL. */
+static const char *first_model(const char *dir, char *buf, size_t cap) {
+    static const char *const names[] = {"seed2.ferc", "seed.ferc"};
+    for (int i = 0; i < 2; i++) {
+        if (snprintf(buf, cap, "%s/%s", dir, names[i]) >= (int)cap) continue;
+        if (access(buf, R_OK) == 0) return buf;
+    }
+    return NULL;
+}
+
+/* ./models (a checkout), then beside the executable: ../models (the build
+ * folder) and ../share/ferc/models (an install, also one copied with
+ * DESTDIR), then the compiled-in install prefix. */
 const char *cli_default_model(char *buf, size_t cap) {
     const char *env = getenv("FERC_MODEL");
     if (env && *env) return env;
-    static const char *const names[] = {"seed2.ferc", "seed.ferc"};
-    for (int i = 0; i < 2; i++) {
-        snprintf(buf, cap, "models/%s", names[i]);
-        if (access(buf, R_OK) == 0) return buf;
-    }
-    char exe[PATH_MAX];
+    if (first_model("models", buf, cap)) return buf;
+    char exe[PATH_MAX], dir[PATH_MAX + 32];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) *slash = 0;
-        for (int i = 0; i < 2; i++) {
-            if (snprintf(buf, cap, "%.*s/../models/%s", (int)(cap > 64 ? cap - 64 : 1), exe, names[i]) >= (int)cap) continue;
-            if (access(buf, R_OK) == 0) return buf;
-        }
+    char *slash = n > 0 ? (exe[n] = 0, strrchr(exe, '/')) : NULL;
+    if (slash) {
+        *slash = 0;
+        snprintf(dir, sizeof dir, "%s/../models", exe);
+        if (first_model(dir, buf, cap)) return buf;
+        snprintf(dir, sizeof dir, "%s/../share/ferc/models", exe);
+        if (first_model(dir, buf, cap)) return buf;
     }
-    return NULL;
+    return first_model(FERC_DATADIR "/models", buf, cap);
 }
 
 const char *cli_model_path(const char *cmd, const char *given, char *buf, size_t cap) {
     const char *model = given ? given : cli_default_model(buf, cap);
     if (!model)
         fprintf(stderr, "ferc %s: no model: give --model FILE (looked for $FERC_MODEL, models/seed2.ferc, "
-                        "models/seed.ferc and ../models next to the ferc executable)\n", cmd);
+                        "models/seed.ferc, ../models and ../share/ferc/models next to the ferc executable, "
+                        FERC_DATADIR "/models)\n", cmd);
     return model;
 }
 
@@ -347,6 +362,15 @@ int cli_tmp_reserve(const char *cmd, const char *opt, const char *path, char *tm
     return fd;
 }
 
+/* The rename lives in the folder's own data: fsync it too, or a power cut
+ * may bring the old name back. Best effort (some file systems refuse). */
+static void sync_parent(const char *path) {
+    char d[PATH_MAX];
+    snprintf(d, sizeof d, "%s", path);
+    int fd = open(dirname(d), O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) { fsync(fd); close(fd); }
+}
+
 int cli_tmp_commit(const char *cmd, const char *opt, const char *path, const char *tmp, int ok) {
     pending_drop(tmp);
     if (!ok) { unlink(tmp); return 0; }
@@ -356,6 +380,7 @@ int cli_tmp_commit(const char *cmd, const char *opt, const char *path, const cha
         unlink(tmp);
         return 1;
     }
+    sync_parent(path);
     return 0;
 }
 
@@ -376,7 +401,7 @@ int cli_out_close(cli_out *o, int ok) {
     if (!o->f) return 0;
     int bad = ferror(o->f) != 0;
     if (o->f == stdout) bad |= fflush(stdout) != 0;
-    else bad |= fclose(o->f) != 0;
+    else bad |= (fflush(o->f) != 0 || fsync(fileno(o->f)) != 0) | (fclose(o->f) != 0);   /* on disk before the rename */
     FILE *was = o->f;
     o->f = NULL;
     if (bad && ok) fprintf(stderr, "ferc %s: %s %s: write error\n", o->cmd, o->opt, o->path);
@@ -388,14 +413,42 @@ int cli_is_stdout(const char *path) { return path && strcmp(path, "-") == 0; }
 
 /* ---- result formats ---- */
 
+int cli_stdout_check(const char *cmd) {
+    errno = 0;
+    int bad = fflush(stdout) != 0;   /* errno from the write that failed */
+    if (!bad && !ferror(stdout)) return 0;
+    fprintf(stderr, "ferc %s: writing to standard output failed%s%s\n", cmd, errno ? ": " : "", errno ? strerror(errno) : "");
+    return 1;
+}
+
+/* The length of the well-formed UTF-8 sequence at p (1..4), or 0 when the
+ * bytes there are not one (stray continuation, overlong form, surrogate,
+ * beyond U+10FFFF, cut short): file names on Linux are bytes, JSON is text. */
+static int utf8_len(const unsigned char *p) {
+    const unsigned c = p[0];
+    int n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (n <= 1) return n;
+    unsigned cp = c & (0x7Fu >> n);
+    for (int i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0;   /* also stops at the NUL */
+        cp = cp << 6 | (p[i] & 0x3Fu);
+    }
+    static const unsigned min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    return n;
+}
+
 void cli_json_str(FILE *f, const char *s) {
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int n = utf8_len(p);
+        if (n == 0) { fputs("\\ufffd", f); p++; continue; }   /* a byte that is not text: the replacement character */
         if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
         else if (*p == '\n') fputs("\\n", f);
         else if (*p == '\t') fputs("\\t", f);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
+        else if (*p < 0x20 || *p == 0x7F) fprintf(f, "\\u%04x", *p);
+        else fwrite(p, 1, (size_t)n, f);
+        p += n;
     }
     fputc('"', f);
 }

@@ -2,7 +2,10 @@
  * in a photo with ferc_detect_faces() and classifies each one with
  * ferc_classify_faces(), then prints a box and the top emotion per face.
  *
- * Build (from the repository root, after `make`):
+ * Build against an installed ferc (make install; the shared library):
+ *   cc -O2 examples/detect_example.c $(pkg-config --cflags --libs ferc) -o detect_example
+ * or from the repository root, after `make`, with the static library (the
+ * libraries it needs are the Makefile's LDLIBS):
  *   cc -O2 -std=c11 -Iinclude examples/detect_example.c build/libferc.a \
  *      -ldnnl -lcairo -lxml2 -lpng -ljpeg -lz -lm -fopenmp -o detect_example
  * Run:

@@ -105,6 +105,10 @@ typedef struct {
     int *label;       /* (n) 0..6 */
     uint8_t *usage;   /* (n) FERC_USAGE_* (folders: FERC_USAGE_TRAINING) */
     int skipped;      /* rows skipped because of skip_bad_rows */
+    int *row;         /* (n) where each face came from: its index among the CSV's data
+                       * rows (0-based, every non-blank line after the header, bad ones
+                       * too), or among the folder's image files in load order; NULL
+                       * when the dataset was made otherwise */
 } ferc_dataset;
 
 typedef struct {
@@ -347,6 +351,14 @@ typedef struct {
      * resumed run is bit for bit the uninterrupted one; resuming needs the
      * same choice of ema on or off). 0 = off, else in (0, 1), e.g. 0.999. */
     float ema;
+    /* Distillation (issue 12): with a teacher model file (any model, an
+     * ensemble too), the loss is A T^2 KL(softmax(teacher / T) ||
+     * softmax(student / T)) + (1 - A) CE(labels), A = distill_weight,
+     * T = distill_temperature; the teacher sees the same augmented face as
+     * the student, through its own preprocessing. NULL = off. */
+    const char *teacher;
+    float distill_temperature; /* T (4) */
+    float distill_weight;      /* A (0.7) */
     ferc_progress_fn progress; void *progress_user;
     ferc_log_fn log; void *log_user;
     /* Polled between training steps (NULL = never): non-zero abandons the
@@ -654,6 +666,221 @@ ferc_status ferc_report(ferc_model *m, const ferc_dataset *d, const char *dir,
  * rename), for `ferc train --plot DIR`. n >= 1. */
 ferc_status ferc_plot_curves(const ferc_epoch_stats *h, int n, const char *path, ferc_error *err);
 
+/* ------------------------------------------------------------------------ */
+/* Bindings (issue 14: libferc.so, the Python package)                       */
+/* ------------------------------------------------------------------------ */
+/* What another language needs to use a model without knowing its insides.
+ * Class names are the model's own (stored in its file), so a binding reads
+ * them here instead of hard-coding the FER2013 list. */
+
+/* Number of classes the model outputs (probabilities per face); 0 for NULL. */
+int ferc_model_num_classes(const ferc_model *m);
+/* Name of class i ("angry", ...), owned by the model; NULL when out of range. */
+const char *ferc_model_class_name(const ferc_model *m, int i);
+/* Classify n gray faces of h x w raw pixels (pix: (n, h, w) uint8, 0..255,
+ * any size): scaled to [0,1], brought to the model's input with its own
+ * preprocessing (bilinear resize, or resize and centre crop) as `ferc eval`
+ * does, then ferc_model_predict: probs (n, ferc_model_num_classes). Not
+ * reentrant on one model (its buffers are reused): one thread per model. */
+ferc_status ferc_model_predict_faces(ferc_model *m, const uint8_t *pix, int n, int h, int w, float *probs,
+                                     int threads, ferc_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Video: face tracks, smoothing, per-track summaries (src/video/, issue 16)  */
+/* ------------------------------------------------------------------------ */
+/* A SORT-like tracker: each track has a constant-velocity motion model of
+ * its box (an alpha-beta filter: the box snaps to each matched detection and
+ * the velocity is an average of the observed displacements); at a detection
+ * frame the predicted boxes are matched to the detections greedily by IoU
+ * (largest overlap first, at least min_iou). A track survives max_age frames
+ * without a match; it gets its ID (1, 2, ...) once it has min_hits
+ * detections (or at once during the first min_hits detection frames, as
+ * SORT does). Between detection frames it carries the boxes on. Each
+ * reported track's probabilities are smoothed over time and summed up. */
+typedef struct ferc_tracker ferc_tracker;
+
+typedef enum { FERC_SMOOTH_NONE = 0, FERC_SMOOTH_EMA, FERC_SMOOTH_WINDOW } ferc_smooth_kind;
+
+typedef struct {
+    int max_age;              /* 30: frames a track lives on without a matched detection */
+    int min_hits;             /* 2: detections before a track is reported */
+    float min_iou;            /* 0.3: overlap a detection needs with a predicted box */
+    ferc_smooth_kind smooth;  /* FERC_SMOOTH_EMA */
+    float alpha;              /* 0.2: EMA weight of the newest frame, in (0, 1] */
+    int window;               /* 15: frames averaged by FERC_SMOOTH_WINDOW */
+} ferc_tracker_opts;
+
+void ferc_tracker_opts_default(ferc_tracker_opts *o);
+
+/* A track as reported for the current frame. */
+typedef struct {
+    int id;                              /* 1, 2, ... in the order tracks were confirmed */
+    ferc_box box;                        /* the matched detection, or the predicted box (clipped) */
+    int det;                             /* index of the matched detection, -1 when carried */
+    float confidence;                    /* the detection's confidence, -1 when carried */
+    float raw[FERC_NUM_CLASSES];         /* this frame's probabilities (after ferc_tracker_observe) */
+    float smooth[FERC_NUM_CLASSES];      /* the smoothed ones */
+} ferc_track;
+
+/* o NULL = defaults; FERC_ERR_ARG on an option out of range. */
+ferc_status ferc_tracker_new(const ferc_tracker_opts *o, ferc_tracker **out, ferc_error *err);
+void ferc_tracker_free(ferc_tracker *t);
+
+/* One frame (frame numbers increase; gaps are allowed) of a w x h video.
+ * boxes: the n detections of this frame (conf NULL or their confidences), or
+ * NULL for a frame without detection, where the tracks are carried by their
+ * motion model. Then ferc_tracker_tracks lists the tracks to report, by ID. */
+ferc_status ferc_tracker_update(ferc_tracker *t, long frame, const ferc_box *boxes, const float *conf, int n, int w,
+                                int h, ferc_error *err);
+const ferc_track *ferc_tracker_tracks(const ferc_tracker *t, int *n);
+/* The probabilities of reported track i of this frame: smoothed into its
+ * smooth[] and added to its summary. */
+ferc_status ferc_tracker_observe(ferc_tracker *t, int i, const float *probs, ferc_error *err);
+
+/* The whole step for a gray frame: detect = 1 runs the cascade (or takes
+ * the given boxes[n] when boxes is not NULL), classifies, tracks; detect = 0
+ * carries the tracks and classifies their predicted boxes. o NULL =
+ * defaults (o->max_faces and o->largest apply to the detections). */
+ferc_status ferc_track_faces(ferc_tracker *t, const ferc_cascade *c, ferc_model *model, const uint8_t *gray, int w,
+                             int h, int stride, long frame, int detect, const ferc_box *boxes, int n,
+                             const ferc_find_opts *o, ferc_error *err);
+
+/* Every track reported so far (ended or not), by ID. mean: mean of the
+ * smoothed probabilities; share: fraction of its frames with each smoothed
+ * label; dominant: the label with the largest share. */
+typedef struct {
+    int id;
+    long first_frame, last_frame, frames;  /* frames: rows reported */
+    int dominant;
+    double mean[FERC_NUM_CLASSES], share[FERC_NUM_CLASSES];
+} ferc_track_summary;
+int ferc_tracker_summary_count(const ferc_tracker *t);
+ferc_status ferc_tracker_summary(const ferc_tracker *t, int i, ferc_track_summary *s, ferc_error *err);
+/* Label changes of track i's smoothed (smoothed = 1) or raw labels. */
+long ferc_tracker_label_changes(const ferc_tracker *t, int i, int smoothed);
+
+/* A PNG with one panel per track: its smoothed probabilities over time
+ * (seconds = frame / fps), one line per emotion (cairo), written atomically.
+ * FERC_ERR_ARG when no track was reported. */
+ferc_status ferc_plot_timeline(const ferc_tracker *t, double fps, const char *path, ferc_error *err);
+
+
+/* ------------------------------------------------------------------------ */
+/* Calibration                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Calibration of top-1 confidences: nb equal-width bins over [0,1]; per bin
+ * the mean confidence, accuracy and count; ece = sum_b count_b/n *
+ * |acc_b - conf_b| (expected calibration error), mce = the largest such gap
+ * over non-empty bins. probs (n, 7), labels (n); 1 <= nb <= FERC_MAX_CALIB_BINS. */
+typedef struct {
+    int nb, n;
+    double conf[FERC_MAX_CALIB_BINS], acc[FERC_MAX_CALIB_BINS];
+    int count[FERC_MAX_CALIB_BINS];
+    double ece, mce;
+} ferc_calibration;
+ferc_status ferc_calibration_compute(const float *probs, const int *labels, int n, int nb,
+                                     ferc_calibration *out, ferc_error *err);
+
+/* Temperature scaling (Guo et al. 2017): a calibrated model's probabilities
+ * are softmax(logits / T), i.e. its uncalibrated ones raised to 1/T and
+ * renormalised (for an ensemble, its averaged probabilities), so that a
+ * score of 0.8 is right about 80% of the time. Argmax, accuracy and F1 are
+ * unchanged. T is stored in the model file (no chunk when T = 1). */
+#define FERC_TEMPERATURE_MIN 0.01f
+#define FERC_TEMPERATURE_MAX 100.0f
+typedef struct {
+    int nval;                       /* validation faces T was fitted on */
+    float temperature;
+    float nll_before, nll_after;    /* mean -ln p(true) on them */
+    float ece_before, ece_after;    /* 15 bins */
+} ferc_calibration_fit;
+/* Fit T by minimising the validation negative log-likelihood on the split
+ * ferc_train carves from d with the same val_fraction and seed (faces the
+ * model did not train on), starting from T = 1, and store it in m. */
+ferc_status ferc_model_calibrate(ferc_model *m, const ferc_dataset *d, float val_fraction, uint64_t seed,
+                                 int threads, ferc_calibration_fit *fit, ferc_error *err);
+float ferc_model_temperature(const ferc_model *m);     /* 1 when not calibrated */
+ferc_status ferc_model_set_temperature(ferc_model *m, float t, ferc_error *err);
+/* Each of the n rows of 7 probabilities becomes p^factor renormalised
+ * (factor = 1/T tempers, factor = T undoes a temperature T). */
+void ferc_probs_temper(float *probs, int n, float factor);
+
+/* ------------------------------------------------------------------------ */
+/* Hyperparameter search (ferc tune)                                         */
+/* ------------------------------------------------------------------------ */
+
+/* A search space: `key = choice(a, b, ...)`, `uniform(lo, hi)` or
+ * `loguniform(lo, hi)` lines ('#' starts a comment) over ferc train options
+ * (key = the option without "--"). At most 32 keys, 16 choices, values
+ * under 64 bytes. */
+typedef struct ferc_space ferc_space;
+ferc_status ferc_space_parse(const char *text, const char *name, ferc_space **out, ferc_error *err);
+ferc_status ferc_space_load(const char *path, ferc_space **out, ferc_error *err);
+void ferc_space_free(ferc_space *s);
+int ferc_space_keys(const ferc_space *s);
+const char *ferc_space_key(const ferc_space *s, int k);
+
+typedef enum { FERC_SAMPLER_RANDOM = 0, FERC_SAMPLER_HALTON = 1 } ferc_sampler;
+/* Trial `trial`'s value of every key as text ("0.00123", "64", "sgd") into
+ * values[k]: a pure function of (space, sampler, seed, trial). HALTON is a
+ * randomly shifted Halton sequence (even coverage for few trials). */
+ferc_status ferc_space_sample(const ferc_space *s, ferc_sampler sm, uint64_t seed, int trial,
+                              char (*values)[64], ferc_error *err);
+
+/* Successive halving over epochs: rungs min, min*eta, ..., max (returns how
+ * many, at most cap; 0 for bad arguments). */
+int ferc_tune_rungs(int min_epochs, int max_epochs, int eta, int *rungs, int cap);
+typedef struct {
+    int epochs_done;    /* epochs in the trial's history */
+    int target;         /* epochs it is being trained to now; 0 = idle */
+    int failed;
+    const float *best;  /* best[e]: best validation figure over epochs 1..e+1 */
+} ferc_tune_trial;
+/* The trial to train next and *to, the epochs to train it to; -1 when none
+ * can run now (all busy, or the search is over when none is running). sync =
+ * successive halving by whole rungs (keep max(1, n/eta) per rung); else ASHA
+ * (promote as soon as a trial is in the top 1/eta of its rung; the caller
+ * adds new trials when this returns -1). Trials short of rung 0 come last. */
+int ferc_tune_next(const ferc_tune_trial *t, int n, const int *rungs, int m, int eta, int sync, int *to);
+
+/* Validation curves of several trials on one PNG (the leaderboard's view):
+ * y[i] has n[i] values (epochs 1..n[i]); highlight = index drawn bold, or -1. */
+ferc_status ferc_plot_trials(const float *const *y, const int *n, const char *const *labels, int count,
+                             int highlight, const char *ylabel, const char *path, ferc_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Images in memory (src/serve/; what `ferc serve` decodes its uploads with) */
+/* ------------------------------------------------------------------------ */
+enum { FERC_FORMAT_PNG = 1, FERC_FORMAT_JPEG = 2 };
+
+/* Format (FERC_FORMAT_*, format may be NULL) and size of a PNG or JPEG held
+ * in memory, from its header only: nothing is decoded. A header whose size
+ * is readable gives it even when the data after it is missing. Empty,
+ * unknown or unreadable: FERC_ERR_DECODE. */
+ferc_status ferc_image_probe(const void *buf, size_t len, int *format, uint32_t *w, uint32_t *h, ferc_error *err);
+/* Decode a PNG or JPEG held in memory exactly as ferc_image_load decodes a
+ * file (want_c as there), after refusing, from the header and before any
+ * pixel is decoded, an image of more than max_pixels pixels (0 or more than
+ * FERC_MAX_IMAGE_PIXELS: FERC_MAX_IMAGE_PIXELS) with FERC_ERR_LIMIT.
+ * Garbage, truncated or unsupported data: FERC_ERR_DECODE. */
+ferc_status ferc_image_decode(const void *buf, size_t len, int want_c, uint64_t max_pixels, ferc_image *out,
+                              ferc_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* ONNX export (src/export/; `ferc export --onnx`)                           */
+/* ------------------------------------------------------------------------ */
+/* Write m (a model or an ensemble) as an ONNX file (opset 13) whose graph
+ * does everything ferc does from a FER2013 face to its probabilities: input
+ * "pixels" float32 (N, 1, 48, 48), gray 0..255; output "probs" float32
+ * (N, 7), the softmax (an ensemble: its members' weighted mean), the same
+ * figures as ferc_evaluate to about 1e-6. Inside: /255, the model's resize
+ * and/or centre crop (as exact MatMuls with ferc's own bilinear weights),
+ * its normalisation, the network with inference batch norm, softmax. The
+ * class names are in metadata_props "labels" (comma-separated). Written
+ * atomically (temporary file + rename: nothing is left on failure). A layer
+ * kind without an ONNX form is FERC_ERR_ARG naming it. */
+ferc_status ferc_model_export_onnx(const ferc_model *m, const char *path, ferc_error *err);
 
 #ifdef __cplusplus
 }

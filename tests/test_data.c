@@ -540,7 +540,7 @@ TEST(data_prepare_images) {
         pix[2304 + i] = (uint8_t)((i * 37 + 11) % 256);
         pix[2 * 2304 + i] = 255;
     }
-    ferc_dataset d = {3, 48, 48, pix, label, usage, 0};
+    ferc_dataset d = {.n = 3, .h = 48, .w = 48, .pix = pix, .label = label, .usage = usage};
     float x[3 * 2304];
     ferc_prepare_images(&d, 0, 3, 48, x);
     int bad = 0;

@@ -188,6 +188,20 @@ TEST(fused_block_after_plain_layer) {
     compare(&c, 2, 2e-4);
 }
 
+/* issue 12: residual nets (identity and projection shortcuts, stride 2,
+ * global average pooling) run fused against layer by layer. */
+TEST(fused_resnet_train) {
+    fcase c = {"conv16 bn relu res16 res32s2 res32 gap dense7", 1, 14, 14, 4, 4, 2, 1, 0};
+    compare(&c, 3, 3e-4);
+    fcase w = {"conv16 bn relu res16 res32s2 gap dense7", 1, 16, 16, 10, 12, 2, 1, 0};   /* Winograd, padded */
+    compare(&w, 2, 3e-4);
+}
+
+TEST(fused_resnet_eval) {
+    fcase c = {"conv16 bn relu res16 res32s2 res32 gap dense7", 1, 13, 13, 3, 3, 1, 0, 0};
+    compare(&c, 2, 3e-4);
+}
+
 /* Two runs of the same steps give bit-identical parameters. */
 TEST(fused_deterministic) {
     const char *spec = "conv16 bn relu pool drop0.25 conv32 bn relu pool drop0.25 flatten dense16 relu dense7";

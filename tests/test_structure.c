@@ -42,6 +42,33 @@ TEST(structure_library_exports_only_ferc_names) {
     CHECK_EQ_INT(foreign, 0);
 }
 
+/* libferc.so exports exactly the functions include/ferc.h declares: no
+ * internal helper (ferc_fail, net_build...) and no public one missing. */
+TEST(structure_shared_library_exports_exactly_the_header) {
+    char lib[512], cmd[1600];
+    lib_path(lib, sizeof lib);
+    size_t n = strlen(lib);
+    snprintf(lib + n - 2, sizeof lib - n + 2, ".so");   /* libferc.a -> libferc.so */
+    if (getenv("FERC_ASAN")) SKIP("the sanitizer build makes no libferc.so");
+    FILE *f = fopen(lib, "rb");
+    if (!f) SKIP("libferc.so is not built next to FERC_BIN (make)");
+    fclose(f);
+    const char *dir = test_tmpdir();
+    snprintf(cmd, sizeof cmd,
+             "cc -E -P -Iinclude include/ferc.h | grep -oE '\\bferc_[a-z0-9_]+ *\\(' | sed 's/ *(//' | sort -u > %s/h.txt && "
+             "nm -D --defined-only '%s' | awk '{print $3}' | sort -u > %s/so.txt && "
+             "diff %s/h.txt %s/so.txt > %s/diff.txt", dir, lib, dir, dir, dir, dir);
+    int st = system(cmd);
+    char *diff = test_read(test_path(dir, "diff.txt"), NULL), *h = test_read(test_path(dir, "h.txt"), NULL);
+    CHECK_MSG(st == 0, "exports of %s differ from include/ferc.h ('<' declared, not exported; '>' exported, "
+                       "not declared):\n%s", lib, diff ? diff : "");
+    int lines = 0;
+    for (const char *p = h; p && *p; p++) lines += *p == '\n';
+    CHECK_MSG(lines > 50, "only %d functions read from include/ferc.h", lines);
+    free(diff);
+    free(h);
+}
+
 TEST(structure_public_header_stands_alone) {
     const char *dir = test_tmpdir();
     char cmd[1400];

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static const char *const status_names[] = {
@@ -128,6 +129,8 @@ double ferc_now(void) {
 
 ferc_status ferc_read_file(const char *path, unsigned char **data, size_t *len, ferc_error *err) {
     *data = NULL; *len = 0;
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return ferc_fail(err, FERC_ERR_IO, "%s: is a directory", path);
     FILE *f = fopen(path, "rb");
     if (!f) return ferc_fail(err, FERC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     if (fseek(f, 0, SEEK_END) != 0) { fclose(f); return ferc_fail(err, FERC_ERR_IO, "%s: cannot seek (not a regular file?)", path); }

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 /* ------------------------------------------------------------------------ */
 /* Options                                                                   */
@@ -375,7 +376,17 @@ ferc_status ferc_augment_opts_parse(ferc_augment_opts *o, const char *setting, f
     return FERC_OK;
 }
 
+/* A config is a few lines: a folder (which reads as a huge "file") or
+ * anything over this is refused before it is read. */
+#define MAX_CONFIG_BYTES (1 << 20)
+
 ferc_status ferc_augment_load_config(const char *path, ferc_augment_opts *o, ferc_error *err) {
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return ferc_fail(err, FERC_ERR_IO, "%s: is a directory, not an augmentation config", path);
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > MAX_CONFIG_BYTES)
+        return ferc_fail(err, FERC_ERR_LIMIT, "%s: %lld bytes, over the %d bytes an augmentation config may have",
+                         path, (long long)sb.st_size, MAX_CONFIG_BYTES);
     unsigned char *data;
     size_t len;
     ferc_status st = ferc_read_file(path, &data, &len, err);

@@ -181,6 +181,9 @@ static int reader_next(reader *r, char **s, size_t *n) {
         if (nl || (r->eof && r->end > r->pos)) {
             size_t b = r->pos, e = nl ? (size_t)(nl - r->buf) : r->end;
             r->pos = nl ? e + 1 : r->end;
+            /* the buffer holds a little more than MAX_LINE: a whole line
+             * that fits is still over the limit, the same as one that does not */
+            if (e - b > MAX_LINE) { r->line++; return LINE_LONG; }
             if (e > b && r->buf[e - 1] == '\r') e--;
             r->buf[e] = 0; /* the buffer has a spare byte past end */
             r->line++;
@@ -298,6 +301,9 @@ static int builder_reserve(builder *b, int n, size_t per) {
     uint8_t *us = realloc(b->d->usage, (size_t)nc);
     if (!us) return -1;
     b->d->usage = us;
+    int *row = realloc(b->d->row, (size_t)nc * sizeof *row);
+    if (!row) return -1;
+    b->d->row = row;
     b->cap = nc;
     return 0;
 }
@@ -413,6 +419,7 @@ static ferc_status read_rows(const char *path, const ferc_load_opts *o, reader *
         if (builder_reserve(&b, d->n, FER_PIXELS) != 0)
             return ferc_fail(err, FERC_ERR_NOMEM, "%s: out of memory after %d rows", path, d->n);
         int lab, us;
+        const int row_index = (int)*rows + d->skipped;   /* this line among the data rows */
         if (parse_row(line, len, col, d->pix + (size_t)d->n * FER_PIXELS, &lab, &us, prob, sizeof prob) != 0) {
             if (o->skip_bad_rows) { d->skipped++; continue; }
             return ferc_fail(err, FERC_ERR_PARSE, "%s:%ld: %s", path, r->line, prob);
@@ -422,6 +429,7 @@ static ferc_status read_rows(const char *path, const ferc_load_opts *o, reader *
         if (!keep_row(o->usage, us, col->usage >= 0)) continue;
         d->label[d->n] = lab;
         d->usage[d->n] = (uint8_t)us;
+        d->row[d->n] = row_index;
         d->n++;
     }
     return FERC_OK;
@@ -444,6 +452,7 @@ static ferc_status select_test_rows(const char *path, ferc_dataset *d, ferc_load
         if (n != i) memmove(d->pix + (size_t)n * FER_PIXELS, d->pix + (size_t)i * FER_PIXELS, FER_PIXELS);
         d->label[n] = d->label[i];
         d->usage[n] = d->usage[i];
+        d->row[n] = d->row[i];
         n++;
     }
     d->n = n;
@@ -764,6 +773,7 @@ static ferc_status keep_decoded(const char *root, const folder_list *l, int size
         if (n != i) memmove(d->pix + (size_t)n * ss, d->pix + (size_t)i * ss, ss);
         d->label[n] = l->flab[i];
         d->usage[n] = FERC_USAGE_TRAINING;
+        if (d->row) d->row[n] = i;
         n++;
     }
     d->n = n;
@@ -795,8 +805,9 @@ static ferc_status load_folder(const char *root, const ferc_load_opts *o, const 
         d->pix = malloc((size_t)l.nfiles * ss);
         d->label = malloc((size_t)l.nfiles * sizeof *d->label);
         d->usage = malloc((size_t)l.nfiles);
+        d->row = malloc((size_t)l.nfiles * sizeof *d->row);
         ok = malloc((size_t)l.nfiles);
-        if (!d->pix || !d->label || !d->usage || !ok)
+        if (!d->pix || !d->label || !d->usage || !d->row || !ok)
             st = ferc_fail(err, FERC_ERR_NOMEM, "%s: out of memory for %d images", root, l.nfiles);
     }
     if (st == FERC_OK) st = decode_folder(&l, size, o->skip_bad_rows, hk, ok, d, err);
@@ -894,6 +905,7 @@ void ferc_dataset_free(ferc_dataset *d) {
     free(d->pix);
     free(d->label);
     free(d->usage);
+    free(d->row);
     memset(d, 0, sizeof *d);
 }
 
@@ -917,4 +929,19 @@ void ferc_prepare_images(const ferc_dataset *d, int first, int n, int size, floa
             ferc_resize_bilinear_u8(src, d->h, d->w, dst, size, size);
         }
     }
+}
+
+/* A dataset of the rows idx[0..n) of d (pixels and labels copied). */
+ferc_status data_subset(const ferc_dataset *d, const int *idx, int n, ferc_dataset *out, ferc_error *err) {
+    const size_t hw = (size_t)d->h * d->w;
+    *out = (ferc_dataset){.n = n, .h = d->h, .w = d->w};
+    out->pix = malloc(hw * (size_t)n);
+    out->label = malloc(sizeof(int) * (size_t)n);
+    out->usage = calloc((size_t)n, 1);
+    if (!out->pix || !out->label || !out->usage) { ferc_dataset_free(out); return ferc_fail(err, FERC_ERR_NOMEM, "out of memory"); }
+    for (int i = 0; i < n; i++) {
+        memcpy(out->pix + hw * (size_t)i, d->pix + hw * (size_t)idx[i], hw);
+        out->label[i] = d->label[idx[i]];
+    }
+    return FERC_OK;
 }

@@ -106,6 +106,10 @@ void ferc_balanced_sampler_free(ferc_balanced_sampler *s);
  * the rest to train, both class by class (not sorted). scratch, val and
  * train (NULL: not wanted) hold d->n ints; ntrain may be NULL. Returns the
  * number of validation rows. */
+/* A dataset of the rows idx[0..n) of d (pixels and labels copied; usage
+ * zero, no row indices). */
+ferc_status data_subset(const ferc_dataset *d, const int *idx, int n, ferc_dataset *out, ferc_error *err);
+
 int data_split_stratified(const ferc_dataset *d, float frac, uint64_t seed, int *scratch, int *train,
                           int *ntrain, int *val);
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jpeglib.h>
 #include <jerror.h>
@@ -384,10 +385,15 @@ ferc_status ferc_image_save_png(const char *path, const ferc_image *img, ferc_er
     if (!path || !img || !img->data || img->w <= 0 || img->h <= 0 || (img->c != 1 && img->c != 3))
         return ferc_fail(err, FERC_ERR_ARG, "%s: cannot save an empty image or one with %d channels",
                          path ? path : "(null)", img ? img->c : 0);
+    /* written beside path and renamed when whole: a failed write (a full
+     * disk) leaves no half PNG and keeps the file that was there */
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid()) >= (int)sizeof tmp)
+        return ferc_fail(err, FERC_ERR_ARG, "%.200s...: file name too long", path);
     png_ctx *x = calloc(1, sizeof *x);
     if (!x) return ferc_fail(err, FERC_ERR_NOMEM, "%s: out of memory", path);
     x->st = FERC_ERR_INTERNAL;
-    x->f = fopen(path, "wb");
+    x->f = fopen(tmp, "wb");
     if (!x->f) {
         ferc_status st = ferc_fail(err, FERC_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
         free(x);
@@ -400,7 +406,9 @@ ferc_status ferc_image_save_png(const char *path, const ferc_image *img, ferc_er
     if (x->png) png_destroy_write_struct(&x->png, x->info ? &x->info : NULL);
     if (fclose(x->f) != 0 && x->st == FERC_OK)
         x->st = ferc_fail(err, FERC_ERR_IO, "%s: write error: %s", path, strerror(errno));
-    if (x->st != FERC_OK) remove(path);
+    if (x->st == FERC_OK && rename(tmp, path) != 0)
+        x->st = ferc_fail(err, FERC_ERR_IO, "%s: cannot rename the finished file into place: %s", path, strerror(errno));
+    if (x->st != FERC_OK) remove(tmp);
     ferc_status st = x->st;
     free(x);
     return st;

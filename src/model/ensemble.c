@@ -74,6 +74,7 @@ ferc_status ensemble_new(ferc_model **members, const char *const *names, const f
         for (int i = 0; i < n && members; i++) ferc_model_free(members[i]);
         return st != FERC_OK ? st : ferc_fail(err, FERC_ERR_NOMEM, "out of memory");
     }
+    m->temperature = 1.0f;
     m->members = calloc((size_t)n, sizeof *m->members);
     m->member_names = calloc((size_t)n, sizeof *m->member_names);
     m->weights = malloc(sizeof(float) * (size_t)n);
@@ -219,21 +220,6 @@ ferc_status ensemble_saliency(ferc_model *m, const float *x, int cls, float *gra
 /* Fitting the weights on the validation split                               */
 /* ------------------------------------------------------------------------ */
 
-/* A dataset of the rows idx[0..n) of d (pixels and labels copied). */
-static ferc_status subset(const ferc_dataset *d, const int *idx, int n, ferc_dataset *out, ferc_error *err) {
-    const size_t hw = (size_t)d->h * d->w;
-    *out = (ferc_dataset){.n = n, .h = d->h, .w = d->w};
-    out->pix = malloc(hw * (size_t)n);
-    out->label = malloc(sizeof(int) * (size_t)n);
-    out->usage = calloc((size_t)n, 1);
-    if (!out->pix || !out->label || !out->usage) { ferc_dataset_free(out); return ferc_fail(err, FERC_ERR_NOMEM, "out of memory"); }
-    for (int i = 0; i < n; i++) {
-        memcpy(out->pix + hw * (size_t)i, d->pix + hw * (size_t)idx[i], hw);
-        out->label[i] = d->label[idx[i]];
-    }
-    return FERC_OK;
-}
-
 /* Every member's probabilities of every face of v: P (K, v->n, 7). */
 static ferc_status all_member_probs(ferc_model *m, const ferc_dataset *v, int threads, float *P, ferc_error *err) {
     const int chunk = v->n < ENSEMBLE_CHUNK ? v->n : ENSEMBLE_CHUNK;
@@ -306,7 +292,7 @@ ferc_status ferc_ensemble_fit_weights(ferc_model *ens, const ferc_dataset *d, fl
     int nval = data_split_stratified(d, val_fraction, seed, scratch, NULL, NULL, val);   /* ferc_train's rows */
     free(scratch);
     ferc_dataset v = {0};
-    ferc_status st = nval ? subset(d, val, nval, &v, err)
+    ferc_status st = nval ? data_subset(d, val, nval, &v, err)
                           : ferc_fail(err, FERC_ERR_ARG, "the validation split of %d faces at fraction %g is empty", d->n, (double)val_fraction);
     free(val);
     float *P = st == FERC_OK ? malloc(sizeof(float) * (size_t)K * nval * FERC_NUM_CLASSES) : NULL;

@@ -24,17 +24,25 @@
  * may add optional data. */
 #include "model/model.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #define MODEL_MAGIC "FERCMODL"
 #define MODEL_VERSION 1u
 #define ENSEMBLE_VERSION 2u
+/* The most epochs a history may hold: far above any run, and low enough
+ * that counts stay ints everywhere (a count comes from the file). */
+#define MAX_HISTORY 1000000u
 
 static int host_is_le(void) { uint16_t x = 1; unsigned char c; memcpy(&c, &x, 1); return c == 1; }
 
@@ -157,6 +165,13 @@ static void write_rcpe(wbuf *b, const char *tag, const ferc_model *m, const ckpt
     if (m->recipe) put_string(b, tag, m->recipe);
 }
 
+/* the calibration temperature: only when calibrated (older readers skip
+ * it, and files of uncalibrated models stay as they were) */
+static void write_temp(wbuf *b, const char *tag, const ferc_model *m, const ckpt_extra *ex) {
+    (void)ex;
+    if (m->temperature != 1.0f) { chunk(b, tag, 4); put(b, &m->temperature, 4); }
+}
+
 static void serialise(const ferc_model *m, const ckpt_extra *ex, wbuf *b);
 
 /* The members as whole model files, written in place; the chunk's length
@@ -188,7 +203,7 @@ static void write_ensm(wbuf *b, const char *tag, const ferc_model *m, const ckpt
 
 typedef enum {
     C_ARCH, C_SPEC, C_INPT, C_LABL, C_PREP, C_NORM, C_PARM, C_STAT, C_HIST, C_HSTF,
-    C_RCPE, C_TRST, C_OPTM, C_OPTV, C_BSTP, C_BSTS, C_EMAP, C_ENSM, C_COUNT
+    C_RCPE, C_TRST, C_OPTM, C_OPTV, C_BSTP, C_BSTS, C_EMAP, C_ENSM, C_TEMP, C_COUNT
 } chunk_id;
 
 /* A chunk's payload in the file read; p is NULL when the chunk is absent. */
@@ -245,13 +260,60 @@ static const struct chunk_kind {
     [C_BSTS] = {.tag = "BSTS", .write = write_bsts},
     [C_EMAP] = {.tag = "EMAP", .write = write_emap},
     [C_ENSM] = {.tag = "ENSM", .write = write_ensm, .ensemble = 1},
+    [C_TEMP] = {.tag = "TEMP", .size = 4, .write = write_temp, .ensemble = 1},
 };
 
-/* Write to a temporary file, then rename: readers never see half a file. */
+/* The folder of path (into dir, cap bytes) and where its last component
+ * starts in path. */
+static const char *split_dir(const char *path, char *dir, size_t cap) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) { snprintf(dir, cap, "."); return path; }
+    snprintf(dir, cap, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    return slash + 1;
+}
+
+/* Temporary files "<name>.tmp<pid>" left beside path by a run that was
+ * killed before its rename: removed when that process is gone (a live one
+ * may be writing it right now). Best effort: a failure only leaves them. */
+static void remove_stale_tmp(const char *path) {
+    char dir[4096];
+    const char *base = split_dir(path, dir, sizeof dir);
+    const size_t bl = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *n = e->d_name, *q = n + bl + 4;
+        if (strncmp(n, base, bl) != 0 || strncmp(n + bl, ".tmp", 4) != 0 || !*q || strspn(q, "0123456789") != strlen(q))
+            continue;
+        long pid = strtol(q, NULL, 10);
+        if (pid <= 0 || pid > INT_MAX || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char full[8192];
+        if (snprintf(full, sizeof full, "%s/%s", dir, n) < (int)sizeof full) unlink(full);
+    }
+    closedir(d);
+}
+
+/* After a rename the new name lives in the folder's own data: without an
+ * fsync of the folder a power cut may bring back the old file. A file
+ * system that cannot sync folders (EINVAL) has nothing to do. */
+static int sync_dir(const char *path) {
+    char dir[4096];
+    split_dir(path, dir, sizeof dir);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return -1;
+    int rc = fsync(fd) == 0 || errno == EINVAL ? 0 : -1;
+    close(fd);
+    return rc;
+}
+
+/* Write to a temporary file, fsync, rename, fsync the folder: readers
+ * never see half a file, and a failed write (a full disk) leaves the
+ * previous file as it was. */
 static ferc_status write_atomic(const char *path, const unsigned char *p, size_t n, ferc_error *err) {
     size_t pl = strlen(path);
     char *tmp = malloc(pl + 16);
     if (!tmp) return ferc_fail(err, FERC_ERR_NOMEM, "out of memory");
+    remove_stale_tmp(path);
     snprintf(tmp, pl + 16, "%s.tmp%d", path, (int)getpid());
     FILE *f = fopen(tmp, "wb");
     if (!f) {
@@ -266,6 +328,8 @@ static ferc_status write_atomic(const char *path, const unsigned char *p, size_t
         unlink(tmp); free(tmp); return st;
     }
     free(tmp);
+    if (sync_dir(path) != 0)
+        return ferc_fail(err, FERC_ERR_IO, "%s: written, but syncing its folder failed: %s", path, strerror(errno));
     return FERC_OK;
 }
 
@@ -343,6 +407,32 @@ static ferc_status scan_chunks(file_reader *r) {
     return FERC_OK;
 }
 
+/* The float count a block's payload holds (u64 count, then the floats), or
+ * UINT64_MAX when the count and the payload's size disagree: bounded by the
+ * file's size, so it may be trusted where the spec may not. */
+static uint64_t block_count(span s) {
+    uint64_t n;
+    if (s.len < 8) return UINT64_MAX;
+    memcpy(&n, s.p, 8);
+    return (s.len - 8) % 4 == 0 && n == (s.len - 8) / 4 ? n : UINT64_MAX;
+}
+
+/* The spec's implied parameter and state counts against the PARM and STAT
+ * blocks the file really holds, before anything of the spec's size is
+ * allocated: a 100-byte file cannot make the loader reserve gigabytes. */
+static ferc_status check_counts(const file_reader *r, const char *spec, int insize) {
+    size_t np, ns;
+    ferc_error e2;
+    if (net_count(spec, 1, insize, insize, &np, &ns, &e2) != FERC_OK) return BAD(r, "%s: %s", r->path, e2.msg);
+    const uint64_t have = block_count(r->c[C_PARM]);
+    if (have != np)
+        return BAD(r, "%s: the architecture has %zu parameters but the file holds %s", r->path, np,
+                   have == UINT64_MAX ? "a malformed parameter block" : "a different number");
+    if (r->c[C_STAT].p && block_count(r->c[C_STAT]) != ns)
+        return BAD(r, "%s: state count does not match the architecture", r->path);
+    return FERC_OK;
+}
+
 /* The network the file describes (ARCH, SPEC, INPT), not yet filled. */
 static ferc_status build_model(const file_reader *r, ferc_model **m) {
     const span *a = &r->c[C_ARCH], *sp = &r->c[C_SPEC], *in = &r->c[C_INPT];
@@ -358,9 +448,11 @@ static ferc_status build_model(const file_reader *r, ferc_model **m) {
     uint32_t insize;
     memcpy(&insize, in->p + 4, 4);
     ferc_error e2;
-    ferc_status st = model_new(arch, spec, (int)insize, m, &e2);
+    ferc_status st = check_counts(r, spec, (int)insize);
+    if (st == FERC_OK && (st = model_new(arch, spec, (int)insize, m, &e2)) != FERC_OK)
+        st = BAD(r, "%s: %s", r->path, e2.msg);
     free(spec);
-    return st != FERC_OK ? BAD(r, "%s: %s", r->path, e2.msg) : FERC_OK;
+    return st;
 }
 
 /* A float block: u64 count, then count floats; 0 when the count is not want. */
@@ -431,7 +523,7 @@ static ferc_status read_hist(const file_reader *r, ferc_model *m) {
     uint32_t k;
     if (s.len < 4) return BAD(r, "%s: bad HIST", r->path);
     memcpy(&k, s.p, 4);
-    if (s.len != 4 + (uint64_t)k * 28) return BAD(r, "%s: bad HIST", r->path);
+    if (k > MAX_HISTORY || s.len != 4 + (uint64_t)k * 28) return BAD(r, "%s: bad HIST", r->path);
     if (!k) return FERC_OK;
     m->hist = calloc(k, sizeof *m->hist);
     if (!m->hist) return BAD(r, "%s: out of memory", r->path);
@@ -449,14 +541,23 @@ static ferc_status read_hist(const file_reader *r, ferc_model *m) {
     return FERC_OK;
 }
 
-static void read_trst(const file_reader *r, ckpt_extra *ex) {
+/* The training state, each field checked against the rest of the file:
+ * training resumes at epochs_done and writes the history from there, so
+ * a count the history does not back would write outside it. */
+static ferc_status read_trst(const file_reader *r, const ferc_model *m, ckpt_extra *ex) {
     const unsigned char *p = r->c[C_TRST].p;
     ex->has_train_state = p != NULL;
-    if (!p) return;
+    if (!p) return FERC_OK;
     int32_t e, be; int64_t t;
     memcpy(&e, p, 4); memcpy(ex->rng.s, p + 4, 32); memcpy(&ex->best_val_acc, p + 36, 4);
     memcpy(&be, p + 40, 4); memcpy(&t, p + 44, 8);
-    ex->epochs_done = e; ex->best_epoch = be; ex->opt_t = t;
+    if (e < 0 || e != m->nhist)
+        return BAD(r, "%s: checkpoint says %d epochs done but holds a history of %d", r->path, (int)e, m->nhist);
+    if (be < 0 || be > e) return BAD(r, "%s: checkpoint's best epoch %d is not one of its %d epochs", r->path, (int)be, (int)e);
+    if (t < 0 || t > (int64_t)1 << 52) return BAD(r, "%s: checkpoint's optimiser step count %lld is out of range", r->path, (long long)t);
+    if (isnan(ex->best_val_acc)) return BAD(r, "%s: checkpoint's best validation figure is not a number", r->path);
+    ex->epochs_done = e; ex->best_epoch = be; ex->opt_t = (long)t;
+    return FERC_OK;
 }
 
 /* EMAP, the moving average of the weights, when the checkpoint has one. */
@@ -497,8 +598,20 @@ static ferc_status read_chunks(const file_reader *r, ferc_model *m, ckpt_extra *
         (st = read_labl(r, m)) != FERC_OK || (st = read_hist(r, m)) != FERC_OK)
         return st;
     if (!ex) return FERC_OK;
-    read_trst(r, ex);
+    if ((st = read_trst(r, m, ex)) != FERC_OK) return st;
     return read_ckpt_floats(r, m, ex);
+}
+
+/* TEMP: the calibration temperature (any file version). */
+static ferc_status read_temp(const file_reader *r, ferc_model *m) {
+    const span s = r->c[C_TEMP];
+    if (!s.p) return FERC_OK;
+    float t;
+    memcpy(&t, s.p, 4);
+    if (!(t >= FERC_TEMPERATURE_MIN && t <= FERC_TEMPERATURE_MAX))
+        return BAD(r, "%s: bad TEMP (temperature %g)", r->path, (double)t);
+    m->temperature = t;
+    return FERC_OK;
 }
 
 /* RCPE: the recipe, as text (any file version). */
@@ -551,7 +664,7 @@ static ferc_status read_ensemble(const file_reader *r, ferc_model **out) {
     ferc_ensemble_fit fit;
     if (!c.s.p) return BAD(r, "%s: incomplete ensemble file (missing ENSM)", r->path);
     if (!take(&c, &n, 4) || !take(&c, &nval, 4) || !take(&c, &fit.acc_equal, 4) || !take(&c, &fit.acc_fitted, 4) ||
-        n < 1 || n > ENSEMBLE_MAX_MEMBERS)
+        n < 1 || n > ENSEMBLE_MAX_MEMBERS || nval > INT_MAX)
         return BAD(r, "%s: bad ENSM", r->path);
     fit.nval = (int)nval;
     ferc_model *mem[ENSEMBLE_MAX_MEMBERS] = {0};
@@ -593,6 +706,7 @@ static ferc_status load_bytes(const char *label, const unsigned char *data, size
         }
     }
     if (st == FERC_OK) st = read_rcpe(&r, m);
+    if (st == FERC_OK) st = read_temp(&r, m);
     if (st != FERC_OK) {
         ferc_model_free(m);
         return st;
@@ -605,6 +719,8 @@ ferc_status model_load_ex(const char *path, ferc_model **out, ckpt_extra *ex, fe
     *out = NULL;
     if (ex) memset(ex, 0, sizeof *ex);
     if (!host_is_le()) return ferc_fail(err, FERC_ERR_INTERNAL, "model files are little endian; this host is not");
+    struct stat sb;   /* a folder reads as a huge "file" (ftell says LONG_MAX): name it */
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return ferc_fail(err, FERC_ERR_IO, "%s: is a directory, not a model file", path);
     unsigned char *data;
     size_t n;
     ferc_status st = ferc_read_file(path, &data, &n, err);

@@ -47,6 +47,7 @@ ferc_status model_new(const char *arch, const char *spec, int input_size, ferc_m
     m->input_size = input_size;
     for (int i = 0; i < FERC_NUM_CLASSES; i++) snprintf(m->labels[i], sizeof m->labels[i], "%s", ferc_label_name(i));
     m->norm_scale = 1.0f / 255.0f; m->norm_mean = 0; m->norm_std = 1;
+    m->temperature = 1.0f;
     m->prep_size = input_size; m->prep_crop = 0;
     ferc_status st = m->spec ? net_build(&m->net, spec, 1, input_size, input_size, err)
                              : ferc_fail(err, FERC_ERR_NOMEM, "out of memory");
@@ -157,10 +158,7 @@ static void normalise(const ferc_model *m, const float *x, float *dst, size_t n)
     for (size_t i = 0; i < n; i++) dst[i] = (x[i] - m->norm_mean) / m->norm_std;
 }
 
-ferc_status ferc_model_predict(ferc_model *m, const float *x, int n, float *probs, int threads,
-                               ferc_error *err) {
-    if (n <= 0) return FERC_OK;
-    if (m->nmembers) return ensemble_predict(m, x, n, probs, threads, err);
+static ferc_status net_predict(ferc_model *m, const float *x, int n, float *probs, int threads, ferc_error *err) {
     const int S = m->input_size;
     const size_t per = (size_t)S * S;
     int chunk = n < 256 ? n : 256;
@@ -180,6 +178,17 @@ ferc_status ferc_model_predict(ferc_model *m, const float *x, int n, float *prob
     }
     free(tmp);
     return FERC_OK;
+}
+
+/* A calibrated model (calibrate.c) tempers the probabilities of its network
+ * or of its members' average: softmax(z / T) = p^(1/T) renormalised. */
+ferc_status ferc_model_predict(ferc_model *m, const float *x, int n, float *probs, int threads,
+                               ferc_error *err) {
+    if (n <= 0) return FERC_OK;
+    ferc_status st = m->nmembers ? ensemble_predict(m, x, n, probs, threads, err)
+                                 : net_predict(m, x, n, probs, threads, err);
+    if (st == FERC_OK && m->temperature != 1.0f) ferc_probs_temper(probs, n, 1.0f / m->temperature);
+    return st;
 }
 
 int ferc_model_face_size(const ferc_model *m) { return m->prep_size; }

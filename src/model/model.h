@@ -19,6 +19,7 @@ struct ferc_model {
     int nhist;
     ferc_epoch_stats *hist;
     char *recipe;              /* the command that made the model, or NULL */
+    float temperature;         /* calibration: probabilities ~ p^(1/T) (1 = none); calibrate.c */
     /* An ensemble (arch "ensemble", ensemble.c) has members instead of a
      * network: net stays empty, input_size is the face every member
      * preprocesses from, and the weights sum to 1. */
@@ -37,6 +38,10 @@ const char *arch_spec(const char *arch, int *input_size);
 ferc_status model_new(const char *arch, const char *spec, int input_size, ferc_model **out,
                       ferc_error *err);
 ferc_status model_set_history(ferc_model *m, const ferc_epoch_stats *h, int n, ferc_error *err);
+
+/* calibrate.c: the temperature T in [0.05, 20] minimising the mean
+ * negative log-likelihood of probs (n, 7) tempered by 1/T. */
+double calibrate_fit_temperature(const float *probs, const int *labels, int n);
 
 /* Training-state extras stored in checkpoint files. */
 typedef struct {

@@ -29,7 +29,7 @@ void fuse_off(ferc_net *net, const char *why) {
 static int block_at(const ferc_net *net, int i, fblock *b) {
     const layer *l = net->layers;
     if (!(l[i].kind == LAYER_CONV && i + 2 < net->nlayers && l[i + 1].kind == LAYER_BN &&
-          l[i + 2].kind == LAYER_RELU && l[i].oc % 16 == 0)) return i;
+          l[i + 2].kind == LAYER_RELU && l[i].oc % 16 == 0 && l[i].stride == 1)) return i;   /* strided: layer ops */
     memset(b, 0, sizeof *b);
     b->conv = i; b->bn = i + 1; b->relu = i + 2; b->pool = b->drop = -1;
     int j = i + 3;

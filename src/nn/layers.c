@@ -98,6 +98,57 @@ static void col2im(const float *col, int C, int H, int W, int ks, int pad, int O
             }
 }
 
+/* im2col / col2im for stride s > 1 (the stride-1 versions above stay as
+ * they were, so that old nets compute bit for bit what they did):
+ * col[(c,u,v), (i,j)] = x[c, i*s+u-pad, j*s+v-pad]. */
+static void im2col_s(const float *x, int C, int H, int W, int ks, int pad, int s, int OH, int OW,
+                     float *col) {
+    for (int c = 0; c < C; c++)
+        for (int u = 0; u < ks; u++)
+            for (int v = 0; v < ks; v++) {
+                float *row = col + ((size_t)(c * ks + u) * ks + v) * OH * OW;
+                for (int i = 0; i < OH; i++) {
+                    int iy = i * s + u - pad;
+                    float *r = row + (size_t)i * OW;
+                    if (iy < 0 || iy >= H) { memset(r, 0, sizeof(float) * OW); continue; }
+                    const float *xr = x + ((size_t)c * H + iy) * W;
+                    for (int j = 0; j < OW; j++) {
+                        int ix = j * s + v - pad;
+                        r[j] = ix >= 0 && ix < W ? xr[ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+static void col2im_s(const float *col, int C, int H, int W, int ks, int pad, int s, int OH, int OW,
+                     float *x) {
+    for (int c = 0; c < C; c++)
+        for (int u = 0; u < ks; u++)
+            for (int v = 0; v < ks; v++) {
+                const float *row = col + ((size_t)(c * ks + u) * ks + v) * OH * OW;
+                for (int i = 0; i < OH; i++) {
+                    int iy = i * s + u - pad;
+                    if (iy < 0 || iy >= H) continue;
+                    const float *r = row + (size_t)i * OW;
+                    float *xr = x + ((size_t)c * H + iy) * W;
+                    for (int j = 0; j < OW; j++) {
+                        int ix = j * s + v - pad;
+                        if (ix >= 0 && ix < W) xr[ix] += r[j];
+                    }
+                }
+            }
+}
+
+static void l_im2col(const layer *l, const float *x, float *col) {
+    if (l->stride > 1) im2col_s(x, l->c, l->h, l->w, l->k, l->pad, l->stride, l->oh, l->ow, col);
+    else im2col(x, l->c, l->h, l->w, l->k, l->pad, l->oh, l->ow, col);
+}
+
+static void l_col2im(const layer *l, const float *col, float *x) {
+    if (l->stride > 1) col2im_s(col, l->c, l->h, l->w, l->k, l->pad, l->stride, l->oh, l->ow, x);
+    else col2im(col, l->c, l->h, l->w, l->k, l->pad, l->oh, l->ow, x);
+}
+
 /* The layer-by-layer conv (exec_layers.c runs it). Not the default path: a
  * conv followed by bn and relu runs inside a fused block, on a oneDNN
  * primitive (fused_dnn.c: fused_conv_forward / fused_conv_backward, called
@@ -110,7 +161,7 @@ static void conv_forward(layer *l, const float *in, int N, const exec_ctx *x) {
     for (int n = 0; n < N; n++) {
         float *col = l->scratch + (size_t)omp_get_thread_num() * l->scratch_per_thread;
         float *y = l->out + (size_t)n * K * HW;
-        im2col(in + (size_t)n * C * H * W, C, H, W, ks, l->pad, OH, OW, col);
+        l_im2col(l, in + (size_t)n * C * H * W, col);
         sgemm1('N', 'N', K, HW, CKK, 1.0f, w, CKK, col, HW, 0.0f, y, HW); /* (K,HW) */
         for (int k = 0; k < K; k++) {
             float bk = b[k];
@@ -137,7 +188,7 @@ static void conv_backward(layer *l, const float *in, const float *dout, float *d
 #pragma omp for schedule(static)
         for (int n = 0; n < N; n++) {
             const float *dy = dout + (size_t)n * K * HW;
-            im2col(in + (size_t)n * C * H * W, C, H, W, ks, l->pad, OH, OW, col);
+            l_im2col(l, in + (size_t)n * C * H * W, col);
             /* dW += dY (K,HW) col^T (HW,CKK) */
             sgemm1('N', 'T', K, CKK, HW, 1.0f, dy, HW, col, HW, 1.0f, dw, CKK);
             for (int k = 0; k < K; k++) {
@@ -151,7 +202,7 @@ static void conv_backward(layer *l, const float *in, const float *dout, float *d
                 sgemm1('T', 'N', CKK, HW, K, 1.0f, w, CKK, dy, HW, 0.0f, dcol, HW);
                 float *dx = din + (size_t)n * C * H * W;
                 memset(dx, 0, sizeof(float) * (size_t)C * H * W);
-                col2im(dcol, C, H, W, ks, l->pad, OH, OW, dx);
+                l_col2im(l, dcol, dx);
             }
         }
     }
@@ -165,7 +216,12 @@ static void conv_backward(layer *l, const float *in, const float *dout, float *d
 
 void ref_conv_forward(const float *x, const float *w, const float *b, float *y, int N, int C,
                       int H, int W, int K, int ks, int pad) {
-    int OH = H + 2 * pad - ks + 1, OW = W + 2 * pad - ks + 1;
+    ref_conv_forward_s(x, w, b, y, N, C, H, W, K, ks, pad, 1);
+}
+
+void ref_conv_forward_s(const float *x, const float *w, const float *b, float *y, int N, int C,
+                        int H, int W, int K, int ks, int pad, int st) {
+    int OH = (H + 2 * pad - ks) / st + 1, OW = (W + 2 * pad - ks) / st + 1;
     for (int n = 0; n < N; n++)
         for (int k = 0; k < K; k++)
             for (int i = 0; i < OH; i++)
@@ -174,7 +230,7 @@ void ref_conv_forward(const float *x, const float *w, const float *b, float *y, 
                     for (int c = 0; c < C; c++)
                         for (int u = 0; u < ks; u++)
                             for (int v = 0; v < ks; v++) {
-                                int iy = i + u - pad, ix = j + v - pad;
+                                int iy = i * st + u - pad, ix = j * st + v - pad;
                                 if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
                                 s += (double)w[((k * C + c) * ks + u) * ks + v] *
                                      x[((size_t)(n * C + c) * H + iy) * W + ix];
@@ -185,7 +241,12 @@ void ref_conv_forward(const float *x, const float *w, const float *b, float *y, 
 
 void ref_conv_backward(const float *x, const float *w, const float *dy, float *dx, float *dw,
                        float *db, int N, int C, int H, int W, int K, int ks, int pad) {
-    int OH = H + 2 * pad - ks + 1, OW = W + 2 * pad - ks + 1;
+    ref_conv_backward_s(x, w, dy, dx, dw, db, N, C, H, W, K, ks, pad, 1);
+}
+
+void ref_conv_backward_s(const float *x, const float *w, const float *dy, float *dx, float *dw,
+                         float *db, int N, int C, int H, int W, int K, int ks, int pad, int st) {
+    int OH = (H + 2 * pad - ks) / st + 1, OW = (W + 2 * pad - ks) / st + 1;
     if (dx) memset(dx, 0, sizeof(float) * (size_t)N * C * H * W);
     memset(dw, 0, sizeof(float) * (size_t)K * C * ks * ks);
     memset(db, 0, sizeof(float) * (size_t)K);
@@ -198,7 +259,7 @@ void ref_conv_backward(const float *x, const float *w, const float *dy, float *d
                     for (int c = 0; c < C; c++)
                         for (int u = 0; u < ks; u++)
                             for (int v = 0; v < ks; v++) {
-                                int iy = i + u - pad, ix = j + v - pad;
+                                int iy = i * st + u - pad, ix = j * st + v - pad;
                                 if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
                                 size_t xi = ((size_t)(n * C + c) * H + iy) * W + ix;
                                 size_t wi = ((size_t)(k * C + c) * ks + u) * ks + v;

@@ -10,9 +10,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Layer kinds. New kinds go at the end (issue 12, for the ONNX exporter too):
+ *   LAYER_GAP  `gap`: global average pooling (N,C,H,W) -> (N,C,1,1); like
+ *              flatten, dense layers may follow it.
+ *   LAYER_RES  `res<K>` / `res<K>s<S>`: a standard (post-activation) ResNet
+ *              basic block, relu(bn2(conv2(relu(bn1(conv1_S(x))))) + sc(x)),
+ *              sc = x, or bn(conv1x1_S(x)) when the shape changes. Its
+ *              sub-layers are in l->sub (RES_CONV1 .. RES_SCBN); each conv
+ *              carries a bias (as every ferc conv), tensors are named
+ *              "<i>.res.conv1.weight", "<i>.res.bn1.gamma", ... "<i>.res.sc_conv.weight".
+ * A conv's stride is l->stride (`conv64s2`; 1 unless given). */
 typedef enum {
-    LAYER_CONV, LAYER_BN, LAYER_RELU, LAYER_MAXPOOL, LAYER_DROPOUT, LAYER_FLATTEN, LAYER_DENSE
+    LAYER_CONV, LAYER_BN, LAYER_RELU, LAYER_MAXPOOL, LAYER_DROPOUT, LAYER_FLATTEN, LAYER_DENSE,
+    LAYER_GAP, LAYER_RES
 } layer_kind;
+
+/* Sub-layers of a LAYER_RES, in parameter order (the shortcut pair only
+ * when nsub == 6). */
+enum { RES_CONV1, RES_BN1, RES_CONV2, RES_BN2, RES_SCCONV, RES_SCBN };
 
 struct layer;
 
@@ -41,6 +56,7 @@ typedef struct layer {
     int c, h, w;               /* input shape per image */
     int oc, oh, ow;            /* output shape per image */
     int k, pad;                /* conv: kernel side, padding */
+    int stride;                /* conv: stride (1 unless the spec says s<S>); res: of its first conv */
     float p;                   /* dropout rate */
     float eps, momentum;       /* batchnorm: epsilon, running-stat momentum (torch convention) */
     size_t nparam;             /* trained parameters (views into net->params / net->grads) */
@@ -54,6 +70,11 @@ typedef struct layer {
     uint8_t *mask;             /* dropout: keep mask */
     float *scratch;            /* conv: per-thread im2col + weight-gradient buffers */
     size_t scratch_per_thread;
+    int nsub;                  /* res: its sub-layers (4, or 6 with a projection shortcut) */
+    struct layer *sub;
+    float *rg[3];              /* res: gradient buffers, N * max(in, out) each (training) */
+    struct dconv *dnn;         /* res sub-conv: its oneDNN primitives (dnn_conv.c), or NULL */
+    int ws_batch;              /* res sub-conv: the workspace's batch */
 } layer;
 
 /* A named block of trained parameters, for optimisers, files and tests. */
@@ -103,11 +124,25 @@ typedef struct {
                                   them the oneDNN convolutions at [4s+2], [4s+3] */
 } ferc_net;
 
+/* resblock.c: the sub-layers, output shape and parameter counts of a
+ * LAYER_RES whose input shape, oc and stride are set; 0 when out of memory. */
+int res_build(layer *l);
+/* dnn_conv.c: a res block's conv on oneDNN primitives. 0 when it cannot run
+ * this pass there (the caller runs the layer op instead); a backward runs
+ * there only when its forward did. */
+struct dconv;
+int dconv_forward(layer *l, const float *in, int N, const exec_ctx *x);
+int dconv_backward(layer *l, const float *in, const float *dout, float *din, int N, const exec_ctx *x);
+void dconv_free(struct dconv *c);
+
 /* Build from a spec ("conv32 bn relu pool drop0.25 ... flatten dense128 relu
  * dense7"). Parameters are allocated but not initialised. */
 ferc_status net_build(ferc_net *net, const char *spec, int in_c, int in_h, int in_w,
                       ferc_error *err);
 void net_free(ferc_net *net);
+/* The parameter and state counts spec implies, without allocating them. */
+ferc_status net_count(const char *spec, int in_c, int in_h, int in_w, size_t *nparams, size_t *nstate,
+                      ferc_error *err);
 /* Glorot-uniform weights, zero biases, BN gamma 1 / beta 0 / mean 0 / var 1. */
 void net_init(ferc_net *net, ferc_rng *rng);
 /* Make sure the workspace holds N images (with training buffers if asked);
@@ -163,6 +198,11 @@ void ref_conv_forward(const float *x, const float *w, const float *b, float *y, 
                       int H, int W, int K, int ks, int pad);
 void ref_conv_backward(const float *x, const float *w, const float *dy, float *dx, float *dw,
                        float *db, int N, int C, int H, int W, int K, int ks, int pad);
+/* The same with stride st (output (H + 2 pad - ks) / st + 1). */
+void ref_conv_forward_s(const float *x, const float *w, const float *b, float *y, int N, int C,
+                        int H, int W, int K, int ks, int pad, int st);
+void ref_conv_backward_s(const float *x, const float *w, const float *dy, float *dx, float *dw,
+                         float *db, int N, int C, int H, int W, int K, int ks, int pad, int st);
 
 /* Optimisers over the whole parameter block. */
 typedef struct {

@@ -69,6 +69,20 @@ ferc_status ferc_calibration_compute(const float *probs, const int *labels, int 
     return FERC_OK;
 }
 
+/* A calibrated model: the reliability of its scores before calibration
+ * too (its temperature undone), so the page shows what calibration did. */
+static ferc_status raw_calibration(report_ctx *c, int nb, ferc_error *err) {
+    c->temperature = c->in->model ? ferc_model_temperature(c->in->model) : 1.0f;
+    if (c->temperature == 1.0f) return FERC_OK;
+    float *p = malloc(sizeof(float) * FERC_NUM_CLASSES * (size_t)c->n);
+    if (!p) return ferc_fail(err, FERC_ERR_NOMEM, "report: out of memory");
+    memcpy(p, c->in->probs, sizeof(float) * FERC_NUM_CLASSES * (size_t)c->n);
+    ferc_probs_temper(p, c->n, c->temperature);
+    ferc_status st = ferc_calibration_compute(p, c->d->label, c->n, nb, &c->cal_raw, err);
+    free(p);
+    return st;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Output folder: temp folder, file list, final move                        */
 /* ------------------------------------------------------------------------ */
@@ -354,6 +368,7 @@ static ferc_status report_ctx_begin(report_ctx **out, const report_input *in,
     ferc_metrics_compute(c->d->label, in->pred, c->n, &c->met);
     ferc_status st = ferc_calibration_compute(in->probs, c->d->label, c->n, o->calib_bins, &c->cal, err);
     if (st) return st;
+    if ((st = raw_calibration(c, o->calib_bins, err))) return st;
     st = out_open(&c->od, dir, err);
     if (st) return st;
     c->val = malloc(sizeof(double) * 2 * (size_t)c->n);

@@ -10,20 +10,7 @@
 
 /* ---- library-internal parts of the API (not in include/ferc.h) ---- */
 
-/* Calibration of top-1 confidences: nb equal-width bins over [0,1]; per bin
- * the mean confidence, accuracy and count; ece = sum_b count_b/n *
- * |acc_b - conf_b|, mce = the largest such gap over non-empty bins. */
-typedef struct {
-    int nb, n;
-    double conf[FERC_MAX_CALIB_BINS], acc[FERC_MAX_CALIB_BINS];
-    int count[FERC_MAX_CALIB_BINS];
-    double ece, mce;
-} ferc_calibration;
-
-/* probs (n, 7) softmax outputs, labels (n) true classes. 1 <= nb <= 50. */
-ferc_status ferc_calibration_compute(const float *probs, const int *labels, int n, int nb,
-                                     ferc_calibration *out, ferc_error *err);
-
+/* ferc_calibration and ferc_calibration_compute are public (include/ferc.h). */
 
 /* Everything the page needs once the model has been evaluated. With
  * model == NULL the model-internal figures (activations, filters,
@@ -91,6 +78,8 @@ typedef struct {
     const char *names[FERC_NUM_CLASSES];
     ferc_metrics met;
     ferc_calibration cal;
+    float temperature;                      /* the model's calibration (1 = none) */
+    ferc_calibration cal_raw;               /* with it undone, when calibrated */
     int true_count[FERC_NUM_CLASSES], pred_count[FERC_NUM_CLASSES];
     int best_epoch;                         /* 1-based epoch of the best validation accuracy */
     int *correct;                           /* (n) prediction == label */

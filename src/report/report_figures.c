@@ -111,6 +111,11 @@ static ferc_status draw_calibration(report_ctx *c, report_figure *f, const char 
     return plot_reliability(cal->conf, cal->acc, cal->count, cal->nb, cal->ece, f->w, f->h, path, err);
 }
 
+static ferc_status draw_calibration_raw(report_ctx *c, report_figure *f, const char *path, ferc_error *err) {
+    const ferc_calibration *cal = &c->cal_raw;
+    return plot_reliability(cal->conf, cal->acc, cal->count, cal->nb, cal->ece, f->w, f->h, path, err);
+}
+
 /* Brightness and contrast panels side by side. */
 static ferc_status draw_quantiles(report_ctx *c, report_figure *f, const char *path, ferc_error *err) {
     int q = c->o.quantiles;
@@ -444,7 +449,7 @@ static ferc_status draw_saliency(report_ctx *c, report_figure *f, const char *pa
 /* The table of figures                                                     */
 /* ------------------------------------------------------------------------ */
 
-typedef enum { NEEDS_NOTHING = 0, NEEDS_QUANTILES, NEEDS_MODEL } figure_needs;
+typedef enum { NEEDS_NOTHING = 0, NEEDS_QUANTILES, NEEDS_MODEL, NEEDS_CALIBRATED } figure_needs;
 
 typedef struct {
     const char *file, *alt;    /* file name; alt text on the page */
@@ -466,6 +471,8 @@ static const figure_spec FIGURES[] = {
      .draw = draw_share},
     {.file = "calibration.png", .alt = "reliability diagram and confidence histogram", .w = 1100, .h = 440,
      .draw = draw_calibration},
+    {.file = "calibration_uncalibrated.png", .alt = "reliability diagram before temperature scaling", .w = 1100,
+     .h = 440, .needs = NEEDS_CALIBRATED, .draw = draw_calibration_raw},
     {.file = "quantiles.png", .alt = "accuracy by brightness and contrast quantile", .w = 1200, .h = 420,
      .needs = NEEDS_QUANTILES, .draw = draw_quantiles},
     {.file = "misclassified.png", .alt = "misclassified faces, most confident first",
@@ -486,6 +493,7 @@ static int figure_wanted(const report_ctx *c, figure_needs needs) {
     switch (needs) {
     case NEEDS_QUANTILES: return c->have_q;
     case NEEDS_MODEL: return c->in->model != NULL;
+    case NEEDS_CALIBRATED: return c->temperature != 1.0f;
     default: return 1;
     }
 }

@@ -254,6 +254,11 @@ static void sec_calibration(sbuf *b, const report_ctx *c) {
                  "<b id=\"ece\">ECE = %.2f%%</b> (count-weighted mean gap), largest gap MCE = %.2f%%.</p>\n",
               c->cal.nb, 100 * c->cal.ece, 100 * c->cal.mce);
     sb_fig(b, c, "calibration.png");
+    if (c->temperature == 1.0f) return;
+    sb_printf(b, "<p class=\"note\">The model is calibrated by temperature scaling (<b id=\"temperature\">T = %.3f</b>, "
+                 "ferc calibrate). Before it: <b id=\"ece_uncalibrated\">ECE = %.2f%%</b>, MCE = %.2f%%.</p>\n",
+              c->temperature, 100 * c->cal_raw.ece, 100 * c->cal_raw.mce);
+    sb_fig(b, c, "calibration_uncalibrated.png");
 }
 
 static void sec_share(sbuf *b, const report_ctx *c) {

@@ -97,7 +97,8 @@ static void stage_name(const ferc_net *net, const net_stage *sg, char *nm, size_
     for (int l = sg->first; l <= sg->last; l++) {
         const layer *ly = &net->layers[l];
         char w[24];
-        if (ly->kind == LAYER_CONV || ly->kind == LAYER_DENSE) snprintf(w, sizeof w, "%s%d", ly->ops->name, ly->oc);
+        if (ly->kind == LAYER_CONV || ly->kind == LAYER_DENSE || ly->kind == LAYER_RES)
+            snprintf(w, sizeof w, "%s%d", ly->ops->name, ly->oc);
         else snprintf(w, sizeof w, "%s", ly->ops->name);
         size_t len = strlen(nm);
         if (len + strlen(w) + 2 < cap) snprintf(nm + len, cap - len, "%s%s", len ? "+" : "", w);

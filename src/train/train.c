@@ -40,6 +40,7 @@ void ferc_train_opts_default(ferc_train_opts *o) {
     o->seed = 1;
     o->val_fraction = 0.1f;
     o->mix_prob = 1.0f;
+    o->distill_temperature = 4.0f; o->distill_weight = 0.7f;
 }
 
 /* Everything one training run holds; zeroed, it is a state train_free can
@@ -82,6 +83,7 @@ typedef struct {
     double run_secs, val_secs;
     int run_epochs;
     int stopped_early;         /* early stopping ended the run (now or in the checkpoint's) */
+    distill_state ds;          /* --teacher (distill.c); ds.on = 0 without one */
 } train_state;
 
 
@@ -105,7 +107,15 @@ static int cmp_int(const void *a, const void *b) {
  * training with augmentation, else the evaluation view. */
 static void fill_batch(train_state *t, const int *idx, int n, int train, ferc_rng *rng) {
     const ferc_dataset *d = t->d;
-    if (t->o->augment) {
+    if (train && t->ds.on) {   /* distilled: faces at their own size; distill_batch makes both views */
+        const int F = t->ds.F;
+        if (t->o->augment) {
+            ferc_augment_batch(t->o->augment, rng, d, idx, n, 1, t->ds.x, F, F);
+        } else {
+#pragma omp parallel for num_threads(t->threads) schedule(static)
+            for (int i = 0; i < n; i++) ferc_prepare_images(d, idx[i], 1, F, t->ds.x + (size_t)i * F * F);
+        }
+    } else if (t->o->augment) {
         ferc_augment_batch(t->o->augment, rng, d, idx, n, train, t->x, t->S, t->S);
     } else {
 #pragma omp parallel for num_threads(t->threads) schedule(static)
@@ -228,7 +238,9 @@ static int mixing(const ferc_train_opts *o) {
 /* The buffers of mixup / CutMix and of the weights' average, when on. */
 static ferc_status alloc_recipe(train_state *t, ferc_error *err) {
     const ferc_train_opts *o = t->o;
-    const size_t B = (size_t)t->B, S = (size_t)t->S, np = t->net->nparams;
+    const size_t B = (size_t)t->B, np = t->net->nparams;
+    /* distilled runs mix the faces at their own size (distill.c) */
+    const size_t S = o->teacher && t->d->h > t->S ? (size_t)t->d->h : (size_t)t->S;
     recipe_mix_buffers *mb = &t->mixbuf;
     if (mixing(o)) {
         mb->perm = malloc(sizeof(int) * B); mb->y = malloc(sizeof(int) * B);
@@ -378,6 +390,10 @@ static void log_recipe(const train_state *t) {
         ferc_logf(o->log, o->log_user, FERC_LOG_INFO, "mixing batches (p %.2f): mixup alpha %g, CutMix alpha %g%s",
                   (double)o->mix_prob, (double)o->mixup, (double)o->cutmix,
                   o->mixup > 0 && o->cutmix > 0 ? " (one of them per batch, at random)" : "");
+    if (t->ds.on)
+        ferc_logf(o->log, o->log_user, FERC_LOG_INFO, "distilled from %s (%d net%s, T %g, weight %g); both see the "
+                  "same augmented %dx%d face", o->teacher, t->ds.nleaf, t->ds.nleaf > 1 ? "s" : "", (double)t->ds.T,
+                  (double)t->ds.A, t->ds.F, t->ds.F);
     if (o->ema > 0)
         ferc_logf(o->log, o->log_user, FERC_LOG_INFO, "weights averaged (EMA decay %g): validation, selection and "
                   "the saved model use the average", (double)o->ema);
@@ -390,6 +406,8 @@ static ferc_status train_begin(train_state *t, ferc_error *err) {
     if ((st = check_resumed_ema(t, err)) != FERC_OK) return st;
     if ((st = alloc_buffers(t, err)) != FERC_OK) return st;
     if ((st = make_split(t, err)) != FERC_OK) return st;
+    if ((st = distill_begin(&t->ds, t->o, t->d, t->m, t->ex.has_train_state, t->B, t->threads, err)) != FERC_OK)
+        return st;
     restore_or_seed(t);
     ferc_logf(t->o->log, t->o->log_user, FERC_LOG_INFO, "%s: %zu parameters, input %dx%d; %d training and %d validation faces; batch %d; %d threads",
             t->m->arch, t->net->nparams, t->S, t->S, t->ntrain, t->nval, t->B, t->threads);
@@ -417,13 +435,20 @@ static void train_step(train_state *t, int bi) {
     const int B = t->B, n = t->ntrain - bi * B < B ? t->ntrain - bi * B : B;
     const int *idx = t->order + (size_t)bi * B;
     fill_batch(t, idx, n, 1, &t->rng);
+    distill_state *ds = &t->ds;
     if (mixing(t->o)) {
         recipe_mix mix;
-        recipe_mix_batch(t->o, &t->rng, t->x, t->onehot, t->y, n, t->S, &t->mixbuf, &mix);
+        recipe_mix_batch(t->o, &t->rng, ds->on ? ds->x : t->x, t->onehot, t->y, n, ds->on ? ds->F : t->S,
+                         &t->mixbuf, &mix);
     }
+    if (ds->on) distill_batch(ds, t->m, n, t->x, t->threads);
     exec_ctx ctx = {.threads = t->threads, .training = 1, .step_seed = ferc_rng_next(&t->rng)};
     const float *logits = net_forward(t->net, t->x, n, &ctx);
     double loss = softmax_xent(logits, t->y, t->onehot, t->cw, n, FERC_NUM_CLASSES, t->dlogits, NULL);
+    if (ds->on) {   /* (1 - A) CE + A T^2 KL */
+        for (size_t q = 0; q < (size_t)n * FERC_NUM_CLASSES; q++) t->dlogits[q] *= 1.0f - ds->A;
+        loss = (1.0 - ds->A) * loss + distill_kd(logits, ds->pt, n, FERC_NUM_CLASSES, ds->T, ds->A, t->dlogits);
+    }
     t->correct += count_correct(logits, t->y, n);
     net_backward(t->net, t->x, t->dlogits, NULL, n, &ctx);
     optim_step(&t->opt, t->net, t->threads);
@@ -623,6 +648,7 @@ static void train_free(train_state *t) {
     optim_free(&t->opt);
     ferc_balanced_sampler_free(&t->bal);
     free(t->tlabels);
+    distill_free(&t->ds);
     ferc_model_free(t->m);
 }
 

@@ -54,4 +54,39 @@ void recipe_mix_batch(const ferc_train_opts *o, ferc_rng *r, float *x, float *t,
 float recipe_ema_decay(float decay, long step);
 void recipe_ema_update(float *avg, const float *p, size_t n, float decay, int threads);
 
+/* Distillation (distill.c, `ferc train --teacher`). The state of a run
+ * with a teacher: the loaded teacher, the nets that run for it (itself or
+ * its members, weighted), and the buffers of a step, all made in
+ * distill_begin. on = 0 without a teacher. */
+#define DISTILL_MAX_LEAVES 64
+typedef struct {
+    int on;
+    ferc_model *teacher;
+    ferc_model *leaf[DISTILL_MAX_LEAVES];
+    float lw[DISTILL_MAX_LEAVES];
+    int nleaf;
+    int B, F;                  /* batch; side of the faces both nets start from */
+    float T, A;                /* temperature, weight of the distillation term */
+    uint64_t hash;             /* FNV-1a of the teacher's file */
+    float *x;                  /* (B, F, F) augmented faces: fill these, then distill_batch */
+    float *tx;                 /* (B, largest teacher input) a teacher net's view */
+    float *pt, *pm;            /* (B, 7) teacher probabilities; one net's */
+} distill_state;
+
+/* With o->teacher: check the options (T in (0, 100], A in [0, 1], no random
+ * crops, square faces), load the teacher, check a resumed checkpoint's
+ * recipe names the same teacher / T / A, allocate, warm the teacher up, and
+ * set the student's recipe to the line that names the teacher. Without a
+ * teacher: refuse to resume a distilled checkpoint. */
+ferc_status distill_begin(distill_state *ds, const ferc_train_opts *o, const ferc_dataset *d, ferc_model *student,
+                          int resumed, int B, int threads, ferc_error *err);
+/* The student's inputs xs (n, S, S) from ds->x (n faces), and the teacher's
+ * probabilities of them in ds->pt. No allocation. */
+void distill_batch(distill_state *ds, const ferc_model *student, int n, float *xs, int threads);
+/* The distillation term A T^2 mean_i KL(q_i || p_i), q = softmax(log pt / T),
+ * p = softmax(z / T), for logits z (n, K), K <= 64; adds its gradient
+ * A T (p - q) / n to dz (when not NULL). */
+double distill_kd(const float *z, const float *pt, int n, int K, float T, float A, float *dz);
+void distill_free(distill_state *ds);
+
 #endif
