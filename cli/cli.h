@@ -9,6 +9,10 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+/* FER2013 where the README puts it: the --data of train, eval, report,
+ * calibrate and ensemble when none is given. */
+#define CLI_DEFAULT_DATA "../shared/data/fer2013/fer2013.csv.gz"
+
 /* Each subcommand gets argv with argv[0] = its name; returns the exit code. */
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

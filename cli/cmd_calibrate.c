@@ -80,7 +80,7 @@ static int fit(const cal_args *a, ferc_model *m) {
 }
 
 int cmd_calibrate(int argc, char **argv) {
-    cal_args a = {.data = "../shared/data/fer2013/fer2013.csv.gz", .frac = 0.1f, .seed = 1};
+    cal_args a = {.data = CLI_DEFAULT_DATA, .frac = 0.1f, .seed = 1};
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0) return rc;
     if (cli_path_check("calibrate", "--out", a.out)) return 1;

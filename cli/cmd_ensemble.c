@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_DATA "../shared/data/fer2013/fer2013.csv.gz"
+#define DEFAULT_DATA CLI_DEFAULT_DATA
 #define MAX_MEMBERS 64
 
 static void help(void) {

@@ -9,10 +9,11 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void help(void) {
     printf(
-        "usage: ferc eval --model FILE --data FILE|DIR [--usage NAME] [--json] [--threads N]\n\n"
+        "usage: ferc eval --model FILE [--data FILE|DIR] [--usage NAME] [--json] [--threads N]\n\n"
         "Evaluates a model on the test rows of a dataset (or the rows of the --usage named)\n"
         "and prints which rows those are (first line, e.g. 'PublicTest: 3589 faces'), the\n"
         "accuracy and the loss (mean cross-entropy), a classification report (per-class\n"
@@ -21,6 +22,7 @@ static void help(void) {
         "columns predicted).\n\n"
         "  --model FILE     a .ferc model (e.g. models/seed.ferc)\n"
         "  --data FILE|DIR  FER2013 CSV (plain or .gz) or an image folder ROOT/<label>/*\n"
+        "                   (default " CLI_DEFAULT_DATA ")\n"
         "  --usage NAME     Training|PublicTest|PrivateTest|all. Default: the test rows,\n"
         "                   the same rule as 'ferc report': PublicTest; PrivateTest when\n"
         "                   the file has no PublicTest rows; every row when it has no\n"
@@ -88,7 +90,9 @@ static int parse_args(int argc, char **argv, eval_args *a) {
 #undef VAL
     }
     if (!a->model) return cli_usage_error("eval", "--model FILE is required");
-    if (!a->data) return cli_usage_error("eval", "--data FILE|DIR is required");
+    if (!a->data && access(CLI_DEFAULT_DATA, R_OK) != 0)
+        return cli_usage_error("eval", "--data FILE|DIR is required (%s is not here)", CLI_DEFAULT_DATA);
+    if (!a->data) a->data = CLI_DEFAULT_DATA;
     if (a->predictions && a->json && cli_is_stdout(a->predictions))
         return cli_usage_error("eval", "--predictions - and --json would both write to stdout: name a file");
     a->usage_code = a->usage ? ferc_usage_from_name(a->usage) : FERC_USAGE_TEST;

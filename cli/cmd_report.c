@@ -6,10 +6,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void help(void) {
     printf(
-        "usage: ferc report --model FILE --data FILE|DIR [--usage NAME] --out DIR [options]\n\n"
+        "usage: ferc report --model FILE [--data FILE|DIR] [--usage NAME] --out DIR [options]\n\n"
         "Evaluates a trained model on a dataset and writes DIR/index.html with PNG figures:\n"
         "  summary        accuracy, macro / weighted F1, n, architecture, parameters, epochs,\n"
         "                 and a few findings in words\n"
@@ -28,6 +29,7 @@ static void help(void) {
         "a failure leaves no new index.html behind.\n\n"
         "  --model FILE     a trained .ferc model with its history (e.g. models/seed.ferc)\n"
         "  --data FILE|DIR  FER2013 CSV (plain or .gz) or an image folder ROOT/<label>/*\n"
+        "                   (default " CLI_DEFAULT_DATA ")\n"
         "  --usage NAME     Training|PublicTest|PrivateTest|all. Default: the test rows,\n"
         "                   the same rule as 'ferc eval': PublicTest; PrivateTest when\n"
         "                   the file has no PublicTest rows; every row when it has no\n"
@@ -99,7 +101,9 @@ static int parse_args(int argc, char **argv, report_args *r) {
 #undef INT
     }
     if (!r->model) return cli_usage_error("report", "--model FILE is required");
-    if (!r->data) return cli_usage_error("report", "--data FILE|DIR is required");
+    if (!r->data && access(CLI_DEFAULT_DATA, R_OK) != 0)
+        return cli_usage_error("report", "--data FILE|DIR is required (%s is not here)", CLI_DEFAULT_DATA);
+    if (!r->data) r->data = CLI_DEFAULT_DATA;
     if (!r->out) return cli_usage_error("report", "--out DIR is required");
     r->usage_code = r->usage ? ferc_usage_from_name(r->usage) : FERC_USAGE_TEST;
     if (r->usage_code == -2)

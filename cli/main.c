@@ -36,7 +36,7 @@ static void usage(FILE *f) {
             "usage: ferc <command> [options]   (ferc <command> --help for its options)\n\n"
             "commands:\n", FERC_VERSION_STRING);
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-        if (cmds[i].fn) fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].help);
+        if (cmds[i].fn) fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
     fprintf(f,
             "\nlabels: angry disgust fear happy sad surprise neutral (FER2013 order 0-6)\n"
             "quick start:\n"

@@ -148,6 +148,28 @@ TEST(eval_cli_fer2013_default_is_publictest) {
     free(out);
 }
 
+/* Without --data, eval and report read FER2013 where the README puts it,
+ * as train does; where it is not, they say which path they looked at. */
+TEST(eval_cli_default_data) {
+    NEED_FERC();
+    const char *dir = test_tmpdir();
+    const char *model = make_model(dir);
+    if (!model) { CHECK(0); return; }
+    CHECK_EQ_INT(cli_run(dir, "cd '%s' && '%s' eval --model '%s'", dir, ferc, model), 2);
+    char *e = cli_err(dir);
+    CHECK_MSG(e && strstr(e, "../shared/data/fer2013/fer2013.csv.gz is not here"), "%s", e ? e : "");
+    free(e);
+    CHECK_EQ_INT(cli_run(dir, "cd '%s' && '%s' report --model '%s' --out r", dir, ferc, model), 2);
+    e = cli_err(dir);
+    CHECK_MSG(e && strstr(e, "is not here") && !test_exists(test_path(dir, "r")), "%s", e ? e : "");
+    free(e);
+    if (access("../shared/data/fer2013/fer2013.csv.gz", R_OK) != 0) return;   /* the rest needs the data */
+    if (getenv("FERC_ASAN")) return;                                           /* a full evaluation: plain only */
+    CHECK_EQ_INT(cli_run(dir, "'%s' eval --model '%s'", ferc, model), 0);
+    CHECK_MSG(strcmp(first_line(dir, "out.txt"), "PublicTest: 3589 faces") == 0, "first line: %s",
+              first_line(dir, "out.txt"));
+}
+
 /* report follows the same rule and prints the same line: on a CSV without
  * PublicTest rows it used to stop with "no rows with Usage 'PublicTest'". */
 TEST(report_cli_default_rows_like_eval) {

@@ -669,8 +669,8 @@ TEST(report_cli) {
     char *t = test_read(log, NULL);
     CHECK(t && strstr(t, "--out DIR") && strstr(t, "--usage NAME") && strstr(t, "example"));
     free(t);
-    snprintf(cmd, sizeof cmd, "%s report --model x.ferc --out '%s'", ferc, out);
-    CHECK_EQ_INT(run(cmd, log), 2);  /* no --data */
+    snprintf(cmd, sizeof cmd, "cd '%s' && %s report --model x.ferc --out '%s'", dir, ferc, out);
+    CHECK_EQ_INT(run(cmd, log), 2);  /* no --data, and none where the default would be */
     snprintf(cmd, sizeof cmd, "%s report --model x.ferc --data '%s' --out '%s' --usage Bogus", ferc, csv, out);
     CHECK_EQ_INT(run(cmd, log), 2);
     snprintf(cmd, sizeof cmd, "%s report --model x.ferc --data '%s' --out '%s' --faces 0", ferc, csv, out);
