@@ -193,3 +193,24 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_LIB_OBJ)
 fuzz-build: $(FUZZ_BINS)
 fuzz: fuzz-build
 	sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ)
+
+# ---- MPI, data-parallel training (issue 17; h17) ------------------------------
+# Optional: `make MPI=1` builds src/train/dist.c against Open MPI (Debian
+# libopenmpi-dev, openmpi-bin) so that `mpirun -np N build/ferc train ...`
+# trains data-parallel; `make MPI=0` builds its one-rank stubs. Unset, MPI is
+# on when mpicc is found. Only dist.c sees mpi.h; the programs link the MPI
+# library (`override`, per target, as the ONNX block does, so that the
+# sanitizer build's command-line LDLIBS still gets it; `install` too, for
+# ferc.pc's Libs.private). A stamp per setting
+# rebuilds dist.o when MPI changes in the same build folder.
+MPI ?= $(if $(shell command -v mpicc 2>/dev/null),1,0)
+ifeq ($(MPI),1)
+MPI_CFLAGS := -DFERC_MPI $(shell mpicc --showme:compile 2>/dev/null || pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS   := $(shell mpicc --showme:link 2>/dev/null || pkg-config --libs ompi-c 2>/dev/null)
+endif
+$(BUILD)/src/train/dist.o $(BUILD)/pic/src/train/dist.o: CFLAGS += $(MPI_CFLAGS)
+$(BUILD)/src/train/dist.o $(BUILD)/pic/src/train/dist.o: $(BUILD)/mpi-$(MPI).stamp
+$(BUILD)/mpi-$(MPI).stamp:
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/mpi-*.stamp && touch $@
+$(BUILD)/ferc $(BUILD)/test_ferc $(BUILD)/detect_example $(BUILD)/libferc.so.$(FERC_VERSION) install: \
+    override LDLIBS += $(MPI_LIBS)

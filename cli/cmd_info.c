@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 
 static void help(void) {
-    printf("usage: ferc info MODEL\n\n"
+    printf("usage: ferc info MODEL\n       ferc info --build\n\n"
            "Prints what a model file holds: its size on disk, architecture, layers, input\n"
            "size and preprocessing, parameter count, forward FLOPs per face, the kept epoch\n"
            "(the epoch whose weights the file holds) with its validation figures (the last\n"
@@ -17,6 +17,8 @@ static void help(void) {
            "'ferc train' and 'ferc ensemble' store theirs) and the training history.\n"
            "For an ensemble ('ferc ensemble'): each member's file name, architecture,\n"
            "input, parameters, kept epoch and weight, and how the weights were chosen.\n\n"
+           "ferc info --build prints how this ferc was built: whether it has MPI (data-\n"
+           "parallel training under mpirun).\n\n"
            "example:\n"
            "  ferc info models/seed2.ferc\n");
 }
@@ -117,11 +119,12 @@ static void print_members(const ferc_model *m) {
 /* The model file named on the command line: -1 to go on (*path set), else
  * the exit code (after --help or a usage error). */
 static int parse_args(int argc, char **argv, const char **path) {
-    static const char *const options[] = {"--help", NULL};
+    static const char *const options[] = {"--help", "--build", NULL};
     if (argc < 2) { help(); return 2; }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
+        if (!strcmp(a, "--build")) { *path = NULL; return 3; }   /* cmd_info prints the build */
         if (a[0] == '-' && a[1]) return cli_unknown_option("info", a, options);
         if (*path) return cli_usage_error("info", "one MODEL file at a time ('%s' and '%s' given)", *path, a);
         *path = a;
@@ -129,9 +132,19 @@ static int parse_args(int argc, char **argv, const char **path) {
     return -1;
 }
 
+/* `ferc info --build`: what this build can do that depends on how it was
+ * built (only MPI so far). */
+static int print_build(void) {
+    printf("version:    %s\n", FERC_VERSION_STRING);
+    printf("mpi:        %s\n", ferc_dist_built() ? "yes (mpirun -np N ferc train ... trains data-parallel)"
+                                                   : "no (rebuild with `make MPI=1` and libopenmpi-dev for mpirun)");
+    return cli_stdout_check("info");
+}
+
 int cmd_info(int argc, char **argv) {
     const char *path = NULL;
     int rc = parse_args(argc, argv, &path);
+    if (rc == 3) return print_build();
     if (rc >= 0) return rc;
     ferc_error err = {0};
     ferc_model *m;

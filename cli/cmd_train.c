@@ -129,7 +129,10 @@ static void help_output(void) {
         "is abandoned, the best model so far is saved to --out, the checkpoint of the last\n"
         "whole epoch is kept, the command that resumes the run is printed (bit for bit the\n"
         "run that was not stopped), and the exit status is 130 (143 for SIGTERM). A second\n"
-        "Ctrl-C quits at once (files are written atomically).\n\n"
+        "Ctrl-C quits at once (files are written atomically).\n"
+        "Under mpirun (a build with MPI: ferc info --build) the run is data-parallel: each\n"
+        "rank takes its share of every batch of --batch faces, the gradients are summed\n"
+        "before each step, only rank 0 prints and writes; see docs/distributed.md.\n\n"
         "examples:\n"
         "  ferc train --data %s --arch seed --epochs 30 \\\n"
         "             --batch 64 --lr 1e-3 --seed 1 --out models/seed.ferc\n"
@@ -138,6 +141,7 @@ static void help_output(void) {
         "             --augment rotation=10 --augment shift=0.1 --balance oversample --tune-class-bias \\\n"
         "             --threads 2 --out models/seed2.ferc   (models/seed2.ferc: 44 min)\n"
         "  ferc train --arch seed --epochs 100 --early-stop 5 --out seed-es.ferc\n"
+        "  mpirun -np 2 ferc train --arch seed --threads 1 --out seed.ferc   (2 processes)\n"
         "  ferc train --arch seed --epochs 30 --mixup 0.2 --cutmix 1.0 --mix-prob 0.5 --ema 0.999 \\\n"
         "             --label-smoothing 0.1 --augment flip --augment erase=0.25 --out seed-recipe.ferc\n"
         "  ferc train --arch seed --epochs 30 --out seed.ferc --resume   (after Ctrl-C)\n"
@@ -245,6 +249,7 @@ typedef struct {
     train_ui ui;
     cli_log_to log;
     char ckbuf[4096];   /* the default checkpoint name */
+    int rank;           /* MPI rank (join_mpi); only rank 0 writes */
 } train_args;
 
 /* --mixup, --cutmix, --mix-prob, --ema, --distill-*, as net_option answers. */
@@ -679,6 +684,11 @@ static int train_and_save(const train_args *t, ferc_dataset *d) {
     double tt = ferc_now();
     catch_stop_signals();
     ferc_status st = ferc_train(d, &t->o, &m, &err);
+    if (t->rank != 0 && (st == FERC_OK || st == FERC_ERR_INTERRUPTED)) {   /* rank 0 saves the model */
+        ferc_model_free(m);
+        ferc_dataset_free(d);
+        return st == FERC_OK || (!stop_signal && t->ui.paused) ? 0 : 128 + (stop_signal ? stop_signal : SIGINT);
+    }
     if (st == FERC_OK && t->calibrate) st = calibrate(t, d, m, &err);
     ferc_dataset_free(d);
     cli_progress_end();
@@ -702,6 +712,22 @@ static int train_and_save(const train_args *t, ferc_dataset *d) {
     return 128 + stop_signal;
 }
 
+/* Under mpirun (an MPI build): join the job. Ranks other than 0 train
+ * silently and write nothing (the library leaves the checkpoint to rank 0;
+ * here --out and --plot); each still checks the same files, so all ranks
+ * take the same decisions. */
+static int join_mpi(train_args *t) {
+    ferc_error err = {0};
+    int rank, size;
+    if (ferc_dist_init(&rank, &size, &err) != FERC_OK) return cli_error(&err);
+    t->rank = rank;
+    if (rank == 0) return 0;
+    t->ui.quiet = 1;
+    t->ui.plot_dir = NULL;
+    t->log.quiet = 1;   /* progress stays on, quiet: --stop-after still pauses every rank */
+    return 0;
+}
+
 int cmd_train(int argc, char **argv) {
     train_args t = {.out = "model.ferc", .usage = "Training", .argc = argc, .argv = argv};
     ferc_train_opts_default(&t.o);
@@ -709,9 +735,13 @@ int cmd_train(int argc, char **argv) {
     int rc = parse_args(argc, argv, &t);
     if (rc < 0) rc = check_args(&t);
     if (rc >= 0) return rc;
+    if ((rc = join_mpi(&t))) return rc;
     if ((rc = check_outputs(&t)) || (rc = check_existing(&t))) return rc;
     ferc_dataset d;
     if ((rc = load_data(&t, &d))) return rc;
     if ((rc = check_split(&t, &d))) { ferc_dataset_free(&d); return rc; }
-    return train_and_save(&t, &d);
+    rc = train_and_save(&t, &d);
+    /* a rank that fails exits without finalising: mpirun then ends the job */
+    if (rc == 0) ferc_dist_finalize();
+    return rc;
 }

@@ -882,6 +882,21 @@ ferc_status ferc_image_decode(const void *buf, size_t len, int want_c, uint64_t 
  * kind without an ONNX form is FERC_ERR_ARG naming it. */
 ferc_status ferc_model_export_onnx(const ferc_model *m, const char *path, ferc_error *err);
 
+/* ------------------------------------------------------------------------ */
+/* Data-parallel training over MPI (issue 17; src/train/dist.c)              */
+/* ------------------------------------------------------------------------ */
+/* 1 when this build has MPI (make MPI=1, or mpicc found), else 0. */
+int ferc_dist_built(void);
+/* Join the MPI job when the process was started by mpirun (an MPI build):
+ * from then on ferc_train runs data-parallel over the job's ranks (each
+ * computes the gradients of its share of every batch; they are summed
+ * before the optimiser step; only rank 0 writes the checkpoint). Outside
+ * mpirun, or with one rank, rank 0 of 1 and nothing changes. A build
+ * without MPI started by mpirun with several ranks: FERC_ERR_ARG. rank and
+ * size may be NULL. Call ferc_dist_finalize before exiting. */
+ferc_status ferc_dist_init(int *rank, int *size, ferc_error *err);
+void ferc_dist_finalize(void);
+
 #ifdef __cplusplus
 }
 #endif

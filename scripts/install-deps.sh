@@ -4,7 +4,7 @@
 # OpenCV; ffmpeg; Chromium). Skips the work when everything is present.
 set -e
 BUILD_PKGS="gcc make pkg-config zlib1g-dev libpng-dev libjpeg-dev libxml2-dev libcairo2-dev libdnnl-dev libopenblas-dev opencv-data ffmpeg libmicrohttpd-dev libprotobuf-c-dev"
-TEST_PKGS="python3 python3-numpy python3-torch python3-sklearn python3-opencv python3-skimage chromium python3-scipy wrk clang-14 libfuzzer-14-dev python3-onnx python3-pytest python3-pip python3-setuptools python3-wheel chromium-driver"
+TEST_PKGS="python3 python3-numpy python3-torch python3-sklearn python3-opencv python3-skimage chromium python3-scipy wrk clang-14 libfuzzer-14-dev python3-onnx python3-pytest python3-pip python3-setuptools python3-wheel chromium-driver libopenmpi-dev openmpi-bin"
 case "${1:-all}" in
   build) PKGS="$BUILD_PKGS" ;;
   *) PKGS="$BUILD_PKGS $TEST_PKGS" ;;

@@ -17,6 +17,7 @@
  * average in recipe.c, the stratified split in data (the ensemble fit uses
  * the same one). */
 #include "train/train.h"
+#include "train/dist.h"
 #include "data/data.h"
 
 #include <math.h>
@@ -84,6 +85,10 @@ typedef struct {
     int run_epochs;
     int stopped_early;         /* early stopping ended the run (now or in the checkpoint's) */
     distill_state ds;          /* --teacher (distill.c); ds.on = 0 without one */
+    /* data parallelism (dist.c): this rank, the number of ranks, and the
+     * faces this rank has seen this epoch (seen counts the whole batch) */
+    int rank, ranks;
+    long lseen;
 } train_state;
 
 
@@ -399,9 +404,23 @@ static void log_recipe(const train_state *t) {
                   "the saved model use the average", (double)o->ema);
 }
 
+/* Several ranks (ferc_dist_init): mixup / CutMix pair faces across the
+ * whole batch and a teacher's batch is made in one piece, which a batch
+ * split over ranks cannot do yet: refused rather than silently changed. */
+static ferc_status dist_begin(train_state *t, ferc_error *err) {
+    t->rank = dist_rank(); t->ranks = dist_size();
+    if (t->ranks < 2) return FERC_OK;
+    if (mixing(t->o)) return ferc_fail(err, FERC_ERR_ARG, "mixup and CutMix are not available with several MPI ranks "
+                                       "(%d): train them in one process", t->ranks);
+    if (t->o->teacher) return ferc_fail(err, FERC_ERR_ARG, "distillation (--teacher) is not available with several "
+                                        "MPI ranks (%d): train it in one process", t->ranks);
+    return FERC_OK;
+}
+
 static ferc_status train_begin(train_state *t, ferc_error *err) {
     ferc_status st;
     if ((st = check_options(t->d, t->o, err)) != FERC_OK) return st;
+    if ((st = dist_begin(t, err)) != FERC_OK) return st;
     if ((st = open_model(t, err)) != FERC_OK) return st;
     if ((st = check_resumed_ema(t, err)) != FERC_OK) return st;
     if ((st = alloc_buffers(t, err)) != FERC_OK) return st;
@@ -412,6 +431,10 @@ static ferc_status train_begin(train_state *t, ferc_error *err) {
     ferc_logf(t->o->log, t->o->log_user, FERC_LOG_INFO, "%s: %zu parameters, input %dx%d; %d training and %d validation faces; batch %d; %d threads",
             t->m->arch, t->net->nparams, t->S, t->S, t->ntrain, t->nval, t->B, t->threads);
     log_recipe(t);
+    if (t->ranks > 1)
+        ferc_logf(t->o->log, t->o->log_user, FERC_LOG_INFO, "data parallel over %d MPI ranks: about %d faces of each "
+                  "batch per rank, gradients summed before each step; batch-norm statistics per rank (averaged at "
+                  "each epoch's end)", t->ranks, (t->B + t->ranks - 1) / t->ranks);
     return FERC_OK;
 }
 
@@ -430,31 +453,83 @@ static void draw_order(train_state *t) {
     }
 }
 
-/* Batch bi of the epoch: draw, augment, forward, loss, backward, step. */
-static void train_step(train_state *t, int bi) {
-    const int B = t->B, n = t->ntrain - bi * B < B ? t->ntrain - bi * B : B;
-    const int *idx = t->order + (size_t)bi * B;
-    fill_batch(t, idx, n, 1, &t->rng);
-    distill_state *ds = &t->ds;
-    if (mixing(t->o)) {
-        recipe_mix mix;
-        recipe_mix_batch(t->o, &t->rng, ds->on ? ds->x : t->x, t->onehot, t->y, n, ds->on ? ds->F : t->S,
-                         &t->mixbuf, &mix);
+/* Rows idx[0..n) of a batch shared by several ranks, whose first face is
+ * face `first` of the global batch: each face's augmentation comes from its
+ * own generator, seeded by (seed, its place in the global batch), so that
+ * ranks draw different augmentations and the result does not depend on the
+ * number of ranks. */
+static void fill_shard(train_state *t, const int *idx, int n, uint64_t seed, int first) {
+    const ferc_dataset *d = t->d;
+    const size_t SS = (size_t)t->S * t->S;
+    if (!t->o->augment) { fill_batch(t, idx, n, 1, NULL); return; }
+    for (int i = 0; i < n; i++) {
+        ferc_rng r;
+        ferc_rng_seed(&r, seed ^ ((uint64_t)(first + i + 1) * 0x9E3779B97F4A7C15ull));
+        ferc_augment_batch(t->o->augment, &r, d, idx + i, 1, 1, t->x + (size_t)i * SS, t->S, t->S);
+        t->y[i] = d->label[idx[i]];
     }
-    if (ds->on) distill_batch(ds, t->m, n, t->x, t->threads);
-    exec_ctx ctx = {.threads = t->threads, .training = 1, .step_seed = ferc_rng_next(&t->rng)};
+    if (t->onehot) recipe_targets(t->y, n, t->o->label_smoothing, t->onehot);
+}
+
+/* The forward and backward pass of n faces already in t->x, t->y, whose
+ * gradient is scaled by `scale` (1, or this shard's share of a batch split
+ * over ranks, so that the ranks' sum is the whole batch's mean gradient);
+ * the batch's loss. */
+static double forward_backward(train_state *t, int n, uint64_t step_seed, float scale) {
+    distill_state *ds = &t->ds;
+    exec_ctx ctx = {.threads = t->threads, .training = 1, .step_seed = step_seed};
     const float *logits = net_forward(t->net, t->x, n, &ctx);
     double loss = softmax_xent(logits, t->y, t->onehot, t->cw, n, FERC_NUM_CLASSES, t->dlogits, NULL);
     if (ds->on) {   /* (1 - A) CE + A T^2 KL */
         for (size_t q = 0; q < (size_t)n * FERC_NUM_CLASSES; q++) t->dlogits[q] *= 1.0f - ds->A;
         loss = (1.0 - ds->A) * loss + distill_kd(logits, ds->pt, n, FERC_NUM_CLASSES, ds->T, ds->A, t->dlogits);
     }
+    if (scale != 1.0f)
+        for (size_t q = 0; q < (size_t)n * FERC_NUM_CLASSES; q++) t->dlogits[q] *= scale;
     t->correct += count_correct(logits, t->y, n);
     net_backward(t->net, t->x, t->dlogits, NULL, n, &ctx);
+    return loss;
+}
+
+/* Batch bi of the epoch: draw, augment, forward, loss, backward, step. With
+ * several ranks each takes its contiguous share [lo, hi) of the batch and
+ * the gradients are summed (dist.c) before the step; every rank draws the
+ * same numbers from t->rng, so all keep the same order, weights and state. */
+static void train_step(train_state *t, int bi) {
+    const int B = t->B, n = t->ntrain - bi * B < B ? t->ntrain - bi * B : B;
+    const int *idx = t->order + (size_t)bi * B;
+    double loss = 0;
+    int nl = n;
+    if (t->ranks > 1) {
+        const int lo = (int)((long)n * t->rank / t->ranks), hi = (int)((long)n * (t->rank + 1) / t->ranks);
+        const uint64_t aug_seed = t->o->augment ? ferc_rng_next(&t->rng) : 0;
+        /* dropout masks hash (seed, layer, element): a seed per rank keeps
+         * the ranks' faces from sharing masks */
+        const uint64_t seed = ferc_rng_next(&t->rng) + (uint64_t)t->rank * 0xD1B54A32D192ED03ull;
+        nl = hi - lo;
+        if (nl > 0) {
+            fill_shard(t, idx + lo, nl, aug_seed, lo);
+            loss = forward_backward(t, nl, seed, (float)nl / (float)n);
+        } else {
+            memset(t->net->grads, 0, sizeof(float) * t->net->nparams);   /* a batch smaller than the ranks */
+        }
+        dist_sum_floats(t->net->grads, t->net->nparams);
+    } else {
+        fill_batch(t, idx, n, 1, &t->rng);
+        distill_state *ds = &t->ds;
+        if (mixing(t->o)) {
+            recipe_mix mix;
+            recipe_mix_batch(t->o, &t->rng, ds->on ? ds->x : t->x, t->onehot, t->y, n, ds->on ? ds->F : t->S,
+                             &t->mixbuf, &mix);
+        }
+        if (ds->on) distill_batch(ds, t->m, n, t->x, t->threads);
+        loss = forward_backward(t, n, ferc_rng_next(&t->rng), 1.0f);
+    }
     optim_step(&t->opt, t->net, t->threads);
     if (t->ema_p)
         recipe_ema_update(t->ema_p, t->net->params, t->net->nparams, recipe_ema_decay(t->o->ema, t->opt.t), t->threads);
-    t->loss_sum += loss * n;
+    t->loss_sum += loss * nl;
+    t->lseen += nl;
     t->seen += n;
 }
 
@@ -473,7 +548,8 @@ static void report_batch(const train_state *t, int epoch, int bi, double now) {
     if (!(ips > 0)) ips = 1;
     const double eta = (t->ntrain - t->seen) / ips;
     ferc_progress p = {.epoch = epoch + 1, .epochs = t->o->epochs, .batch = bi + 1, .batches = t->nbatches,
-                       .loss = t->loss_sum / t->seen, .acc = (double)t->correct / t->seen,
+                       .loss = t->loss_sum / (double)(t->lseen ? t->lseen : 1),
+                       .acc = (double)t->correct / (double)(t->lseen ? t->lseen : 1),
                        .images_per_s = ips, .eta_s = eta, .eta_run_s = eta + eta_after_batches(t, epoch, ips),
                        .done = NULL, .improved = 0, .history = NULL, .nhistory = 0};
     t->o->progress(&p, t->o->progress_user);
@@ -491,11 +567,11 @@ static int train_epoch(train_state *t, int epoch) {
     t->t0 = ferc_now();
     draw_order(t);
     t->loss_sum = 0;
-    t->correct = t->seen = 0;
+    t->correct = t->seen = t->lseen = 0;
     const float epoch_lr = ferc_lr_plateau(o, t->hist, epoch);
     const long total_steps = (long)t->nbatches * o->epochs, warm = (long)t->nbatches * o->lr_warmup;
     for (int bi = 0; bi < t->nbatches; bi++) {
-        if (stop_requested(o)) return 0;
+        if (dist_any(stop_requested(o))) return 0;   /* all ranks stop at the same step */
         t->opt.lr = ferc_lr_at(o, epoch_lr, (long)epoch * t->nbatches + bi, total_steps, warm);
         train_step(t, bi);
         double now = ferc_now();
@@ -523,7 +599,22 @@ static void validate_selected(train_state *t, double *loss, double *acc, double 
     memcpy(net->params, t->live_p, bytes);
 }
 
+/* Several ranks: the epoch's loss and hits summed over ranks; the
+ * batch-norm running statistics (each rank's, from its own shards) averaged;
+ * rank 0's weights sent to all, so that float differences between ranks'
+ * sums (MPI does not promise the same bits everywhere) cannot build up. */
+static void dist_epoch_sync(train_state *t) {
+    if (t->ranks < 2) return;
+    double v[2] = {t->loss_sum, (double)t->correct};
+    dist_sum_doubles(v, 2);
+    t->loss_sum = v[0]; t->correct = (long)v[1];
+    dist_mean_floats(t->net->state, t->net->nstate);
+    dist_bcast_floats(t->net->params, t->net->nparams);
+    if (t->ema_p) dist_bcast_floats(t->ema_p, t->net->nparams);
+}
+
 static ferc_epoch_stats *record_epoch(train_state *t, int epoch) {
+    dist_epoch_sync(t);
     double vloss = NAN, vacc = NAN, vf1 = NAN;   /* NAN: no validation split */
     double tv = ferc_now();
     if (t->nval) validate_selected(t, &vloss, &vacc, &vf1);
@@ -568,7 +659,7 @@ static ferc_status train_epoch_end(train_state *t, int epoch, ferc_error *err) {
     t->run_epochs++;
     ferc_status st;
     if ((st = model_set_history(t->m, t->hist, epoch + 1, err)) != FERC_OK) return st;
-    if (o->checkpoint && (st = save_checkpoint(t, epoch, err)) != FERC_OK) return st;
+    if (o->checkpoint && t->rank == 0 && (st = save_checkpoint(t, epoch, err)) != FERC_OK) return st;   /* rank 0 writes */
     if (o->progress) {
         ferc_progress p = {.epoch = epoch + 1, .epochs = o->epochs, .batch = t->nbatches, .batches = t->nbatches,
                            .loss = h->train_loss, .acc = h->train_acc, .images_per_s = t->seen / h->seconds,
