@@ -11,6 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+static void help_outputs(void);
+
+/* What eval does and the options that choose the rows. */
 static void help(void) {
     printf(
         "usage: ferc eval --model FILE [--data FILE|DIR] [--usage NAME] [--json] [--threads N]\n\n"
@@ -42,6 +45,13 @@ static void help(void) {
         "                   per_class [{label, precision, recall, f1, support}], confusion\n"
         "                   (and images_without_face with detection); the rows line goes\n"
         "                   to stderr\n"
+        );
+    help_outputs();
+}
+
+/* The options that shape what eval writes, and the examples. */
+static void help_outputs(void) {
+    printf(
         "  --predictions FILE  one CSV row per evaluated face: row,true,pred,<class>...\n"
         "                   (row = the face's index among the CSV's data rows, 0-based, or\n"
         "                   among the folder's images; true and pred are class names; then\n"

@@ -1,6 +1,6 @@
 #!/bin/sh
 # vgg44: the models/best.ferc candidate of issue 12, run from runs/vgg44/
-# (see checkpoints/README.md). Started from scratch on 2026-12-02 with the
+# (see models/checkpoints/README.md). Started from scratch on 2026-12-02 with the
 # build of commit 65e31d8 (runs/bin/ferc-65e31d8); any later build resumes it.
 # fp32: on the AMD EPYC of that session --bf16 was only 8% faster.
 FERC=${FERC:-../bin/ferc-run}
